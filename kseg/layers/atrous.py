@@ -1,0 +1,125 @@
+"""Atrous (dilated) convolution, DeepLab v2 §3.1."""
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="kseg")
+class AtrousConv2D(keras.layers.Layer):
+    """Convolution with holes: `y[i] = sum_k x[i + rate * k] w[k]` (DeepLab v2 eq. 1).
+
+    Computed with `tf.nn.conv2d(..., dilations=rate)`, which on CPU is faster than
+    `keras.layers.Conv2D(dilation_rate=...)` at large rates (that one lowers to
+    space-to-batch) and converts to a single ONNX Conv when H and W are static.
+    Stride is always 1 and padding "same", as in DeepLab: atrous convolution keeps the
+    resolution of its input.
+
+    Args:
+        filters: int. Number of output channels.
+        kernel_size: int. Side of the square kernel. Defaults to 3.
+        rate: int. Dilation (atrous) rate r; the kernel covers `k + (k - 1)(r - 1)`
+            pixels per side. Defaults to 1 (ordinary convolution).
+        use_bias: bool. Add a bias. Defaults to True when `batch_norm` is False.
+        batch_norm: bool. Follow the convolution with `BatchNormalization`.
+            Defaults to False.
+        activation: str or None. Activation after the (optional) normalisation, e.g.
+            "relu". Defaults to None.
+        kernel_initializer: initializer for the kernel. Defaults to "he_normal".
+        bn_momentum: float. Momentum of the batch normalisation. Defaults to 0.99.
+        bn_epsilon: float. Epsilon of the batch normalisation. Defaults to 1e-5.
+
+    Input shape: `(batch, height, width, channels)`.
+    Output shape: `(batch, height, width, filters)`.
+
+    Example:
+    >>> layer = AtrousConv2D(1024, kernel_size=3, rate=12)   # DeepLab-LargeFOV fc6
+    >>> layer(keras.ops.ones((1, 41, 41, 512))).shape
+    TensorShape([1, 41, 41, 1024])
+
+    Reference: Chen et al., "DeepLab", TPAMI 2017, §3.1.
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size=3,
+        rate=1,
+        use_bias=None,
+        batch_norm=False,
+        activation=None,
+        kernel_initializer="he_normal",
+        bn_momentum=0.99,
+        bn_epsilon=1e-5,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(filters) < 1:
+            raise ValueError(f"Expected filters >= 1. Received: filters={filters}")
+        if int(kernel_size) < 1:
+            raise ValueError(f"Expected kernel_size >= 1. Received: kernel_size={kernel_size}")
+        if int(rate) < 1:
+            raise ValueError(f"Expected rate >= 1. Received: rate={rate}")
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.rate = int(rate)
+        self.use_bias = (not batch_norm) if use_bias is None else bool(use_bias)
+        self.batch_norm = bool(batch_norm)
+        self.activation = keras.activations.get(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bn_momentum = float(bn_momentum)
+        self.bn_epsilon = float(bn_epsilon)
+        self.bn = (
+            keras.layers.BatchNormalization(
+                momentum=self.bn_momentum, epsilon=self.bn_epsilon, name="bn", dtype=self.dtype_policy
+            )
+            if self.batch_norm
+            else None
+        )
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(f"AtrousConv2D needs a known channel count. Received: input_shape={input_shape}")
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(self.kernel_size, self.kernel_size, channels, self.filters),
+            initializer=self.kernel_initializer,
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
+        )
+        if self.bn is not None:
+            self.bn.build(tuple(input_shape[:-1]) + (self.filters,))
+
+    def call(self, inputs, training=None):
+        x = tf.nn.conv2d(
+            inputs,
+            tf.cast(self.kernel, inputs.dtype),
+            strides=1,
+            padding="SAME",
+            dilations=self.rate,
+        )
+        if self.bias is not None:
+            x = tf.nn.bias_add(x, tf.cast(self.bias, x.dtype))
+        if self.bn is not None:
+            x = self.bn(x, training=training)
+        if self.activation is not None:
+            x = self.activation(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.filters,)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "rate": self.rate,
+            "use_bias": self.use_bias,
+            "batch_norm": self.batch_norm,
+            "activation": keras.activations.serialize(self.activation) if self.activation else None,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bn_momentum": self.bn_momentum,
+            "bn_epsilon": self.bn_epsilon,
+        }

@@ -1,0 +1,108 @@
+"""Segmentation losses: masked cross-entropy and OHEM (RelationNet eq. 3)."""
+
+import keras
+import tensorflow as tf
+
+IGNORE_LABEL = 255
+
+
+@keras.saving.register_keras_serializable(package="kseg")
+class MaskedSparseCategoricalCrossentropy(keras.losses.SparseCategoricalCrossentropy):
+    """Pixel-wise cross-entropy averaged over the labelled pixels of the batch.
+
+    Pixels labelled `ignore_label` contribute nothing and are not counted, i.e.
+    `sum_valid CE / num_valid` as in DeepLab (§4, "except for unlabeled pixels which are
+    ignored"). A thin subclass of Keras' `SparseCategoricalCrossentropy(ignore_class=...)`
+    with the segmentation defaults.
+
+    Args:
+        ignore_label: int. Label of pixels to leave out. Defaults to 255.
+        from_logits: bool. Defaults to True (kseg models output logits).
+
+    Call arguments: y_true `(batch, H, W)` or `(batch, H, W, 1)` integer labels; y_pred
+    `(batch, H, W, num_classes)`.
+    """
+
+    def __init__(self, ignore_label=IGNORE_LABEL, from_logits=True, name="masked_sparse_categorical_crossentropy", **kwargs):
+        kwargs.pop("ignore_class", None)
+        super().__init__(from_logits=from_logits, ignore_class=int(ignore_label), name=name, **kwargs)
+        self.ignore_label = int(ignore_label)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("ignore_class", None)
+        config.pop("axis", None)
+        return {**config, "ignore_label": self.ignore_label}
+
+
+@keras.saving.register_keras_serializable(package="kseg")
+class OHEMCrossEntropy(keras.losses.Loss):
+    """Online hard example mining cross-entropy (RelationNet eq. 3).
+
+    Averages `-log p_true` over the pixels whose true-class probability is below
+    `threshold` (t = 0.6 in the paper). So that an easy batch still trains, at least
+    `min_kept` labelled pixels are kept: when fewer than `min_kept` fall below the
+    threshold, the `min_kept` pixels with the lowest true-class probability are used.
+    Pixels labelled `ignore_label` are never kept. The loss is a mean over the kept
+    pixels of the whole batch.
+
+    Args:
+        threshold: float in (0, 1]. Defaults to 0.6.
+        min_kept: int >= 0. Floor on the number of kept pixels per batch. Defaults to
+            100000 (the value common OHEM implementations use for 8 Cityscapes crops).
+        ignore_label: int. Defaults to 255.
+        from_logits: bool. Defaults to True.
+
+    Call arguments: y_true `(batch, H, W)` or `(batch, H, W, 1)`; y_pred
+    `(batch, H, W, num_classes)`. Returns a scalar.
+    """
+
+    def __init__(
+        self, threshold=0.6, min_kept=100000, ignore_label=IGNORE_LABEL, from_logits=True, name="ohem_cross_entropy",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        if not 0.0 < float(threshold) <= 1.0:
+            raise ValueError(f"Expected 0 < threshold <= 1. Received: threshold={threshold}")
+        if int(min_kept) < 0:
+            raise ValueError(f"Expected min_kept >= 0. Received: min_kept={min_kept}")
+        self.threshold = float(threshold)
+        self.min_kept = int(min_kept)
+        self.ignore_label = int(ignore_label)
+        self.from_logits = bool(from_logits)
+
+    def call(self, y_true, y_pred):
+        y_pred = tf.convert_to_tensor(y_pred)
+        num_classes = tf.shape(y_pred)[-1]
+        labels = tf.reshape(tf.cast(y_true, tf.int32), [-1])
+        scores = tf.reshape(tf.cast(y_pred, tf.float32), [-1, num_classes])
+        valid = tf.not_equal(labels, self.ignore_label)
+        labels = tf.boolean_mask(labels, valid)
+        scores = tf.boolean_mask(scores, valid)
+        if self.from_logits:
+            log_probs = tf.nn.log_softmax(scores, axis=-1)
+        else:
+            log_probs = tf.math.log(tf.clip_by_value(scores, 1e-7, 1.0))
+        true_log_prob = tf.gather(log_probs, labels, axis=1, batch_dims=1)
+        true_prob = tf.exp(true_log_prob)
+        keep = true_prob < self.threshold
+        count = tf.size(true_prob)
+        k = tf.minimum(self.min_kept, count)
+        # The k-th smallest true-class probability; pixels at or below it are kept too.
+        kth = tf.cond(
+            k > 0,
+            lambda: -tf.math.top_k(-true_prob, k=k, sorted=True).values[k - 1],
+            lambda: tf.constant(-1.0, tf.float32),
+        )
+        keep = tf.logical_or(keep, true_prob <= kth)
+        kept = tf.cast(keep, tf.float32)
+        return -tf.reduce_sum(true_log_prob * kept) / tf.maximum(tf.reduce_sum(kept), 1.0)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "threshold": self.threshold,
+            "min_kept": self.min_kept,
+            "ignore_label": self.ignore_label,
+            "from_logits": self.from_logits,
+        }

@@ -1,0 +1,4 @@
+"""Segmentation models: functional keras.Models taking RGB in [0, 255], returning logits at input size."""
+
+from kseg.models.deeplab import DeepLabV2  # noqa: F401
+from kseg.models.pan import PAN  # noqa: F401

@@ -1,0 +1,119 @@
+"""DeepLab v2: ResNet-101 or VGG-16 with atrous convolution, ASPP and multi-scale max fusion."""
+
+import keras
+
+from kseg.backbones import ResNetBackbone, VGG16Backbone, transfer_weights_by_name
+from kseg.layers.aspp import ASPP, resolve_aspp_rates
+from kseg.layers.resize import ResizeByScale, ResizeLike
+from kseg.models.common import check_backbone_name, check_input_shape, check_num_classes, output_head
+
+DEEPLAB_BACKBONES = ("resnet50", "resnet101", "vgg16")
+
+
+@keras.saving.register_keras_serializable(package="kseg")
+class DeepLabV2(keras.Model):
+    """DeepLab v2 (Chen et al., TPAMI 2017): dilated backbone + ASPP, logits upsampled bilinearly.
+
+    - ResNet-101 (or 50) at output stride 8 (conv4_x rate 2, conv5_x rate 4); ASPP
+      branches are single 3x3 atrous convs to class logits, summed (§3.2, released model).
+    - VGG-16 (DeepLab-LargeFOV adaptation, output stride 8); ASPP branches are
+      fc6 (3x3 atrous, 1024) - fc7 (1x1, 1024) - fc8 (1x1, classes) with dropout (Fig. 7);
+      `aspp="LargeFOV"` is the single branch of rate 12.
+    - Multi-scale inputs (MSC, §4.1.2): the shared network runs on the image resized by
+      each factor of `multi_scale`, each score map is upsampled bilinearly to the input
+      size and the maps are fused by taking the maximum at every position.
+
+    No CRF inside: DenseCRF post-processing is a separate layer (`kseg.layers.DenseCRF`).
+
+    Args:
+        num_classes: int >= 2.
+        backbone: "resnet101", "resnet50" or "vgg16". Defaults to "resnet101".
+        aspp: "L" (rates 6, 12, 18, 24), "S" (2, 4, 8, 12), "LargeFOV" (12) or a tuple of
+            rates. Defaults to "L".
+        multi_scale: None or a tuple of scales, e.g. (0.5, 0.75, 1.0). Defaults to None.
+        output_stride: 8, 16 or 32. Defaults to 8 (the paper's).
+        backbone_weights: None, "imagenet" or a path; see the backbones. Defaults to None.
+        activation: None (logits) or "softmax" (probabilities). Defaults to None.
+        input_shape: tuple (H, W, 3); None sides accept any size. Defaults to (None, None, 3).
+
+    Input: RGB images `(batch, H, W, 3)` with values in [0, 255].
+    Output: `(batch, H, W, num_classes)` float32 logits (or probabilities).
+
+    Example:
+    >>> model = DeepLabV2(num_classes=21, backbone="resnet101", aspp="L")
+    >>> model(keras.ops.zeros((1, 321, 321, 3))).shape
+    TensorShape([1, 321, 321, 21])
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        backbone="resnet101",
+        aspp="L",
+        multi_scale=None,
+        output_stride=8,
+        backbone_weights=None,
+        activation=None,
+        input_shape=(None, None, 3),
+        **kwargs,
+    ):
+        check_num_classes(num_classes)
+        check_backbone_name(backbone, DEEPLAB_BACKBONES)
+        input_shape = check_input_shape(input_shape)
+        rates = resolve_aspp_rates(aspp)
+        if multi_scale is not None:
+            multi_scale = tuple(float(s) for s in multi_scale)
+            if not multi_scale or any(s <= 0 for s in multi_scale):
+                raise ValueError(f"Expected multi_scale=None or positive scales. Received: multi_scale={multi_scale}")
+        kwargs.setdefault("name", f"deeplab_v2_{backbone}")
+
+        if backbone == "vgg16":
+            net = VGG16Backbone(output_stride=output_stride, include_fc=False)
+            head = ASPP(num_classes, rates, hidden_filters=1024, dropout_rate=0.5, name="aspp")
+        else:
+            net = ResNetBackbone(int(backbone[len("resnet"):]), output_stride=output_stride, weights=backbone_weights)
+            head = ASPP(num_classes, rates, name="aspp")
+
+        inputs = keras.Input(shape=input_shape, name="images")
+        score_maps = []
+        for scale in multi_scale or (1.0,):
+            x = ResizeByScale(scale, name=f"scale_{scale:g}")(inputs) if multi_scale else inputs
+            logits = head(net(x)["P5"])
+            score_maps.append(ResizeLike(name=f"upsample_{scale:g}" if multi_scale else "upsample")([logits, inputs]))
+        fused = keras.layers.Maximum(name="msc_max")(score_maps) if len(score_maps) > 1 else score_maps[0]
+        outputs = output_head(fused, activation)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        self.num_classes = num_classes
+        self.backbone_name = backbone
+        self.aspp = aspp if isinstance(aspp, str) else tuple(int(r) for r in aspp)
+        self.multi_scale = multi_scale
+        self.output_stride = int(output_stride)
+        self.activation = activation
+        self._input_shape_arg = input_shape
+        self.backbone = net
+        self.head = head
+        if backbone_weights is not None and backbone == "vgg16":
+            self._load_vgg_weights(backbone_weights)
+
+    def _load_vgg_weights(self, weights):
+        # DeepLab initialises every ASPP branch's fc6/fc7 from the (decimated) ImageNet fc layers.
+        pretrained = VGG16Backbone(self.output_stride, include_fc=True, weights=weights)
+        transfer_weights_by_name(pretrained, self.backbone)
+        fc6, fc7 = pretrained.get_layer("fc6").get_weights(), pretrained.get_layer("fc7").get_weights()
+        for branch in self.head.branches:
+            branch[0].set_weights(fc6)
+            branch[2].set_weights(fc7)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_classes": self.num_classes,
+            "backbone": self.backbone_name,
+            "aspp": self.aspp if isinstance(self.aspp, str) else list(self.aspp),
+            "multi_scale": None if self.multi_scale is None else list(self.multi_scale),
+            "output_stride": self.output_stride,
+            "activation": self.activation,
+            "input_shape": list(self._input_shape_arg),
+        }

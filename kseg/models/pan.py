@@ -1,0 +1,112 @@
+"""Pyramid Attention Network (Li et al., BMVC 2018)."""
+
+import keras
+
+from kseg.backbones import ResNetBackbone
+from kseg.layers.pan import FeaturePyramidAttention, GlobalAttentionUpsample
+from kseg.layers.resize import ResizeLike
+from kseg.models.common import check_backbone_name, check_input_shape, check_num_classes, output_head
+
+PAN_BACKBONES = ("resnet50", "resnet101")
+
+
+@keras.saving.register_keras_serializable(package="kseg")
+class PAN(keras.Model):
+    """PAN: dilated ResNet, Feature Pyramid Attention, then Global Attention Upsample steps.
+
+    Fig. 2: ResNet-101 with the three-3x3 stem and dilated res5 (output stride 16, §3.3)
+    -> FPA on res5 -> GAU with res4 -> GAU with res3 -> GAU with res2 -> 1x1 conv to
+    class logits at 1/4 of the image -> bilinear upsampling to the input size.
+
+    The decoder width (`decoder_filters`, the channels of the FPA output and of every
+    GAU) is not given in the paper; 256 is the width of DeepLab v3's ASPP and FPN, the
+    designs PAN compares with. See `FeaturePyramidAttention` and
+    `GlobalAttentionUpsample` for the other choices the paper leaves open.
+
+    Args:
+        num_classes: int >= 2.
+        backbone: "resnet101" or "resnet50". Defaults to "resnet101".
+        output_stride: 8, 16 or 32. Defaults to 16 (the paper's).
+        deep_stem: bool. Three 3x3 convs instead of the 7x7 (§3.3). Defaults to True.
+        decoder_filters: int. Defaults to 256.
+        pyramid_filters: int or None. FPA pyramid width: None (= decoder_filters,
+            per-channel attention) or 1 (one spatial map; about 34M fewer parameters, most
+            of them in the 7x7 conv reading res5's 2048 channels). Defaults to None.
+        attention_activation: gate of FPA and GAU. Defaults to "sigmoid".
+        backbone_weights: None, "imagenet" or a path. Defaults to None.
+        activation: None (logits) or "softmax". Defaults to None.
+        input_shape: tuple (H, W, 3). Defaults to (None, None, 3).
+
+    Input: RGB images `(batch, H, W, 3)` with values in [0, 255].
+    Output: `(batch, H, W, num_classes)` float32 logits (or probabilities).
+
+    Example:
+    >>> model = PAN(num_classes=21)
+    >>> model(keras.ops.zeros((1, 512, 512, 3))).shape
+    TensorShape([1, 512, 512, 21])
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        backbone="resnet101",
+        output_stride=16,
+        deep_stem=True,
+        decoder_filters=256,
+        pyramid_filters=None,
+        attention_activation="sigmoid",
+        backbone_weights=None,
+        activation=None,
+        input_shape=(None, None, 3),
+        **kwargs,
+    ):
+        check_num_classes(num_classes)
+        check_backbone_name(backbone, PAN_BACKBONES)
+        input_shape = check_input_shape(input_shape)
+        kwargs.setdefault("name", f"pan_{backbone}")
+
+        net = ResNetBackbone(
+            int(backbone[len("resnet"):]), output_stride=output_stride, deep_stem=deep_stem, weights=backbone_weights
+        )
+        inputs = keras.Input(shape=input_shape, name="images")
+        features = net(inputs)
+        x = FeaturePyramidAttention(
+            decoder_filters, pyramid_filters, attention_activation=attention_activation, name="fpa"
+        )(
+            features["P5"]
+        )
+        for level in ("P4", "P3", "P2"):
+            x = GlobalAttentionUpsample(
+                decoder_filters, attention_activation=attention_activation, name=f"gau_{level}"
+            )([x, features[level]])
+        logits = keras.layers.Conv2D(
+            num_classes, 1, kernel_initializer=keras.initializers.RandomNormal(stddev=0.01), name="classifier"
+        )(x)
+        logits = ResizeLike(name="upsample")([logits, inputs])
+        super().__init__(inputs=inputs, outputs=output_head(logits, activation), **kwargs)
+
+        self.num_classes = num_classes
+        self.backbone_name = backbone
+        self.output_stride = int(output_stride)
+        self.deep_stem = bool(deep_stem)
+        self.decoder_filters = int(decoder_filters)
+        self.pyramid_filters = pyramid_filters
+        self.attention_activation = attention_activation
+        self.activation = activation
+        self._input_shape_arg = input_shape
+        self.backbone = net
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_classes": self.num_classes,
+            "backbone": self.backbone_name,
+            "output_stride": self.output_stride,
+            "deep_stem": self.deep_stem,
+            "decoder_filters": self.decoder_filters,
+            "pyramid_filters": self.pyramid_filters,
+            "attention_activation": self.attention_activation,
+            "activation": self.activation,
+            "input_shape": list(self._input_shape_arg),
+        }
