@@ -95,20 +95,16 @@ class VGG16Backbone(keras.Model):
             self._load(weights)
 
     def _load(self, weights):
-        source = {}
-
         def application(w):
-            model = keras.applications.VGG16(
+            return keras.applications.VGG16(
                 include_top=self.include_fc, weights=w, input_shape=(224, 224, 3) if self.include_fc else None
             )
-            source["model"] = model
-            return model
 
-        load_backbone_weights(self, weights, application, allowed_missing=("fc6", "fc7"))
-        if self.include_fc and "model" in source:
-            model = source["model"]
+        fc = ("fc6", "fc7") if self.include_fc else ()
+        source = load_backbone_weights(self, weights, application, skip=fc)
+        if fc:
             fc6_k, fc6_b, fc7_k, fc7_b = decimate_vgg_fc(
-                *model.get_layer("fc1").get_weights(), *model.get_layer("fc2").get_weights(), filters=self.fc_filters
+                *source.get_layer("fc1").get_weights(), *source.get_layer("fc2").get_weights(), filters=self.fc_filters
             )
             self.get_layer("fc6").set_weights([fc6_k, fc6_b])
             self.get_layer("fc7").set_weights([fc7_k, fc7_b])

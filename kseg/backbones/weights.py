@@ -56,7 +56,7 @@ def _all_layers(model):
             yield layer
 
 
-def load_backbone_weights(backbone, weights, application_fn, allowed_missing=()):
+def load_backbone_weights(backbone, weights, application_fn, allowed_missing=(), skip=()):
     """Load `weights` (None, "imagenet" or a file path) into `backbone`.
 
     Args:
@@ -66,9 +66,13 @@ def load_backbone_weights(backbone, weights, application_fn, allowed_missing=())
         application_fn: callable(weights) building the matching keras.applications model.
         allowed_missing: target layer names that are expected to have no source (e.g. a
             deep stem); they are reported in a warning instead of an error.
+        skip: target layer names the caller fills itself from the source model.
+
+    Returns:
+        The keras.applications model the weights came from (None when `weights` is None).
     """
     if weights is None:
-        return
+        return None
     if not isinstance(weights, (str, os.PathLike)):
         raise ValueError(f"Expected weights=None, 'imagenet' or a file path. Received: weights={weights!r}")
     weights = os.fspath(weights)
@@ -87,7 +91,7 @@ def load_backbone_weights(backbone, weights, application_fn, allowed_missing=())
             else ""
         )
         raise ValueError(f"Could not load weights={weights!r} for {backbone.name}: {error}.{hint}") from error
-    copied, mismatched, missing = transfer_weights_by_name(source, backbone)
+    copied, mismatched, missing = transfer_weights_by_name(source, backbone, skip=skip)
     unexpected = [name for name in mismatched + missing if name not in allowed_missing]
     if not copied or unexpected:
         raise ValueError(
@@ -101,7 +105,7 @@ def load_backbone_weights(backbone, weights, application_fn, allowed_missing=())
             f"initialisation because the pretrained model has no counterpart: {left}",
             stacklevel=3,
         )
-    return copied
+    return source
 
 
 def decimate_vgg_fc(fc1_kernel, fc1_bias, fc2_kernel, fc2_bias, kernel_size=3, filters=1024):

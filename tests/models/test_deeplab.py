@@ -83,3 +83,19 @@ def test_input_with_other_than_3_channels_is_rejected_when_called():
     model = kseg.models.DeepLabV2(num_classes=3, backbone="resnet50")
     with pytest.raises(ValueError):
         model(np.zeros((1, 33, 33, 4), "float32"))
+
+
+def test_msc_traces_with_dynamic_shape_and_mixed_precision():
+    model = kseg.models.DeepLabV2(num_classes=3, backbone="resnet50", multi_scale=(0.5, 1.0))
+    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+        tf.TensorSpec([None, None, None, 3], tf.float32)
+    )
+    assert fn(tf.constant(_images(41, 57))).shape == (1, 41, 57, 3)
+    assert fn(tf.constant(_images(25, 25, batch=3))).shape == (3, 25, 25, 3)
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = kseg.models.DeepLabV2(num_classes=3, backbone="vgg16", multi_scale=(0.5, 1.0))
+        out = mixed(_images(33, 33))
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    assert out.dtype == "float32" and np.isfinite(out.numpy()).all()

@@ -71,3 +71,21 @@ def test_save_and_load(tmp_path):
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         kseg.models.PAN(**kwargs)
+
+
+def test_traces_with_dynamic_shape_and_mixed_precision():
+    import tensorflow as tf
+
+    model = kseg.models.PAN(num_classes=3, backbone="resnet50")
+    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+        tf.TensorSpec([None, None, None, 3], tf.float32)
+    )
+    assert fn(tf.constant(_images(40, 56))).shape == (1, 40, 56, 3)
+    assert fn(tf.constant(_images(33, 33, batch=2))).shape == (2, 33, 33, 3)
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = kseg.models.PAN(num_classes=3, backbone="resnet50")
+        out = mixed(_images(40, 40))
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    assert out.dtype == "float32" and np.isfinite(out.numpy()).all()
