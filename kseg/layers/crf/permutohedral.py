@@ -11,8 +11,9 @@ means what pydensecrf means:
    vertices;
 2. vertices get int64 keys (mixed-radix packing of their coordinates plus a group digit,
    e.g. the batch index, so images of a batch never share lattice points); `tf.unique`
-   on the keys numbers the lattice points and `tf.searchsorted` finds each point's two
-   neighbours along each of the d+1 lattice directions (no hash table, no string ops);
+   on the keys numbers the lattice points, and a second `tf.unique` over keys and
+   candidate keys finds each point's two neighbours along each of the d+1 lattice
+   directions (no hash table of our own, no string ops);
 3. filtering = splat (barycentric-weighted scatter-add), blur ([1/2, 1, 1/2] along each
    direction in turn), slice (barycentric gather), scaled by `1 / (1 + 2^-d)` as in the
    reference.
@@ -26,7 +27,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-Lattice = collections.namedtuple("Lattice", ["vertices", "weights", "neighbors", "num_points", "dim"])
+Lattice = collections.namedtuple("Lattice", ["vertices", "weights", "neighbors", "num_points", "dim", "splat"])
 Lattice.__doc__ = """A built lattice.
 
 vertices: (N, d+1) int32 lattice-point index of each point's simplex vertices.
@@ -35,6 +36,8 @@ neighbors: (d+1, 2, M+1) int32 indices of the two neighbours of every lattice po
     along each direction; M (the "empty" slot, whose value stays 0) where there is none.
 num_points: int32 scalar M.
 dim: python int d.
+splat: (N, M+1) tf.SparseTensor of the barycentric weights (row n has d+1 entries):
+    splatting is `splat^T v`, slicing `splat g`.
 """
 
 
@@ -120,56 +123,60 @@ def build_lattice(features, groups=None):
     # (coordinates moved by at most d) never alias another key.
     low = tf.reduce_min(keys, axis=0) - d1
     span = tf.reduce_max(keys, axis=0) - low + d1 + 1
-    radix = tf.math.cumprod(span, exclusive=True)  # (d,)
+    radices = [tf.constant(1, tf.int64)]
+    for i in range(d - 1):
+        radices.append(radices[-1] * span[i])
+    radix = tf.stack(radices)  # (d,)
+    key_range = radices[-1] * span[d - 1]
     packed = tf.reduce_sum((keys - low) * radix, axis=1)
-    key_range = tf.reduce_prod(span)
-    checks = [
-        tf.debugging.assert_less(
-            tf.cast(key_range, tf.float64) * tf.cast(tf.reduce_max(groups) + 1 if groups is not None else 1, tf.float64),
-            tf.constant(2.0**62, tf.float64),
-            message="permutohedral lattice: feature range too large to pack the keys into int64; "
-            "increase the kernel bandwidths (theta) or split the image",
-        )
-    ]
+    num_groups = tf.cast(tf.reduce_max(groups) + 1, tf.float64) if groups is not None else 1.0
+    check = tf.debugging.assert_less(
+        tf.cast(key_range, tf.float64) * num_groups,
+        tf.constant(2.0**62, tf.float64),
+        message="permutohedral lattice: feature range too large to pack the keys into int64; "
+        "increase the kernel bandwidths (theta) or split the image",
+    )
     if groups is not None:
-        group_keys = tf.repeat(tf.cast(groups, tf.int64), d1)
-        packed = packed + group_keys * key_range
-    with tf.control_dependencies(checks):
-        unique_keys = tf.sort(tf.unique(packed).y)
+        packed = packed + tf.repeat(tf.cast(groups, tf.int64), d1) * key_range
+    with tf.control_dependencies([check]):
+        unique_keys, vertex_index = tf.unique(packed, out_idx=tf.int32)
     num_points = tf.shape(unique_keys)[0]
-    sorted_row = unique_keys[None, :]
-    vertices = tf.reshape(tf.searchsorted(sorted_row, packed[None, :], out_type=tf.int32), [n, d1])
+    vertices = tf.reshape(vertex_index, [n, d1])
 
     # Neighbours along direction j: coordinates + d at j and -1 elsewhere (j = d: -1 everywhere).
+    # Looked up with a second tf.unique over [keys, queries]: the keys come first and are
+    # distinct, so a query's index is below M exactly when it is an existing key, and is
+    # then that key's lattice index.
     steps = np.full((d1, d), -1, np.int64)
     for j in range(d):
         steps[j, j] = d
     step_keys = tf.reduce_sum(tf.constant(steps) * radix[None, :], axis=1)  # (d+1,)
     queries = tf.stack([unique_keys[None, :] + step_keys[:, None], unique_keys[None, :] - step_keys[:, None]], axis=1)
-    flat = tf.reshape(queries, [1, -1])
-    pos = tf.searchsorted(sorted_row, flat, out_type=tf.int32)
-    found = tf.equal(tf.gather(unique_keys, tf.minimum(pos, num_points - 1)), flat)
-    neighbor = tf.reshape(tf.where(found, pos, num_points), [d1, 2, num_points])
+    _, found = tf.unique(tf.concat([unique_keys, tf.reshape(queries, [-1])], axis=0), out_idx=tf.int32)
+    found = found[num_points:]
+    neighbor = tf.reshape(tf.where(found < num_points, found, num_points), [d1, 2, num_points])
     empty = tf.fill([d1, 2, 1], num_points)
     neighbors = tf.concat([neighbor, empty], axis=2)
-    return Lattice(vertices, weights, neighbors, num_points, d)
+    # Rows in point order, which is what sparse_dense_matmul wants for both products used
+    # (plain for slicing, adjoint for splatting); measured 3-8x faster than scatter/gather.
+    splat = tf.SparseTensor(
+        tf.cast(tf.stack([tf.repeat(tf.range(n), d1), tf.reshape(vertices, [-1])], axis=1), tf.int64),
+        tf.reshape(weights, [-1]),
+        tf.cast(tf.stack([n, num_points + 1]), tf.int64),
+    )
+    return Lattice(vertices, weights, neighbors, num_points, d, splat)
 
 
 def lattice_filter(lattice, values, reverse=False):
-    """Gaussian-filter `values` (N, C) on `lattice`: splat, blur, slice. Returns (N, C) float32."""
+    """Gaussian-filter `values` (N, C) on `lattice`: splat, blur, slice. Returns (N, C) float32.
+
+    Row M of the lattice grid is the empty slot: it receives nothing and stays 0, so
+    missing neighbours contribute nothing to the blur.
+    """
     values = tf.cast(values, tf.float32)
-    d1 = lattice.dim + 1
-    m = lattice.num_points
-    grid = 0.0
-    for r in range(d1):
-        grid += tf.math.unsorted_segment_sum(
-            values * lattice.weights[:, r : r + 1], lattice.vertices[:, r], m + 1
-        )
-    directions = range(d1 - 1, -1, -1) if reverse else range(d1)
+    grid = tf.sparse.sparse_dense_matmul(lattice.splat, values, adjoint_a=True)  # (M+1, C)
+    directions = range(lattice.dim, -1, -1) if reverse else range(lattice.dim + 1)
     for j in directions:
         grid = grid + 0.5 * (tf.gather(grid, lattice.neighbors[j, 0]) + tf.gather(grid, lattice.neighbors[j, 1]))
     alpha = 1.0 / (1.0 + 2.0 ** (-lattice.dim))
-    out = 0.0
-    for r in range(d1):
-        out += tf.gather(grid, lattice.vertices[:, r]) * lattice.weights[:, r : r + 1]
-    return out * alpha
+    return tf.sparse.sparse_dense_matmul(lattice.splat, grid) * alpha
