@@ -17,14 +17,15 @@ def colour_segments(image, num_segments=6, iterations=10, seed=0):
     return labels.reshape(np.shape(image)[:2])
 
 
-def realistic_unary(image, num_classes=21, stride=8, noise=1.2, confuse=0.12, seed=0):
+def realistic_unary(image, num_classes=21, stride=8, noise=1.2, confuse=0.12, seed=0, return_labels=False):
     """Logits `(H, W, num_classes)` resembling a segmentation network's on `image`.
 
     The recipe of the project's CRF reference fixtures: a label map (k-means colour
     segments given random class ids), one-hot and averaged to `stride`, logits
     `5 * onehot + N(0, noise)` with a `confuse` fraction of cells boosted by 4 on a random
     wrong class, upsampled bilinearly (half-pixel centres) back to the image size.
-    Returns log-probabilities (log-softmax), float32.
+    Returns log-probabilities (log-softmax), float32, and with `return_labels` also the
+    label map `(H, W)` they were made from (a ground truth to score refinements against).
     """
     rng = np.random.RandomState(seed)
     segments = colour_segments(image, seed=seed)
@@ -38,4 +39,5 @@ def realistic_unary(image, num_classes=21, stride=8, noise=1.2, confuse=0.12, se
     wrong = rng.randint(0, num_classes, coarse.shape[:2])
     logits[cells, wrong[cells]] += 4.0
     up = tf.image.resize(logits[None].astype(np.float32), (h, w), method="bilinear").numpy()[0]
-    return tf.nn.log_softmax(up, axis=-1).numpy()
+    log_probs = tf.nn.log_softmax(up, axis=-1).numpy()
+    return (log_probs, labels) if return_labels else log_probs

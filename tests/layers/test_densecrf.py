@@ -167,3 +167,26 @@ def test_bad_arguments(kwargs, message):
 def test_bad_inputs(logits_shape, image_shape, message):
     with pytest.raises(ValueError, match=message):
         DenseCRF()([np.zeros(logits_shape, "float32"), np.zeros(image_shape, "float32")])
+
+
+def test_gather_implementation_equals_sparse_matmul_and_converts_to_onnx():
+    import onnxruntime
+    import tf2onnx
+
+    image, logits, _, _ = load_case(CASES[1])
+    image, logits = image[:, :60, :80], logits[:, :60, :80]
+    fast = DenseCRF(num_iterations=3, **REFERENCE_PARAMS)([logits, image]).numpy()
+    layer = DenseCRF(num_iterations=3, implementation="gather", **REFERENCE_PARAMS)
+    np.testing.assert_allclose(layer([logits, image]).numpy(), fast, atol=1e-5)
+
+    spec = [tf.TensorSpec([None, None, None, 21], tf.float32, name="logits"),
+            tf.TensorSpec([None, None, None, 3], tf.float32, name="image")]
+    proto, _ = tf2onnx.convert.from_function(tf.function(lambda a, b: layer([a, b])), input_signature=spec, opset=17)
+    session = onnxruntime.InferenceSession(proto.SerializeToString())
+    got = session.run(None, {"logits": logits, "image": image.astype("float32")})[0]
+    np.testing.assert_allclose(got, fast, atol=1e-4)
+
+
+def test_unknown_implementation():
+    with pytest.raises(ValueError, match="implementation in"):
+        DenseCRF(implementation="hash")

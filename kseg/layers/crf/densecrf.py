@@ -9,7 +9,7 @@ from kseg.layers.crf.common import (
     check_iterations,
     check_positive,
 )
-from kseg.layers.crf.permutohedral import build_lattice, lattice_filter
+from kseg.layers.crf.permutohedral import FILTER_METHODS, build_lattice, lattice_filter
 
 
 def _grid_features(image, theta_position, theta_colour=None):
@@ -35,13 +35,14 @@ class _NormalizedKernel:
     """A Gaussian kernel on a lattice with pydensecrf's symmetric normalisation:
     `K_norm v = D^-1/2 K D^-1/2 v` where `D = K 1` (filtered ones)."""
 
-    def __init__(self, features, groups):
+    def __init__(self, features, groups, method):
         self.lattice = build_lattice(features, groups)
+        self.method = method
         ones = tf.ones_like(features[:, :1])
-        self.norm = tf.math.rsqrt(lattice_filter(self.lattice, ones) + 1e-20)
+        self.norm = tf.math.rsqrt(lattice_filter(self.lattice, ones, method) + 1e-20)
 
     def __call__(self, values):
-        return lattice_filter(self.lattice, values * self.norm) * self.norm
+        return lattice_filter(self.lattice, values * self.norm, self.method) * self.norm
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -82,6 +83,9 @@ class DenseCRF(keras.layers.Layer):
         bilateral_weight: float. w1. Defaults to 4.
         spatial_weight: float. w2. Defaults to 3.
         learnable: bool. Defaults to False.
+        implementation: "sparse_matmul" (fastest on CPU) or "gather" (converts to ONNX
+            with tf2onnx, which lacks SparseTensorDenseMatMul); same results. Defaults to
+            "sparse_matmul".
 
     Call arguments: `[logits, image]`: logits `(B, H, W, C)`, unary log-probabilities up
     to a constant (network logits or `log(prob)`); image `(B, H, W, 3)` RGB, uint8 or
@@ -106,10 +110,14 @@ class DenseCRF(keras.layers.Layer):
         bilateral_weight=4.0,
         spatial_weight=3.0,
         learnable=False,
+        implementation="sparse_matmul",
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_iterations(num_iterations)
+        if implementation not in FILTER_METHODS:
+            raise ValueError(f"Expected implementation in {FILTER_METHODS}. Received: implementation={implementation!r}")
+        self.implementation = implementation
         check_positive(theta_alpha=theta_alpha, theta_beta=theta_beta, theta_gamma=theta_gamma)
         self.num_iterations = num_iterations
         self.theta_alpha = float(theta_alpha)
@@ -151,8 +159,10 @@ class DenseCRF(keras.layers.Layer):
         num_classes = logits.shape[-1]
         unary = tf.reshape(logits, [-1, num_classes])
         groups = tf.repeat(tf.range(shape[0]), shape[1] * shape[2])
-        bilateral = _NormalizedKernel(_grid_features(image, self.theta_alpha, self.theta_beta), groups)
-        spatial = _NormalizedKernel(_grid_features(image, self.theta_gamma), groups)
+        bilateral = _NormalizedKernel(
+            _grid_features(image, self.theta_alpha, self.theta_beta), groups, self.implementation
+        )
+        spatial = _NormalizedKernel(_grid_features(image, self.theta_gamma), groups, self.implementation)
         w_bilateral = tf.cast(self.w_bilateral, tf.float32)
         w_spatial = tf.cast(self.w_spatial, tf.float32)
         q = tf.nn.softmax(unary, axis=-1)
@@ -178,4 +188,5 @@ class DenseCRF(keras.layers.Layer):
             "bilateral_weight": self.bilateral_weight,
             "spatial_weight": self.spatial_weight,
             "learnable": self.learnable,
+            "implementation": self.implementation,
         }

@@ -167,16 +167,38 @@ def build_lattice(features, groups=None):
     return Lattice(vertices, weights, neighbors, num_points, d, splat)
 
 
-def lattice_filter(lattice, values, reverse=False):
+FILTER_METHODS = ("sparse_matmul", "gather")
+
+
+def lattice_filter(lattice, values, method="sparse_matmul", reverse=False):
     """Gaussian-filter `values` (N, C) on `lattice`: splat, blur, slice. Returns (N, C) float32.
 
     Row M of the lattice grid is the empty slot: it receives nothing and stays 0, so
     missing neighbours contribute nothing to the blur.
+
+    Args:
+        lattice: a `Lattice`.
+        values: (N, C) float tensor.
+        method: "sparse_matmul" splats and slices with `tf.sparse.sparse_dense_matmul`
+            (3-8x faster on CPU than scatter/gather here); "gather" uses
+            `unsorted_segment_sum` and `gather`, which tf2onnx converts (it has no
+            SparseTensorDenseMatMul). Same result to float rounding.
+        reverse: blur the directions in reverse order (the reference's transpose).
     """
+    if method not in FILTER_METHODS:
+        raise ValueError(f"Expected method in {FILTER_METHODS}. Received: method={method!r}")
     values = tf.cast(values, tf.float32)
-    grid = tf.sparse.sparse_dense_matmul(lattice.splat, values, adjoint_a=True)  # (M+1, C)
+    if method == "sparse_matmul":
+        grid = tf.sparse.sparse_dense_matmul(lattice.splat, values, adjoint_a=True)  # (M+1, C)
+    else:
+        weighted = values[:, None, :] * lattice.weights[:, :, None]  # (N, d+1, C)
+        grid = tf.math.unsorted_segment_sum(
+            tf.reshape(weighted, [-1, tf.shape(values)[1]]), tf.reshape(lattice.vertices, [-1]), lattice.num_points + 1
+        )
     directions = range(lattice.dim, -1, -1) if reverse else range(lattice.dim + 1)
     for j in directions:
         grid = grid + 0.5 * (tf.gather(grid, lattice.neighbors[j, 0]) + tf.gather(grid, lattice.neighbors[j, 1]))
     alpha = 1.0 / (1.0 + 2.0 ** (-lattice.dim))
-    return tf.sparse.sparse_dense_matmul(lattice.splat, grid) * alpha
+    if method == "sparse_matmul":
+        return tf.sparse.sparse_dense_matmul(lattice.splat, grid) * alpha
+    return tf.einsum("nrc,nr->nc", tf.gather(grid, lattice.vertices), lattice.weights) * alpha
