@@ -13,3 +13,5 @@ from kseg import models  # noqa: E402,F401
 from kseg import losses  # noqa: E402,F401
 from kseg import metrics  # noqa: E402,F401
 from kseg import visualize  # noqa: E402,F401
+from kseg import inference  # noqa: E402,F401
+from kseg import crf_tuning  # noqa: E402,F401
