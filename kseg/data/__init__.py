@@ -1,0 +1,14 @@
+"""Input pipelines: dataset layouts, checked decoding, augmentation, the built-in dataset."""
+
+from kseg.data.augment import augment  # noqa: F401
+from kseg.data.builtin import CLASSES as BUILTIN_CLASSES  # noqa: F401
+from kseg.data.builtin import ensure_builtin_dataset  # noqa: F401
+from kseg.data.decode import read_pair  # noqa: F401
+from kseg.data.labels import (  # noqa: F401
+    CITYSCAPES_CLASSES,
+    IGNORE_LABEL,
+    VOC_CLASSES,
+    cityscapes_train_id_table,
+)
+from kseg.data.pipeline import segmentation_dataset  # noqa: F401
+from kseg.data.sources import DataError, cityscapes_pairs, folder_pairs, voc_pairs  # noqa: F401

@@ -1,0 +1,145 @@
+"""The built-in dataset: textured shapes, generated deterministically in the VOC layout.
+
+Five classes: background and four textures (stripes, checker, dots, speckle). Every
+region's two colours are drawn from the same distribution whatever its class, and shapes
+(disc, ellipse, rectangle, triangle) are assigned to classes at random, so neither colour
+nor shape tells the class: a model has to learn texture. The background is a smooth
+random field of two random colours. 128x128 images, 256 train and 64 val, written once
+(atomically) into a cache folder and reused.
+"""
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+from kseg.visualize import voc_palette
+
+CLASSES = ("background", "stripes", "checker", "dots", "speckle")
+VERSION = "shapes-v1"
+SIZE = 128
+SPLITS = {"train": 256, "val": 64}
+
+
+def default_root():
+    """`$KSEG_DATA_DIR/shapes-v1`, or `~/.cache/kseg/shapes-v1`."""
+    base = os.environ.get("KSEG_DATA_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "kseg")
+    return os.path.join(base, VERSION)
+
+
+def _smooth_field(rng, size, cells):
+    coarse = rng.rand(cells + 1, cells + 1).astype(np.float32)
+    image = Image.fromarray((coarse * 255).astype(np.uint8)).resize((size, size), Image.BICUBIC)
+    return np.asarray(image, np.float32) / 255.0
+
+
+def _texture(rng, kind, size):
+    """A binary-ish pattern in [0, 1] of the given class over the whole canvas."""
+    y, x = np.mgrid[:size, :size].astype(np.float32)
+    angle = rng.uniform(0, np.pi)
+    u = x * np.cos(angle) + y * np.sin(angle)
+    v = -x * np.sin(angle) + y * np.cos(angle)
+    if kind == 1:  # stripes
+        period = rng.uniform(5, 9)
+        return (np.sin(2 * np.pi * u / period) > 0).astype(np.float32)
+    if kind == 2:  # checker
+        cell = rng.uniform(4, 7)
+        return ((np.floor(u / cell) + np.floor(v / cell)) % 2).astype(np.float32)
+    if kind == 3:  # dots
+        period = rng.uniform(6, 9)
+        du = (u % period) - period / 2
+        dv = (v % period) - period / 2
+        return (du**2 + dv**2 < (period * 0.28) ** 2).astype(np.float32)
+    # speckle: fine random binary noise
+    return (rng.rand(size, size) < 0.5).astype(np.float32)
+
+
+def _shape_mask(rng, size):
+    y, x = np.mgrid[:size, :size].astype(np.float32)
+    cy, cx = rng.uniform(0.2, 0.8, 2) * size
+    radius = rng.uniform(0.12, 0.28) * size
+    kind = rng.randint(4)
+    if kind == 0:
+        return (x - cx) ** 2 + (y - cy) ** 2 < radius**2
+    if kind == 1:
+        ry = radius * rng.uniform(0.5, 1.0)
+        return ((x - cx) / radius) ** 2 + ((y - cy) / ry) ** 2 < 1
+    if kind == 2:
+        hw, hh = radius * rng.uniform(0.6, 1.0, 2)
+        return (np.abs(x - cx) < hw) & (np.abs(y - cy) < hh)
+    # triangle pointing up
+    rel_y = (y - (cy - radius)) / (2 * radius)
+    return (rel_y >= 0) & (rel_y <= 1) & (np.abs(x - cx) <= rel_y * radius)
+
+
+def _colour_pair(rng):
+    a = rng.uniform(20, 235, 3)
+    b = np.clip(a + rng.choice([-1, 1], 3) * rng.uniform(60, 120, 3), 0, 255)
+    return a, b
+
+
+def make_example(index, size=SIZE, seed=0):
+    """Image (size, size, 3) uint8 and mask (size, size) uint8 number `index`."""
+    rng = np.random.RandomState(seed * 100003 + index)
+    a, b = _colour_pair(rng)
+    field = _smooth_field(rng, size, rng.randint(2, 5))[..., None]
+    image = a * field + b * (1 - field)
+    mask = np.zeros((size, size), np.uint8)
+    for _ in range(rng.randint(1, 4)):
+        region = _shape_mask(rng, size)
+        kind = rng.randint(1, len(CLASSES))
+        a, b = _colour_pair(rng)
+        pattern = _texture(rng, kind, size)[..., None]
+        image = np.where(region[..., None], a * pattern + b * (1 - pattern), image)
+        mask[region] = kind
+    image = np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+    return image, mask
+
+
+def ensure_builtin_dataset(root=None, seed=0):
+    """Generate the dataset at `root` (default `default_root()`) unless it is already there.
+
+    Written into a temporary folder beside `root` and renamed into place, so an
+    interrupted generation never leaves a half-written dataset. Returns the root.
+    """
+    root = root or default_root()
+    if os.path.isfile(os.path.join(root, "COMPLETE")):
+        return root
+    parent = os.path.dirname(os.path.abspath(root))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".shapes-", dir=parent)
+    try:
+        for sub in ("JPEGImages", "SegmentationClass", os.path.join("ImageSets", "Segmentation")):
+            os.makedirs(os.path.join(tmp, sub))
+        palette = voc_palette().flatten().tolist()
+        index = 0
+        for split, count in SPLITS.items():
+            ids = []
+            for _ in range(count):
+                image, mask = make_example(index, seed=seed)
+                name = f"{split}_{index:04d}"
+                Image.fromarray(image).save(os.path.join(tmp, "JPEGImages", f"{name}.jpg"), quality=92)
+                png = Image.fromarray(mask, mode="P")
+                png.putpalette(palette)
+                png.save(os.path.join(tmp, "SegmentationClass", f"{name}.png"))
+                ids.append(name)
+                index += 1
+            with open(os.path.join(tmp, "ImageSets", "Segmentation", f"{split}.txt"), "w") as f:
+                f.write("\n".join(ids) + "\n")
+        with open(os.path.join(tmp, "ImageSets", "Segmentation", "trainval.txt"), "w") as f:
+            for split in SPLITS:
+                f.write(open(os.path.join(tmp, "ImageSets", "Segmentation", f"{split}.txt")).read())
+        with open(os.path.join(tmp, "classes.txt"), "w") as f:
+            f.write("\n".join(CLASSES) + "\n")
+        open(os.path.join(tmp, "COMPLETE"), "w").close()
+        try:
+            os.rename(tmp, root)
+        except OSError:
+            if not os.path.isfile(os.path.join(root, "COMPLETE")):  # another process did not win the race
+                raise
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return root

@@ -1,0 +1,92 @@
+"""Listing (image, mask) file pairs for each dataset layout, with errors that name the file."""
+
+import glob
+import os
+
+
+class DataError(ValueError):
+    """A dataset file is missing, unreadable or inconsistent; the message names it."""
+
+
+def _check_dir(path, what):
+    if not os.path.isdir(path):
+        raise DataError(f"{what}: no such directory: {path}")
+
+
+def voc_pairs(root, split="train"):
+    """PASCAL VOC 2012 layout.
+
+    `root/ImageSets/Segmentation/<split>.txt` lists image ids; images are
+    `root/JPEGImages/<id>.jpg`, masks `root/SegmentationClass/<id>.png` (palette PNGs read as
+    indices). The SBD-augmented split (`split="train_aug"`, 10,582 ids in
+    `ImageSets/Segmentation/train_aug.txt`) reads `root/SegmentationClassAug/<id>.png`
+    (grey-level indices) instead.
+
+    Returns:
+        list of (image_path, mask_path).
+    """
+    _check_dir(root, "VOC root")
+    list_file = os.path.join(root, "ImageSets", "Segmentation", f"{split}.txt")
+    if not os.path.isfile(list_file):
+        available = sorted(
+            os.path.splitext(f)[0] for f in os.listdir(os.path.join(root, "ImageSets", "Segmentation"))
+        ) if os.path.isdir(os.path.join(root, "ImageSets", "Segmentation")) else []
+        raise DataError(f"VOC split {split!r}: no list file {list_file} (available: {available})")
+    mask_dir = "SegmentationClassAug" if split.endswith("_aug") else "SegmentationClass"
+    with open(list_file) as f:
+        ids = [line.split()[0] for line in f if line.strip()]
+    if not ids:
+        raise DataError(f"{list_file} lists no images")
+    pairs = []
+    for image_id in ids:
+        image = os.path.join(root, "JPEGImages", f"{image_id}.jpg")
+        mask = os.path.join(root, mask_dir, f"{image_id}.png")
+        for path in (image, mask):
+            if not os.path.isfile(path):
+                raise DataError(f"{list_file} names {image_id!r} but {path} does not exist")
+        pairs.append((image, mask))
+    return pairs
+
+
+def cityscapes_pairs(root, split="train", annotation="gtFine"):
+    """Cityscapes layout: `root/leftImg8bit/<split>/<city>/<name>_leftImg8bit.png` with
+    `root/<annotation>/<split>/<city>/<name>_<annotation>_labelIds.png` (annotation
+    "gtFine" or "gtCoarse"; the coarse set also has split "train_extra")."""
+    if annotation not in ("gtFine", "gtCoarse"):
+        raise DataError(f"Expected annotation 'gtFine' or 'gtCoarse'. Received: {annotation!r}")
+    image_dir = os.path.join(root, "leftImg8bit", split)
+    _check_dir(image_dir, f"Cityscapes {split} images")
+    images = sorted(glob.glob(os.path.join(image_dir, "*", "*_leftImg8bit.png")))
+    if not images:
+        raise DataError(f"No *_leftImg8bit.png under {image_dir}")
+    pairs = []
+    for image in images:
+        city = os.path.basename(os.path.dirname(image))
+        stem = os.path.basename(image)[: -len("_leftImg8bit.png")]
+        mask = os.path.join(root, annotation, split, city, f"{stem}_{annotation}_labelIds.png")
+        if not os.path.isfile(mask):
+            raise DataError(f"{image} has no annotation: {mask} does not exist")
+        pairs.append((image, mask))
+    return pairs
+
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def folder_pairs(root):
+    """Plain folders: `root/images/<stem>.<jpg|png|...>` with `root/masks/<stem>.png`."""
+    image_dir, mask_dir = os.path.join(root, "images"), os.path.join(root, "masks")
+    _check_dir(image_dir, "images folder")
+    _check_dir(mask_dir, "masks folder")
+    images = sorted(
+        f for f in os.listdir(image_dir) if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS
+    )
+    if not images:
+        raise DataError(f"No images ({', '.join(IMAGE_EXTENSIONS)}) in {image_dir}")
+    pairs = []
+    for name in images:
+        mask = os.path.join(mask_dir, os.path.splitext(name)[0] + ".png")
+        if not os.path.isfile(mask):
+            raise DataError(f"{os.path.join(image_dir, name)} has no mask: {mask} does not exist")
+        pairs.append((os.path.join(image_dir, name), mask))
+    return pairs
