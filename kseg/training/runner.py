@@ -1,0 +1,192 @@
+"""The training job behind `python -m training.fit`: data, model, optimiser, checkpoints,
+resume, evaluation, saving."""
+
+import json
+import math
+import os
+import tempfile
+
+import keras
+import tensorflow as tf
+
+import kseg
+from kseg import data as kdata
+from kseg.training.config import dump_config
+from kseg.training.evaluation import evaluate_dataset, write_report
+from kseg.training.optimizers import CoupledWeightDecaySGD
+from kseg.training.schedules import PolyDecay
+
+
+def data_sources(config):
+    """(train_pairs, val_pairs, class_names, label_table) for the configured dataset."""
+    data = config["data"]
+    fmt, root = data["format"], data["root"]
+    label_table = None
+    if fmt == "builtin":
+        root = kdata.ensure_builtin_dataset(root)
+        names = kdata.BUILTIN_CLASSES
+        train, val = kdata.voc_pairs(root, data["train_split"]), kdata.voc_pairs(root, data["val_split"])
+    elif fmt == "voc":
+        names = kdata.VOC_CLASSES
+        train, val = kdata.voc_pairs(root, data["train_split"]), kdata.voc_pairs(root, data["val_split"])
+    elif fmt == "cityscapes":
+        names = kdata.CITYSCAPES_CLASSES
+        label_table = kdata.cityscapes_train_id_table()
+        train = kdata.cityscapes_pairs(root, data["train_split"], data["annotation"])
+        val = kdata.cityscapes_pairs(root, data["val_split"], "gtFine")
+    else:
+        names = tuple(f"class_{i}" for i in range(data["num_classes"]))
+        train, val = kdata.folder_pairs(os.path.join(root, "train")), kdata.folder_pairs(os.path.join(root, "val"))
+    if len(names) != data["num_classes"]:
+        raise ValueError(
+            f"data.num_classes={data['num_classes']} but the {fmt} dataset has {len(names)} classes"
+        )
+    return train, val, names, label_table
+
+
+def build_model(config):
+    model_cfg, num_classes = config["model"], config["data"]["num_classes"]
+    kwargs = dict(
+        num_classes=num_classes,
+        backbone=model_cfg["backbone"],
+        output_stride=model_cfg["output_stride"],
+        backbone_weights=model_cfg["backbone_weights"],
+        **model_cfg["options"],
+    )
+    builder = {"pan": kseg.models.PAN, "deeplabv2": kseg.models.DeepLabV2}[model_cfg["architecture"]]
+    return builder(**kwargs)
+
+
+def build_optimizer(config):
+    opt = config["optimizer"]
+    schedule = PolyDecay(opt["learning_rate"], config["train"]["steps"], power=opt["power"])
+    return CoupledWeightDecaySGD(
+        learning_rate=schedule, momentum=opt["momentum"], nesterov=opt["nesterov"], l2=opt["weight_decay"]
+    )
+
+
+def build_loss(config):
+    if config["train"]["loss"] == "ohem":
+        return kseg.losses.OHEMCrossEntropy()
+    return kseg.losses.MaskedSparseCategoricalCrossentropy()
+
+
+class _Checkpointer(keras.callbacks.Callback):
+    """Saves model + optimizer (step counter, momenta) every "epoch" of `checkpoint_every`
+    steps, unless the loss went NaN (the last good checkpoint is kept)."""
+
+    def __init__(self, manager):
+        super().__init__()
+        self.manager = manager
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            return
+        self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
+
+
+class _LearningRateLogger(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+def _strategy(name):
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def save_model_atomically(model, path):
+    """Write `path` (.keras) via a temporary file in the same folder and a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=folder)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def train(config, run_dir, verbose=1):
+    """Train (or resume) the configured model in `run_dir`, evaluate it and save it.
+
+    Returns a dict of what was produced (paths, steps, mIoU).
+    """
+    os.makedirs(run_dir, exist_ok=True)
+    dump_config(config, os.path.join(run_dir, "config.yaml"))
+    data, train_cfg = config["data"], config["train"]
+    keras.mixed_precision.set_dtype_policy(train_cfg["precision"])
+    train_pairs, val_pairs, class_names, label_table = data_sources(config)
+    common = dict(num_classes=data["num_classes"], label_table=label_table, skip_bad_examples=data["skip_bad_examples"])
+    train_ds = kdata.segmentation_dataset(
+        train_pairs,
+        training=True,
+        batch_size=data["batch_size"],
+        crop_size=tuple(data["crop"]),
+        scale_range=tuple(data["scale"]) if data["scale"] else None,
+        flip=data["flip"],
+        seed=data["seed"],
+        repeat=True,
+        **common,
+    )
+    val_ds = kdata.segmentation_dataset(val_pairs, training=False, **common)
+
+    strategy = _strategy(train_cfg["strategy"])
+    with strategy.scope():
+        model = build_model(config)
+        optimizer = build_optimizer(config)
+        model.compile(
+            optimizer=optimizer,
+            loss=build_loss(config),
+            metrics=[kseg.metrics.ConfusionMatrixMetric(data["num_classes"])],
+            jit_compile=train_cfg["jit_compile"],
+        )
+        optimizer.build(model.trainable_variables)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(run_dir, "checkpoints"), max_to_keep=3)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        print(f"Resuming from {manager.latest_checkpoint} (step {int(optimizer.iterations.numpy())})", flush=True)
+
+    steps, every = train_cfg["steps"], train_cfg["checkpoint_every"]
+    epochs = math.ceil(steps / every)
+    done = int(optimizer.iterations.numpy())
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        _LearningRateLogger(),
+        _Checkpointer(manager),
+        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), update_freq="epoch"),
+    ]
+    history = None
+    if done < steps:
+        history = model.fit(
+            train_ds,
+            epochs=epochs,
+            initial_epoch=done // every,
+            steps_per_epoch=every,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    scores = evaluate_dataset(model, val_ds, data["num_classes"])
+    json_path, md_path = write_report(scores, class_names, os.path.join(run_dir, "eval"), title=config["name"])
+    model_path = save_model_atomically(model, os.path.join(run_dir, "model.keras"))
+    result = {
+        "run_dir": run_dir,
+        "config": os.path.join(run_dir, "config.yaml"),
+        "model": model_path,
+        "checkpoints": os.path.join(run_dir, "checkpoints"),
+        "tensorboard": os.path.join(run_dir, "logs"),
+        "metrics": {"json": json_path, "markdown": md_path},
+        "steps": int(optimizer.iterations.numpy()),
+        "final_train_loss": None if history is None else float(history.history["loss"][-1]),
+        "val_mean_iou": scores["mean_iou"],
+        "val_pixel_accuracy": scores["pixel_accuracy"],
+    }
+    with open(os.path.join(run_dir, "result.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    return result

@@ -1,0 +1,143 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from kseg.training.config import ConfigError, load_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = os.path.join(ROOT, "training", "configs")
+TINY = [
+    "train.checkpoint_every=2",
+    "data.crop=[64,64]",
+    "data.batch_size=2",
+    "model.options={decoder_filters: 32}",
+]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    from kseg.data import ensure_builtin_dataset
+
+    return ensure_builtin_dataset(str(tmp_path_factory.mktemp("builtin") / "shapes"))
+
+
+def test_defaults_and_overrides():
+    config = load_config(overrides=["train.steps=12", "data.scale=null", "optimizer.nesterov=true"])
+    assert config["data"]["format"] == "builtin" and config["train"]["steps"] == 12
+    assert config["data"]["scale"] is None and config["optimizer"]["nesterov"] is True
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["train.stepz=3"], r"Unknown config key 'train.stepz'. Valid keys here: \["),
+        (["model.architecture=unet"], r"model.architecture must be one of \['pan', 'deeplabv2'\]"),
+        (["data.format=voc"], "data.root is required for data.format='voc'"),
+        (["data.crop=[64]"], "data.crop must be"),
+        (["train.steps=0"], "train.steps must be a positive integer"),
+        (["steps"], "Expected key=value"),
+    ],
+)
+def test_bad_configs(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides=overrides)
+
+
+def test_bad_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(str(tmp_path / "missing.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(str(bad))
+
+
+def test_recipes_carry_the_papers_numbers():
+    deeplab = load_config(os.path.join(CONFIGS, "deeplab_v2_voc.yaml"), ["data.root=/x"])
+    assert deeplab["model"]["backbone"] == "resnet101" and deeplab["model"]["options"] == {"aspp": "L"}
+    assert deeplab["data"]["batch_size"] == 10 and deeplab["data"]["crop"] == [321, 321]
+    assert deeplab["optimizer"]["learning_rate"] == 2.5e-4 and deeplab["optimizer"]["power"] == 0.9
+    assert deeplab["optimizer"]["momentum"] == 0.9 and deeplab["optimizer"]["weight_decay"] == 5e-4
+    assert deeplab["train"]["steps"] == 20000 and deeplab["data"]["scale"] == [0.5, 1.5]
+    pan = load_config(os.path.join(CONFIGS, "pan_voc.yaml"), ["data.root=/x"])
+    assert pan["data"]["batch_size"] == 16 and pan["optimizer"]["learning_rate"] == 4e-3
+    assert pan["optimizer"]["weight_decay"] == 1e-4 and pan["data"]["scale"] == [0.5, 2.0] and pan["data"]["flip"]
+    assert pan["model"]["output_stride"] == 16
+    city = load_config(os.path.join(CONFIGS, "pan_cityscapes.yaml"), ["data.root=/x"])
+    assert city["data"]["crop"] == [768, 768] and city["data"]["num_classes"] == 19
+
+
+def test_short_run_lowers_the_loss_evaluates_and_saves(tmp_path, data_root):
+    import keras
+
+    from kseg.training.runner import train
+
+    config = load_config(overrides=TINY + ["train.steps=12", "train.checkpoint_every=4", f"data.root={data_root}"])
+    result = train(config, str(tmp_path / "run"), verbose=0)
+    assert result["steps"] == 12
+    with open(os.path.join(result["run_dir"], "eval", "metrics.json")) as f:
+        metrics = json.load(f)
+    assert set(metrics["per_class_iou"]) == {"background", "stripes", "checker", "dots", "speckle"}
+    assert 0.0 <= metrics["mean_iou"] <= 1.0 and metrics["mean_iou"] == pytest.approx(result["val_mean_iou"])
+    with open(result["config"]) as f:
+        assert yaml.safe_load(f)["train"]["steps"] == 12  # the resolved config sits next to the run
+    model = keras.saving.load_model(result["model"])
+    assert model.output_shape[-1] == 5
+    logs = os.listdir(result["tensorboard"])
+    assert logs, "TensorBoard logs were written"
+
+    losses = _epoch_losses(result["tensorboard"])
+    assert losses[-1] < losses[0]
+
+
+def _epoch_losses(log_dir):
+    import glob
+
+    import tensorflow as tf
+
+    values = []
+    for path in sorted(glob.glob(os.path.join(log_dir, "train", "events.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag == "epoch_loss":
+                    values.append((event.step, float(tf.make_ndarray(value.tensor))))
+    return [v for _, v in sorted(values)]
+
+
+def test_kill_and_resume(tmp_path, data_root):
+    run_dir = str(tmp_path / "run")
+    command = [sys.executable, "-m", "training.fit", "--quiet", "--run-dir", run_dir]
+    for item in TINY + ["train.steps=16", f"data.root={data_root}"]:
+        command += ["--set", item]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint_dir = os.path.join(run_dir, "checkpoints")
+    deadline = time.time() + 300
+    while time.time() < deadline and first.poll() is None:
+        if os.path.isdir(checkpoint_dir) and any(f.endswith(".index") for f in os.listdir(checkpoint_dir)):
+            break
+        time.sleep(0.2)
+    assert first.poll() is None, "the first run ended before it could be killed"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    saved = sorted(int(f[len("ckpt-"):-len(".index")]) for f in os.listdir(checkpoint_dir) if f.endswith(".index"))
+    assert saved and saved[-1] < 16
+
+    second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert f"(step {saved[-1]})" in second.stdout  # resumed where the killed run left off
+    with open(os.path.join(run_dir, "result.json")) as f:
+        assert json.load(f)["steps"] == 16  # the step counter continued, it did not restart
+
+
+def test_fit_cli_rejects_bad_overrides():
+    result = subprocess.run(
+        [sys.executable, "-m", "training.fit", "--set", "train.bogus=1"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "Unknown config key 'train.bogus'" in result.stderr
