@@ -1,8 +1,10 @@
 """Test-time procedures on top of a segmentation model's output."""
 
+import numpy as np
 import tensorflow as tf
 
 from kseg.layers.crf import ConvCRF, DenseCRF
+from kseg.layers.preprocessing import IMAGENET_CAFFE_MEAN_RGB as IMAGE_MEAN
 
 CRFS = {"dense": DenseCRF, "conv": ConvCRF}
 
@@ -35,3 +37,105 @@ def refine(logits, image, crf="dense", **params):
         )
     probabilities = CRFS[crf](**params)([logits, image])
     return probabilities[0] if single else probabilities
+
+
+FUSIONS = ("mean", "max")
+
+
+def _as_batch(image):
+    image = tf.convert_to_tensor(image)
+    if image.shape.rank == 3:
+        return tf.cast(image[None], tf.float32), True
+    if image.shape.rank == 4:
+        return tf.cast(image, tf.float32), False
+    raise ValueError(f"Expected an image (H, W, 3) or a batch (B, H, W, 3). Received shape {image.shape}")
+
+
+def predict_multi_scale(model, image, scales=(1.0,), flip=False, fusion="mean"):
+    """Test-time augmentation over scales and horizontal flips (PAN Tab. 5, DeepLab MSC).
+
+    The image is resized by each scale (side `ceil(side * scale)`, bilinear), run through
+    `model`, and the logits are resized back to the image size; with `flip` the mirrored
+    image is run too and its output mirrored back. Fusion: "mean" averages the softmax
+    probabilities (PAN), "max" takes the element-wise maximum of the logits (DeepLab's
+    MSC).
+
+    Args:
+        model: callable mapping (B, h, w, 3) RGB 0-255 to logits (B, h, w, C).
+        image: (H, W, 3) or (B, H, W, 3), RGB 0-255.
+        scales: sequence of positive floats.
+        flip: bool.
+        fusion: "mean" or "max".
+
+    Returns:
+        "mean": probabilities; "max": logits; (B, H, W, C) or (H, W, C) like the input.
+    """
+    if fusion not in FUSIONS:
+        raise ValueError(f"Expected fusion in {FUSIONS}. Received: fusion={fusion!r}")
+    scales = tuple(float(s) for s in scales)
+    if not scales or min(scales) <= 0:
+        raise ValueError(f"Expected positive scales. Received: scales={scales}")
+    images, single = _as_batch(image)
+    size = tf.shape(images)[1:3]
+    outputs = []
+    for scale in scales:
+        scaled_size = tf.cast(tf.math.ceil(tf.cast(size, tf.float32) * scale - 1e-4), tf.int32)
+        scaled = images if scale == 1.0 else tf.image.resize(images, scaled_size, method="bilinear")
+        variants = [(scaled, False)] + ([(tf.reverse(scaled, [2]), True)] if flip else [])
+        for x, flipped in variants:
+            logits = tf.cast(model(x, training=False), tf.float32)
+            if flipped:
+                logits = tf.reverse(logits, [2])
+            logits = tf.image.resize(logits, size, method="bilinear")
+            outputs.append(tf.nn.softmax(logits, axis=-1) if fusion == "mean" else logits)
+    fused = tf.add_n(outputs) / len(outputs) if fusion == "mean" else tf.reduce_max(tf.stack(outputs), axis=0)
+    return fused[0] if single else fused
+
+
+def _window_starts(length, window, stride):
+    if length <= window:
+        return [0]
+    starts = list(range(0, length - window, stride)) + [length - window]
+    return sorted(set(starts))
+
+
+def predict_sliding_window(model, image, window, stride, pad_value=IMAGE_MEAN):
+    """Inference in overlapping windows for images larger than the training crop
+    (Cityscapes 2048x1024 with 512 or 768 windows).
+
+    Windows of `window` = (h, w) are placed every `stride` pixels, the last one flush with
+    the border; an image smaller than the window is padded bottom/right with the mean
+    colour (what the training pipeline pads with). Logits of overlapping windows are
+    averaged.
+
+    Args:
+        model: callable mapping (B, h, w, 3) to logits (B, h, w, C).
+        image: (H, W, 3) or (B, H, W, 3), RGB 0-255.
+        window: int or (h, w).
+        stride: int or (h, w), > 0.
+
+    Returns:
+        logits (B, H, W, C) or (H, W, C) like the input.
+    """
+    window = (window, window) if isinstance(window, int) else tuple(window)
+    stride = (stride, stride) if isinstance(stride, int) else tuple(stride)
+    if min(window) < 1 or min(stride) < 1:
+        raise ValueError(f"Expected window and stride >= 1. Received: window={window}, stride={stride}")
+    images, single = _as_batch(image)
+    batch, height, width = (int(d) for d in images.shape[:3])
+    pad_h, pad_w = max(window[0] - height, 0), max(window[1] - width, 0)
+    if pad_h or pad_w:
+        fill = tf.constant(pad_value, tf.float32)
+        images = tf.pad(images - fill, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]]) + fill
+    full_h, full_w = height + pad_h, width + pad_w
+    total, counts = None, np.zeros((full_h, full_w, 1), np.float32)
+    for top in _window_starts(full_h, window[0], stride[0]):
+        for left in _window_starts(full_w, window[1], stride[1]):
+            crop = images[:, top : top + window[0], left : left + window[1]]
+            logits = tf.cast(model(crop, training=False), tf.float32).numpy()
+            if total is None:
+                total = np.zeros((batch, full_h, full_w, logits.shape[-1]), np.float32)
+            total[:, top : top + window[0], left : left + window[1]] += logits
+            counts[top : top + window[0], left : left + window[1]] += 1
+    logits = tf.constant((total / counts)[:, :height, :width])
+    return logits[0] if single else logits

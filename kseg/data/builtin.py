@@ -18,13 +18,13 @@ from PIL import Image
 from kseg.visualize import voc_palette
 
 CLASSES = ("background", "stripes", "checker", "dots", "speckle")
-VERSION = "shapes-v1"
+VERSION = "shapes-v2"
 SIZE = 128
 SPLITS = {"train": 256, "val": 64}
 
 
 def default_root():
-    """`$KSEG_DATA_DIR/shapes-v1`, or `~/.cache/kseg/shapes-v1`."""
+    """`$KSEG_DATA_DIR/shapes-v2`, or `~/.cache/kseg/shapes-v2`."""
     base = os.environ.get("KSEG_DATA_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "kseg")
     return os.path.join(base, VERSION)
 
@@ -42,18 +42,20 @@ def _texture(rng, kind, size):
     u = x * np.cos(angle) + y * np.sin(angle)
     v = -x * np.sin(angle) + y * np.cos(angle)
     if kind == 1:  # stripes
-        period = rng.uniform(5, 9)
+        period = rng.uniform(8, 14)
         return (np.sin(2 * np.pi * u / period) > 0).astype(np.float32)
     if kind == 2:  # checker
-        cell = rng.uniform(4, 7)
+        cell = rng.uniform(5, 9)
         return ((np.floor(u / cell) + np.floor(v / cell)) % 2).astype(np.float32)
     if kind == 3:  # dots
-        period = rng.uniform(6, 9)
+        period = rng.uniform(9, 14)
         du = (u % period) - period / 2
         dv = (v % period) - period / 2
         return (du**2 + dv**2 < (period * 0.28) ** 2).astype(np.float32)
-    # speckle: fine random binary noise
-    return (rng.rand(size, size) < 0.5).astype(np.float32)
+    # speckle: random binary blocks of 2-3 pixels
+    block = rng.randint(2, 4)
+    cells = rng.rand(size // block + 1, size // block + 1) < 0.5
+    return np.kron(cells, np.ones((block, block)))[:size, :size].astype(np.float32)
 
 
 def _shape_mask(rng, size):
