@@ -35,7 +35,7 @@ DEFAULTS = {
         "weight_decay": 1e-4,  # the papers' L2 term (coupled), see CoupledWeightDecaySGD
     },
     "train": {
-        "steps": 400,
+        "steps": 300,
         "checkpoint_every": 50,
         "loss": "cross_entropy",  # cross_entropy | ohem
         "precision": "float32",  # float32 | mixed_bfloat16 | mixed_float16

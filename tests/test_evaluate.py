@@ -1,0 +1,66 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import kseg
+from kseg.training.config import dump_config, load_config
+from kseg.training.evaluation import evaluate_dataset
+from training.evaluate import main
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    from kseg.data import ensure_builtin_dataset
+
+    folder = tmp_path_factory.mktemp("run")
+    root = ensure_builtin_dataset(str(tmp_path_factory.mktemp("builtin") / "shapes"))
+    # A 6-image split keeps the test quick; the list format is VOC's.
+    ids = open(os.path.join(root, "ImageSets", "Segmentation", "val.txt")).read().split()[:6]
+    with open(os.path.join(root, "ImageSets", "Segmentation", "val_small.txt"), "w") as f:
+        f.write("\n".join(ids) + "\n")
+    config = load_config(overrides=[f"data.root={root}", "data.val_split=val_small"])
+    dump_config(config, str(folder / "config.yaml"))
+    keras.utils.set_random_seed(0)
+    model = kseg.models.PAN(num_classes=5, backbone="resnet50", decoder_filters=16)
+    model.save(str(folder / "model.keras"))
+    return str(folder), config
+
+
+def test_evaluate_plain_matches_direct_computation(saved_run):
+    run, config = saved_run
+    assert main(["--run", run, "--save-predictions", "2", "--out", os.path.join(run, "plain")]) == 0
+    with open(os.path.join(run, "plain", "metrics.json")) as f:
+        report = json.load(f)
+    model = keras.saving.load_model(os.path.join(run, "model.keras"))
+    pairs = kseg.data.voc_pairs(config["data"]["root"], "val_small")
+    expected = evaluate_dataset(model, kseg.data.segmentation_dataset(pairs, 5, training=False), 5)
+    assert report["mean_iou"] == pytest.approx(expected["mean_iou"], abs=1e-6)
+    assert np.asarray(report["confusion_matrix"]).sum() == 6 * 128 * 128
+    assert Image.open(os.path.join(run, "plain", "confusion_matrix.png")).size == (5 * 24, 5 * 24)
+    assert sorted(os.listdir(os.path.join(run, "plain", "predictions"))) == [
+        "0000_overlay.png", "0000_pred.png", "0001_overlay.png", "0001_pred.png"
+    ]
+    assert "| stripes |" in open(os.path.join(run, "plain", "metrics.md")).read()
+
+
+def test_evaluate_with_tta_sliding_window_and_crf(saved_run, capsys):
+    run, _ = saved_run
+    out = os.path.join(run, "tta")
+    args = ["--run", run, "--scales", "0.75,1.0", "--flip", "--sliding-window", "96", "--stride", "64",
+            "--crf", "dense", "--save-predictions", "0", "--out", out]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out.split("\n\nmIoU")[0])
+    assert 0.0 <= summary["mean_iou"] <= 1.0 and summary["images"] == 6
+
+
+def test_evaluate_argument_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main([])
+    assert "give --run" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--run", str(tmp_path)])
+    assert "no such file" in capsys.readouterr().err

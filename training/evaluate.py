@@ -1,0 +1,76 @@
+"""`python -m training.evaluate`: score a trained model on a whole split.
+
+    python -m training.evaluate --run runs/builtin_pan_r50
+    python -m training.evaluate --run runs/pan_r101_voc --scales 0.5,0.75,1.0,1.25,1.5,1.75 --flip
+    python -m training.evaluate --model model.keras --config training/configs/pan_cityscapes.yaml \
+        --set data.root=/data/cityscapes --sliding-window 768 --stride 512 --crf dense
+
+Writes metrics.json / metrics.md (mIoU, per-class IoU, pixel and mean accuracy), a
+confusion-matrix picture and colourised predictions and overlays of the first images.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from kseg.training.config import ConfigError, load_config
+
+
+def _floats(text):
+    return tuple(float(v) for v in text.split(","))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", help="a training run folder (uses its model.keras and config.yaml)")
+    parser.add_argument("--model", help="a .keras model (default: <run>/model.keras)")
+    parser.add_argument("--config", help="recipe YAML (default: <run>/config.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--split", help="split to score (default: the config's data.val_split)")
+    parser.add_argument("--scales", type=_floats, default=(1.0,), help="comma-separated test scales")
+    parser.add_argument("--flip", action="store_true", help="add horizontally flipped inputs")
+    parser.add_argument("--fusion", choices=("mean", "max"), default="mean", help="how scales/flips are fused")
+    parser.add_argument("--sliding-window", type=int, help="window side for large images")
+    parser.add_argument("--stride", type=int, help="window stride (default: 2/3 of the window)")
+    parser.add_argument("--crf", choices=("dense", "conv"), help="refine with a CRF")
+    parser.add_argument("--save-predictions", type=int, default=8, metavar="N", help="colourise the first N images")
+    parser.add_argument("--out", help="output folder (default: <run>/eval or ./eval)")
+    args = parser.parse_args(argv)
+
+    if not args.run and not (args.model and args.config):
+        parser.error("give --run, or both --model and --config")
+    model_path = args.model or os.path.join(args.run, "model.keras")
+    config_path = args.config or os.path.join(args.run, "config.yaml")
+    for what, path in (("--model", model_path), ("--config", config_path)):
+        if not os.path.isfile(path):
+            parser.error(f"{what}: no such file: {path}")
+    try:
+        config = load_config(config_path, args.set)
+    except ConfigError as error:
+        parser.error(str(error))
+    if args.split:
+        config["data"]["val_split"] = args.split
+
+    from kseg.training.evaluation import evaluate_split
+
+    out = args.out or os.path.join(args.run or ".", "eval")
+    result = evaluate_split(
+        model_path,
+        config,
+        out,
+        scales=args.scales,
+        flip=args.flip,
+        fusion=args.fusion,
+        sliding_window=args.sliding_window,
+        stride=args.stride,
+        crf=args.crf,
+        save_predictions=args.save_predictions,
+    )
+    print(json.dumps(result, indent=2))
+    print(f"\nmIoU {100 * result['mean_iou']:.2f}% -- report: {result['markdown']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
