@@ -64,3 +64,19 @@ def test_evaluate_argument_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--run", str(tmp_path)])
     assert "no such file" in capsys.readouterr().err
+
+
+def test_tune_crf_cli(saved_run, capsys):
+    from training.tune_crf import main as tune
+
+    run, _ = saved_run
+    out = os.path.join(run, "crf_search.json")
+    args = ["--run", run, "--images", "2", "--w1", "3,5", "--theta-alpha", "30,60", "--theta-beta", "3",
+            "--rounds", "1", "--iterations", "2", "--out", out]
+    assert tune(args) == 0
+    printed = capsys.readouterr().out
+    assert "without CRF: mIoU=" in printed and printed.count("round 1") == 4
+    with open(out) as f:
+        search = json.load(f)
+    assert search["images"] == 2 and len(search["results"]) == 4
+    assert search["best"]["mean_iou"] == max(r["mean_iou"] for r in search["results"])

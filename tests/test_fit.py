@@ -68,7 +68,7 @@ def test_recipes_carry_the_papers_numbers():
     pan = load_config(os.path.join(CONFIGS, "pan_voc.yaml"), ["data.root=/x"])
     assert pan["data"]["batch_size"] == 16 and pan["optimizer"]["learning_rate"] == 4e-3
     assert pan["optimizer"]["weight_decay"] == 1e-4 and pan["data"]["scale"] == [0.5, 2.0] and pan["data"]["flip"]
-    assert pan["model"]["output_stride"] == 16
+    assert pan["model"]["output_stride"] == 16 and pan["model"]["options"] == {"decoder_filters": 256}
     city = load_config(os.path.join(CONFIGS, "pan_cityscapes.yaml"), ["data.root=/x"])
     assert city["data"]["crop"] == [768, 768] and city["data"]["num_classes"] == 19
 

@@ -11,7 +11,7 @@ DEFAULTS = {
         "backbone": "resnet50",
         "output_stride": 16,
         "backbone_weights": None,  # None | imagenet | path to a keras.applications weight file
-        "options": {},  # further constructor arguments (aspp, multi_scale, decoder_filters, ...)
+        "options": {"decoder_filters": 64},  # further constructor arguments (aspp, multi_scale, ...)
     },
     "data": {
         "format": "builtin",  # builtin | voc | cityscapes | folder

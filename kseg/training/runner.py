@@ -169,6 +169,7 @@ def train(config, run_dir, verbose=1):
             epochs=epochs,
             initial_epoch=done // every,
             steps_per_epoch=every,
+            shuffle=False,  # the tf.data pipeline shuffles
             callbacks=callbacks,
             verbose=verbose,
         )

@@ -1,0 +1,90 @@
+"""`python -m training.tune_crf`: DeepLab v2's coarse-to-fine search of the dense CRF's
+bilateral parameters on held-out images (§4.1.1: w2 = 3, theta_gamma = 3 fixed; w1 in 3-6,
+theta_alpha in 30-100 step 10, theta_beta in 3-6; then half steps around the best).
+
+    python -m training.tune_crf --run runs/deeplab_v2_r101_aspp_l_voc --images 100
+
+Prints the mIoU of every setting (and of the model without CRF) and writes crf_search.json.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from kseg.training.config import ConfigError, load_config
+
+
+def _floats(text):
+    return tuple(float(v) for v in text.split(","))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m training.tune_crf", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", help="a training run folder (model.keras, config.yaml)")
+    parser.add_argument("--model", help="a .keras model (default: <run>/model.keras)")
+    parser.add_argument("--config", help="recipe YAML (default: <run>/config.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--split", help="held-out split (default: the config's data.val_split)")
+    parser.add_argument("--images", type=int, default=100, help="how many images of the split (paper: 100)")
+    parser.add_argument("--w1", type=_floats, default=None, help="first-round bilateral weights, e.g. 3,4,5,6")
+    parser.add_argument("--theta-alpha", type=_floats, default=None, help="e.g. 30,40,...,100")
+    parser.add_argument("--theta-beta", type=_floats, default=None, help="e.g. 3,4,5,6")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--out", help="output JSON (default: <run>/crf_search.json or ./crf_search.json)")
+    args = parser.parse_args(argv)
+    if not args.run and not (args.model and args.config):
+        parser.error("give --run, or both --model and --config")
+    model_path = args.model or os.path.join(args.run, "model.keras")
+    config_path = args.config or os.path.join(args.run, "config.yaml")
+    for what, path in (("--model", model_path), ("--config", config_path)):
+        if not os.path.isfile(path):
+            parser.error(f"{what}: no such file: {path}")
+    if args.images < 1:
+        parser.error(f"--images must be >= 1. Received: {args.images}")
+    try:
+        config = load_config(config_path, args.set)
+    except ConfigError as error:
+        parser.error(str(error))
+    if args.split:
+        config["data"]["val_split"] = args.split
+
+    import keras
+
+    from kseg import data as kdata
+    from kseg.crf_tuning import DEEPLAB_GRID, grid_search_crf, unrefined_miou
+    from kseg.training.runner import data_sources
+
+    model = keras.saving.load_model(model_path)
+    _, pairs, _, label_table = data_sources(config)
+    num_classes = config["data"]["num_classes"]
+    dataset = kdata.segmentation_dataset(pairs[: args.images], num_classes, training=False, label_table=label_table)
+    samples = [(model(images, training=False).numpy(), images.numpy(), masks.numpy()) for images, masks in dataset]
+    grid = {
+        "bilateral_weight": args.w1 or DEEPLAB_GRID["bilateral_weight"],
+        "theta_alpha": args.theta_alpha or DEEPLAB_GRID["theta_alpha"],
+        "theta_beta": args.theta_beta or DEEPLAB_GRID["theta_beta"],
+    }
+
+    def report(result):
+        print(
+            f"round {result['round']}  w1={result['bilateral_weight']:g}  theta_alpha={result['theta_alpha']:g}  "
+            f"theta_beta={result['theta_beta']:g}  mIoU={100 * result['mean_iou']:.2f}%",
+            flush=True,
+        )
+
+    baseline = unrefined_miou(samples, num_classes)
+    print(f"without CRF: mIoU={100 * baseline:.2f}% on {len(samples)} images", flush=True)
+    best, results = grid_search_crf(
+        samples, num_classes, grid=grid, rounds=args.rounds, num_iterations=args.iterations, callback=report
+    )
+    out = args.out or os.path.join(args.run or ".", "crf_search.json")
+    with open(out, "w") as f:
+        json.dump({"images": len(samples), "without_crf_mean_iou": baseline, "best": best, "results": results}, f, indent=2)
+    print(f"\nbest: {json.dumps(best)} -- all settings in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
