@@ -21,11 +21,14 @@ def main(argv=None):
     parser.add_argument("--config", help="YAML recipe (training/configs/*.yaml); default: the built-in preset")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     parser.add_argument("--run-dir", help="where checkpoints, logs, metrics and the model go (default: runs/<name>)")
+    parser.add_argument("--strategy", choices=("default", "mirrored"), help="tf.distribute strategy (train.strategy)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
         "--skip-bad-examples", action="store_true", help="log and skip unreadable or inconsistent files instead of stopping"
     )
     args = parser.parse_args(argv)
+    if args.strategy:
+        args.set.append(f"train.strategy={args.strategy}")
     if args.skip_bad_examples:
         args.set.append("data.skip_bad_examples=true")
     try:

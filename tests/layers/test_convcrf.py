@@ -115,3 +115,16 @@ def test_size_mismatch_found_at_run_time():
     ])
     with pytest.raises(tf.errors.InvalidArgumentError, match="same height and width"):
         fn(tf.zeros((1, 8, 8, 3)), tf.zeros((1, 9, 8, 3)))
+
+
+def test_runs_in_an_exported_saved_model_with_batch_2(tmp_path):
+    logits_in = keras.Input((None, None, 21), name="logits")
+    image_in = keras.Input((None, None, 3), name="image")
+    model = keras.Model([logits_in, image_in], ConvCRF()([logits_in, image_in]))
+    path = str(tmp_path / "convcrf_saved_model")
+    model.export(path, format="tf_saved_model", verbose=False)
+    served = tf.saved_model.load(path)
+    image, logits, _, reference = load_case(CASES[0])
+    image2, logits2, _, reference2 = load_case(CASES[1])
+    got = served.serve([np.concatenate([logits, logits2]), np.concatenate([image, image2]).astype("float32")]).numpy()
+    assert np.abs(got[0] - reference).max() <= 1e-4 and np.abs(got[1] - reference2).max() <= 1e-4
