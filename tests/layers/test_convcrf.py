@@ -128,3 +128,18 @@ def test_runs_in_an_exported_saved_model_with_batch_2(tmp_path):
     image2, logits2, _, reference2 = load_case(CASES[1])
     got = served.serve([np.concatenate([logits, logits2]), np.concatenate([image, image2]).astype("float32")]).numpy()
     assert np.abs(got[0] - reference).max() <= 1e-4 and np.abs(got[1] - reference2).max() <= 1e-4
+
+
+def test_converts_to_onnx():
+    import onnxruntime
+    import tf2onnx
+
+    rng = np.random.RandomState(0)
+    logits = rng.randn(1, 37, 45, 4).astype("float32")
+    image = rng.uniform(0, 255, (1, 37, 45, 3)).astype("float32")
+    layer = ConvCRF(num_iterations=2)
+    spec = [tf.TensorSpec([None, None, None, 4], tf.float32, name="logits"),
+            tf.TensorSpec([None, None, None, 3], tf.float32, name="image")]
+    proto, _ = tf2onnx.convert.from_function(tf.function(lambda a, b: layer([a, b])), input_signature=spec, opset=17)
+    got = onnxruntime.InferenceSession(proto.SerializeToString()).run(None, {"logits": logits, "image": image})[0]
+    np.testing.assert_allclose(got, layer([logits, image]).numpy(), atol=1e-5)

@@ -50,13 +50,18 @@ def unblur(x, blur, pads, size):
     return up[:, pads[0] : pads[0] + size[0], pads[1] : pads[1] + size[1], :]
 
 
-def _patches(x, filter_size):
-    """`(B, h, w, c)` -> `(B, h, w, filter_size**2, c)`: each position's k x k window, zero outside."""
-    patches = tf.image.extract_patches(
-        x, sizes=[1, filter_size, filter_size, 1], strides=[1, 1, 1, 1], rates=[1, 1, 1, 1], padding="SAME"
-    )
-    shape = tf.shape(x)
-    return tf.reshape(patches, tf.stack([shape[0], shape[1], shape[2], filter_size * filter_size, shape[3]]))
+def _window_offsets(filter_size):
+    span = filter_size // 2
+    return [(dy, dx) for dy in range(-span, span + 1) for dx in range(-span, span + 1)]
+
+
+def _shifted(padded, dy, dx, span, size):
+    """`x[p + (dy, dx)]` (0 outside) from `x` zero-padded by `span`; `size` = (h, w) of x."""
+    return tf.slice(padded, tf.stack([0, span + dy, span + dx, 0]), tf.stack([-1, size[0], size[1], -1]))
+
+
+def _pad(x, span):
+    return tf.pad(x, [[0, 0], [span, span], [span, span], [0, 0]])
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -195,16 +200,24 @@ class ConvCRF(keras.layers.Layer):
         colour = image * self.inv_theta_beta
         if self.inv_theta_alpha is not None:
             colour = tf.concat([mesh * self.inv_theta_alpha, colour], axis=-1)
+        span = self.filter_size // 2
         kernel = 0.0
         for features, weight in ((position, self.spatial_compat), (colour, self.bilateral_compat)):
             pooled, _ = blur_pool(features, self.blur)
-            diff = _patches(pooled, self.filter_size) - pooled[:, :, :, None, :]
-            kernel += weight * tf.exp(-0.5 * tf.reduce_sum(tf.square(diff), axis=-1))
+            size = tf.shape(pooled)[1:3]
+            padded = _pad(pooled, span)
+            diffs = [_shifted(padded, dy, dx, span, size) - pooled for dy, dx in _window_offsets(self.filter_size)]
+            kernel += weight * tf.exp(-0.5 * tf.reduce_sum(tf.square(tf.stack(diffs, axis=3)), axis=-1))
         return kernel
 
     def _message(self, q, kernel, size):
         pooled, pads = blur_pool(q, self.blur)
-        message = tf.einsum("bhwo,bhwoc->bhwc", kernel, _patches(pooled, self.filter_size))
+        span = self.filter_size // 2
+        grid = tf.shape(pooled)[1:3]
+        padded = _pad(pooled, span)
+        message = 0.0
+        for o, (dy, dx) in enumerate(_window_offsets(self.filter_size)):
+            message += kernel[..., o : o + 1] * _shifted(padded, dy, dx, span, grid)
         return unblur(message, self.blur, pads, size)
 
     def call(self, inputs):
