@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from kseg.training.config import ConfigError, load_config
+from training.common import add_run_arguments, resolve_run
 
 
 def _floats(text):
@@ -23,11 +23,7 @@ def _floats(text):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", help="a training run folder (uses its model.keras and config.yaml)")
-    parser.add_argument("--model", help="a .keras model (default: <run>/model.keras)")
-    parser.add_argument("--config", help="recipe YAML (default: <run>/config.yaml)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--split", help="split to score (default: the config's data.val_split)")
+    add_run_arguments(parser)
     parser.add_argument("--scales", type=_floats, default=(1.0,), help="comma-separated test scales")
     parser.add_argument("--flip", action="store_true", help="add horizontally flipped inputs")
     parser.add_argument("--fusion", choices=("mean", "max"), default="mean", help="how scales/flips are fused")
@@ -38,19 +34,7 @@ def main(argv=None):
     parser.add_argument("--out", help="output folder (default: <run>/eval or ./eval)")
     args = parser.parse_args(argv)
 
-    if not args.run and not (args.model and args.config):
-        parser.error("give --run, or both --model and --config")
-    model_path = args.model or os.path.join(args.run, "model.keras")
-    config_path = args.config or os.path.join(args.run, "config.yaml")
-    for what, path in (("--model", model_path), ("--config", config_path)):
-        if not os.path.isfile(path):
-            parser.error(f"{what}: no such file: {path}")
-    try:
-        config = load_config(config_path, args.set)
-    except ConfigError as error:
-        parser.error(str(error))
-    if args.split:
-        config["data"]["val_split"] = args.split
+    model_path, config = resolve_run(parser, args)
 
     from kseg.training.evaluation import evaluate_split
 

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from kseg.training.config import ConfigError, load_config
+from training.common import add_run_arguments, resolve_run
 
 
 def _floats(text):
@@ -21,11 +21,7 @@ def _floats(text):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.tune_crf", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", help="a training run folder (model.keras, config.yaml)")
-    parser.add_argument("--model", help="a .keras model (default: <run>/model.keras)")
-    parser.add_argument("--config", help="recipe YAML (default: <run>/config.yaml)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--split", help="held-out split (default: the config's data.val_split)")
+    add_run_arguments(parser)
     parser.add_argument("--images", type=int, default=100, help="how many images of the split (paper: 100)")
     parser.add_argument("--w1", type=_floats, default=None, help="first-round bilateral weights, e.g. 3,4,5,6")
     parser.add_argument("--theta-alpha", type=_floats, default=None, help="e.g. 30,40,...,100")
@@ -34,21 +30,9 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--out", help="output JSON (default: <run>/crf_search.json or ./crf_search.json)")
     args = parser.parse_args(argv)
-    if not args.run and not (args.model and args.config):
-        parser.error("give --run, or both --model and --config")
-    model_path = args.model or os.path.join(args.run, "model.keras")
-    config_path = args.config or os.path.join(args.run, "config.yaml")
-    for what, path in (("--model", model_path), ("--config", config_path)):
-        if not os.path.isfile(path):
-            parser.error(f"{what}: no such file: {path}")
     if args.images < 1:
         parser.error(f"--images must be >= 1. Received: {args.images}")
-    try:
-        config = load_config(config_path, args.set)
-    except ConfigError as error:
-        parser.error(str(error))
-    if args.split:
-        config["data"]["val_split"] = args.split
+    model_path, config = resolve_run(parser, args)
 
     import keras
 
