@@ -19,25 +19,18 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-from PIL import Image  # noqa: E402
 
 
 def write_voc(root, count):
-    from kseg.data.builtin import make_example
-    from kseg.visualize import voc_palette
+    from kseg.data.builtin import make_example, save_voc_pair
 
     for sub in ("JPEGImages", "SegmentationClass", os.path.join("ImageSets", "Segmentation")):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
-    palette = voc_palette().flatten().tolist()
     ids = []
     for i in range(count):
         image, mask = make_example(i, size=500, seed=7)
-        image, mask = image[:375], mask[:375]
         name = f"img_{i:04d}"
-        Image.fromarray(image).save(os.path.join(root, "JPEGImages", f"{name}.jpg"), quality=90)
-        png = Image.fromarray(mask, mode="P")
-        png.putpalette(palette)
-        png.save(os.path.join(root, "SegmentationClass", f"{name}.png"))
+        save_voc_pair(root, name, image[:375], mask[:375], quality=90)
         ids.append(name)
     with open(os.path.join(root, "ImageSets", "Segmentation", "train.txt"), "w") as f:
         f.write("\n".join(ids) + "\n")

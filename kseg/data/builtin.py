@@ -100,6 +100,14 @@ def make_example(index, size=SIZE, seed=0):
     return image, mask
 
 
+def save_voc_pair(root, name, image, mask, quality=92):
+    """Write `root/JPEGImages/<name>.jpg` and `root/SegmentationClass/<name>.png` (VOC palette PNG)."""
+    Image.fromarray(image).save(os.path.join(root, "JPEGImages", f"{name}.jpg"), quality=quality)
+    png = Image.fromarray(mask, mode="P")
+    png.putpalette(voc_palette().flatten().tolist())
+    png.save(os.path.join(root, "SegmentationClass", f"{name}.png"))
+
+
 def ensure_builtin_dataset(root=None, seed=0):
     """Generate the dataset at `root` (default `default_root()`) unless it is already there.
 
@@ -115,17 +123,13 @@ def ensure_builtin_dataset(root=None, seed=0):
     try:
         for sub in ("JPEGImages", "SegmentationClass", os.path.join("ImageSets", "Segmentation")):
             os.makedirs(os.path.join(tmp, sub))
-        palette = voc_palette().flatten().tolist()
         index = 0
         for split, count in SPLITS.items():
             ids = []
             for _ in range(count):
                 image, mask = make_example(index, seed=seed)
                 name = f"{split}_{index:04d}"
-                Image.fromarray(image).save(os.path.join(tmp, "JPEGImages", f"{name}.jpg"), quality=92)
-                png = Image.fromarray(mask, mode="P")
-                png.putpalette(palette)
-                png.save(os.path.join(tmp, "SegmentationClass", f"{name}.png"))
+                save_voc_pair(tmp, name, image, mask)
                 ids.append(name)
                 index += 1
             with open(os.path.join(tmp, "ImageSets", "Segmentation", f"{split}.txt"), "w") as f:
