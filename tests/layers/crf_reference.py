@@ -74,6 +74,17 @@ def _bilinear_half_pixel(x, out_h, out_w):
     return top * (1 - r_t)[:, None, None] + bottom * r_t[:, None, None]
 
 
+def _window_pairs(ph, pw, span):
+    """(i, j, ii, jj, dy, dx) for every grid position and every in-grid neighbour of its window."""
+    for dy in range(-span, span + 1):
+        for dx in range(-span, span + 1):
+            for i in range(ph):
+                for j in range(pw):
+                    ii, jj = i + dy, j + dx
+                    if 0 <= ii < ph and 0 <= jj < pw:
+                        yield i, j, ii, jj, dy, dx
+
+
 def numpy_conv_crf(logits, image, iterations=5, filter_size=7, blur=4, theta_beta=13.0, theta_gamma=3.0, w_col=10.0, w_pos=3.0, weight=0.2):
     """The reference ConvCRF algorithm (GaussCRF, default_conf) written with loops, float64."""
     h, w, c = logits.shape
@@ -86,25 +97,15 @@ def numpy_conv_crf(logits, image, iterations=5, filter_size=7, blur=4, theta_bet
     ph, pw = pooled_feats[0][1].shape[:2]
     kernel = np.zeros((ph, pw, filter_size, filter_size))
     for wt, f in pooled_feats:
-        for dy in range(-span, span + 1):
-            for dx in range(-span, span + 1):
-                for i in range(ph):
-                    for j in range(pw):
-                        ii, jj = i + dy, j + dx
-                        if 0 <= ii < ph and 0 <= jj < pw:
-                            kernel[i, j, dy + span, dx + span] += wt * np.exp(-0.5 * ((f[ii, jj] - f[i, j]) ** 2).sum())
+        for i, j, ii, jj, dy, dx in _window_pairs(ph, pw, span):
+            kernel[i, j, dy + span, dx + span] += wt * np.exp(-0.5 * ((f[ii, jj] - f[i, j]) ** 2).sum())
     unary = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) - logits.max(-1, keepdims=True)
     q = unary
     for _ in range(iterations):
         pooled = _avg_pool_no_pad_count(q, blur, pad_h, pad_w)
         message = np.zeros_like(pooled)
-        for dy in range(-span, span + 1):
-            for dx in range(-span, span + 1):
-                for i in range(ph):
-                    for j in range(pw):
-                        ii, jj = i + dy, j + dx
-                        if 0 <= ii < ph and 0 <= jj < pw:
-                            message[i, j] += kernel[i, j, dy + span, dx + span] * pooled[ii, jj]
+        for i, j, ii, jj, dy, dx in _window_pairs(ph, pw, span):
+            message[i, j] += kernel[i, j, dy + span, dx + span] * pooled[ii, jj]
         message = _bilinear_half_pixel(message, ph * blur, pw * blur)[pad_h : pad_h + h, pad_w : pad_w + w]
         q = softmax((1 - weight) * unary + weight * message)
     return q
