@@ -1,4 +1,2 @@
-"""Exporters (`python -m export.saved_model`, `python -m export.onnx`).
-
-Not yet implemented: see the deployment issue.
-"""
+"""Deployment commands: `python -m export.saved_model`, `python -m export.onnx`,
+`python -m export.client`. The work lives in `kseg.serving`."""

@@ -17,6 +17,8 @@ TINY = [
     "data.crop=[64,64]",
     "data.batch_size=2",
     "model.options={decoder_filters: 32}",
+    "export.onnx=false",  # the exports are tested in tests/serving
+    "export.saved_model=false",
 ]
 
 
@@ -89,6 +91,7 @@ def test_short_run_lowers_the_loss_evaluates_and_saves(tmp_path, data_root):
         assert yaml.safe_load(f)["train"]["steps"] == 12  # the resolved config sits next to the run
     model = keras.saving.load_model(result["model"])
     assert model.output_shape[-1] == 5
+    assert result["exports"] == {}  # both turned off
     logs = os.listdir(result["tensorboard"])
     assert logs, "TensorBoard logs were written"
 

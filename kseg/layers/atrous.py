@@ -10,7 +10,7 @@ class AtrousConv2D(keras.layers.Layer):
 
     Computed with `tf.nn.conv2d(..., dilations=rate)`, which on CPU is faster than
     `keras.layers.Conv2D(dilation_rate=...)` at large rates (that one lowers to
-    space-to-batch) and converts to a single ONNX Conv when H and W are static.
+    space-to-batch) and converts to ONNX as Pad + dilated Conv.
     Stride is always 1 and padding "same", as in DeepLab: atrous convolution keeps the
     resolution of its input.
 
@@ -92,13 +92,13 @@ class AtrousConv2D(keras.layers.Layer):
             self.bn.build(tuple(input_shape[:-1]) + (self.filters,))
 
     def call(self, inputs, training=None):
-        x = tf.nn.conv2d(
-            inputs,
-            tf.cast(self.kernel, inputs.dtype),
-            strides=1,
-            padding="SAME",
-            dilations=self.rate,
-        )
+        # "same" as a zero pad + "VALID": ONNX Runtime rejects dilated Convs with
+        # auto_pad=SAME_* (what tf2onnx emits for "SAME"), and TF's CPU kernels have no
+        # gradient for dilated convs with explicit paddings.
+        total = self.rate * (self.kernel_size - 1)
+        pad = [total // 2, total - total // 2]
+        x = tf.pad(inputs, [[0, 0], pad, pad, [0, 0]]) if total else inputs
+        x = tf.nn.conv2d(x, tf.cast(self.kernel, x.dtype), strides=1, padding="VALID", dilations=self.rate)
         if self.bias is not None:
             x = tf.nn.bias_add(x, tf.cast(self.bias, x.dtype))
         if self.bn is not None:

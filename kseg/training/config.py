@@ -42,6 +42,12 @@ DEFAULTS = {
         "jit_compile": False,
         "strategy": "default",  # default | mirrored
     },
+    "export": {
+        "saved_model": True,  # <run>/serving/<name>/<steps>/ for TF Serving (+ models.config)
+        "onnx": True,  # <run>/model.onnx, checked with ONNX Runtime
+        "name": None,  # the served model's name; defaults to the run's name
+        "crf": None,  # None | dense | conv: CRF inside the exported graphs
+    },
 }
 
 _CHOICES = {
@@ -50,6 +56,7 @@ _CHOICES = {
     ("train", "loss"): ("cross_entropy", "ohem"),
     ("train", "precision"): ("float32", "mixed_bfloat16", "mixed_float16"),
     ("train", "strategy"): ("default", "mirrored"),
+    ("export", "crf"): (None, "dense", "conv"),
 }
 
 

@@ -112,6 +112,28 @@ def save_model_atomically(model, path):
     return path
 
 
+def export_run(model, config, run_dir, step):
+    """Export the trained model as the config's `export` section asks: a SavedModel at
+    `<run>/serving/<name>/<step>/` (the step is the version, so re-running a finished job
+    rewrites the same version) and `<run>/model.onnx`. A failed export is reported in the
+    result and does not discard the trained model."""
+    from kseg.serving import OnnxExportError, export_onnx, export_saved_model
+
+    options, exports = config["export"], {}
+    name = options["name"] or config["name"]
+    if options["saved_model"]:
+        exports["saved_model"] = export_saved_model(
+            model, os.path.join(run_dir, "serving"), name, version=max(step, 1), crf=options["crf"], overwrite=True
+        )
+    if options["onnx"]:
+        try:
+            exports["onnx"] = export_onnx(model, os.path.join(run_dir, "model.onnx"), crf=options["crf"])
+        except (OnnxExportError, ImportError) as error:
+            print(f"ONNX export failed: {error}", flush=True)
+            exports["onnx"] = {"error": str(error)}
+    return exports
+
+
 def train(config, run_dir, verbose=1):
     """Train (or resume) the configured model in `run_dir`, evaluate it and save it.
 
@@ -176,6 +198,7 @@ def train(config, run_dir, verbose=1):
     scores = evaluate_dataset(model, val_ds, data["num_classes"])
     json_path, md_path = write_report(scores, class_names, os.path.join(run_dir, "eval"), title=config["name"])
     model_path = save_model_atomically(model, os.path.join(run_dir, "model.keras"))
+    exports = export_run(model, config, run_dir, int(optimizer.iterations.numpy()))
     result = {
         "run_dir": run_dir,
         "config": os.path.join(run_dir, "config.yaml"),
@@ -183,6 +206,7 @@ def train(config, run_dir, verbose=1):
         "checkpoints": os.path.join(run_dir, "checkpoints"),
         "tensorboard": os.path.join(run_dir, "logs"),
         "metrics": {"json": json_path, "markdown": md_path},
+        "exports": exports,
         "steps": int(optimizer.iterations.numpy()),
         "final_train_loss": None if history is None else float(history.history["loss"][-1]),
         "val_mean_iou": scores["mean_iou"],

@@ -1,0 +1,65 @@
+"""`python -m export.saved_model`: a kseg model as a TF Serving SavedModel.
+
+    python -m export.saved_model --model runs/builtin_pan_r50 --out exported --name pan
+    python -m export.saved_model --model model.keras --out exported --name pan --crf dense --size 512,512
+
+Writes <out>/<name>/<version>/ atomically (version = next integer unless --version) and
+adds the model to <out>/models.config. Serve it with:
+
+    docker run -p 8501:8501 -p 8500:8500 -v "$PWD/exported:/models" tensorflow/serving \
+        --model_config_file=/models/models.config
+"""
+
+import argparse
+import json
+import sys
+
+
+def _size(text):
+    try:
+        h, w = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected H,W (two integers). Received: {text!r}")
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(f"expected positive H,W. Received: {text!r}")
+    return h, w
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m export.saved_model", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="a training run folder or a .keras file")
+    parser.add_argument("--out", required=True, help="serving root folder (TF Serving's /models)")
+    parser.add_argument("--name", required=True, help="model name (REST path /v1/models/<name>)")
+    parser.add_argument("--version", type=int, help="version number (default: next integer)")
+    parser.add_argument("--crf", choices=("dense", "conv"), help="CRF refinement inside the graph")
+    parser.add_argument("--size", type=_size, help="resize inputs to H,W before the model (default: own size)")
+    parser.add_argument("--no-probabilities", action="store_true", help="return labels only (smaller responses)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    parser.add_argument("--serving-root", default="/models", help="where the server sees --out (models.config)")
+    args = parser.parse_args(argv)
+
+    from kseg.serving import ExportError, export_saved_model
+    from kseg.serving.source import load_model
+
+    try:
+        model = load_model(args.model)
+        path = export_saved_model(
+            model,
+            args.out,
+            args.name,
+            version=args.version,
+            crf=args.crf,
+            size=args.size,
+            include_probabilities=not args.no_probabilities,
+            overwrite=args.overwrite,
+            serving_root=args.serving_root,
+        )
+    except (ExportError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps({"saved_model": path, "models_config": f"{args.out}/models.config"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""SavedModel export in TF Serving's layout, written atomically."""
+
+import os
+import re
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from kseg.serving.graph import Segmenter, make_crf, segment_encoded, segment_tensor, trackables
+
+SERVING_SIGNATURE = "serving_default"
+TENSOR_SIGNATURE = "predict_tensor"
+_VERSION = re.compile(r"^[0-9]+$")
+
+
+class ExportError(Exception):
+    """The export cannot proceed (existing version, bad arguments, bad destination)."""
+
+
+def existing_versions(model_dir):
+    """Integer versions present in `<out>/<name>` (the folders TF Serving would load)."""
+    if not os.path.isdir(model_dir):
+        return []
+    return sorted(int(n) for n in os.listdir(model_dir) if _VERSION.match(n) and os.path.isdir(os.path.join(model_dir, n)))
+
+
+def build_archive(model, crf=None, size=None, include_probabilities=True, crf_params=None):
+    """A `keras.export.ExportArchive` with the `serving_default` (encoded images) and
+    `predict_tensor` (float images) endpoints. See `export_saved_model`."""
+    crf_layer = make_crf(crf, **(crf_params or {})) if isinstance(crf, str) or crf is None else crf
+    segmenter = Segmenter(model, crf_layer, size)
+    segmenter(tf.zeros([1, 32, 32, 3]))  # builds the CRF layer before it is tracked
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
+    def serve_encoded(images):
+        return segment_encoded(segmenter, images, include_probabilities)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
+    def serve_tensor(images):
+        return segment_tensor(segmenter, images, include_probabilities)
+
+    archive = keras.export.ExportArchive()
+    for obj in trackables(segmenter):
+        archive.track(obj)
+    # tf.functions with their own signatures: autograph turns the per-image loops into while loops
+    archive.add_endpoint(SERVING_SIGNATURE, serve_encoded)
+    archive.add_endpoint(TENSOR_SIGNATURE, serve_tensor)
+    return archive
+
+
+def export_saved_model(
+    model,
+    out,
+    name,
+    version=None,
+    crf=None,
+    size=None,
+    include_probabilities=True,
+    overwrite=False,
+    crf_params=None,
+    serving_root="/models",
+):
+    """Export `model` for TF Serving as `<out>/<name>/<version>/` and register it in
+    `<out>/models.config`.
+
+    The version folder is built in a hidden temporary folder inside `<out>/<name>` (same
+    filesystem; TF Serving ignores names that are not integers) and renamed into place, so a
+    server polling `<out>/<name>` never sees a partial version.
+
+    Signatures:
+        `serving_default`: `images` tf.string `(B,)` encoded JPEG/PNG -> `labels` int32
+            `(B, Hmax, Wmax)` (255 outside each image), `image_shape` int32 `(B, 2)`,
+            `probabilities` float32 `(B, Hmax, Wmax, C)` (unless `include_probabilities=False`).
+        `predict_tensor`: `images` float32 `(B, H, W, 3)` RGB in [0, 255] -> `labels` int32
+            `(B, H, W)`, `probabilities` float32 `(B, H, W, C)`.
+
+    Args:
+        model: a kseg segmentation model (RGB 0-255 in, logits out).
+        out: the serving root folder (created if missing).
+        name: the model name (TF Serving's `--model_name`, the REST path `/v1/models/<name>`).
+        version: positive int, or `None` for one more than the highest existing version.
+        crf: `None`, "dense" or "conv": CRF refinement inside the graph.
+        size: `None` (run at each image's size) or `(H, W)` to resize to before the model.
+        include_probabilities: also return the per-class probabilities.
+        overwrite: replace an existing version (otherwise an `ExportError`).
+        crf_params: constructor arguments of the CRF layer.
+        serving_root: the path at which the server sees `out` (written into models.config;
+            "/models" for the tensorflow/serving Docker image).
+
+    Returns:
+        The path of the version folder.
+    """
+    if not re.match(r"^[A-Za-z0-9_.\-]+$", name or ""):
+        raise ExportError(f"Expected a model name of letters, digits, '_', '-' or '.'. Received: name={name!r}")
+    model_dir = os.path.join(out, name)
+    if version is None:
+        version = (existing_versions(model_dir) or [0])[-1] + 1
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ExportError(f"Expected a positive integer version. Received: version={version!r}")
+    final = os.path.join(model_dir, str(version))
+    if os.path.exists(final) and not overwrite:
+        raise ExportError(f"{final} already exists; choose another --version or pass --overwrite")
+    os.makedirs(model_dir, exist_ok=True)
+
+    archive = build_archive(model, crf=crf, size=size, include_probabilities=include_probabilities, crf_params=crf_params)
+    staging = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir)
+    try:
+        archive.write_out(os.path.join(staging, "model"), verbose=False)
+        _replace_dir(os.path.join(staging, "model"), final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    write_models_config(out, name, serving_root)
+    return final
+
+
+def _replace_dir(src, dst):
+    """Rename `src` to `dst`; an existing `dst` is moved aside first and deleted after."""
+    if not os.path.exists(dst):
+        os.rename(src, dst)
+        return
+    aside = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(dst))
+    os.rename(dst, os.path.join(aside, "old"))
+    os.rename(src, dst)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+_ENTRY = re.compile(r'config\s*\{\s*name:\s*"([^"]+)"\s*base_path:\s*"([^"]+)"\s*model_platform:\s*"([^"]+)"\s*\}')
+
+
+def read_models_config(path):
+    """{name: base_path} of a models.config written by `write_models_config`."""
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return {name: base for name, base, _ in _ENTRY.findall(f.read())}
+
+
+def write_models_config(out, name, serving_root="/models"):
+    """Add (or update) `name` in `<out>/models.config` (TF Serving's `--model_config_file`,
+    a ModelServerConfig text proto), keeping the other models listed; atomic rewrite."""
+    path = os.path.join(out, "models.config")
+    entries = read_models_config(path)
+    entries[name] = f"{serving_root.rstrip('/')}/{name}"
+    lines = ["model_config_list {"]
+    for model_name in sorted(entries):
+        lines += [
+            "  config {",
+            f'    name: "{model_name}"',
+            f'    base_path: "{entries[model_name]}"',
+            '    model_platform: "tensorflow"',
+            "  }",
+        ]
+    lines.append("}")
+    fd, tmp = tempfile.mkstemp(prefix=".models.config-", dir=out)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,168 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kseg.serving import PAD_LABEL, ExportError, export_saved_model, existing_versions
+from kseg.serving.saved_model import read_models_config
+from tests.serving.conftest import decoded, photo
+
+
+def _reference(model, images):
+    """In-process Keras model on each decoded image at its own size: (probabilities, labels)."""
+    outs = [tf.nn.softmax(model.predict(image[None], verbose=0), axis=-1).numpy()[0] for image in images]
+    return outs, [o.argmax(-1) for o in outs]
+
+
+def test_tf_serving_layout_and_models_config(exported, tmp_path):
+    out = os.path.dirname(os.path.dirname(exported))
+    assert os.path.basename(exported) == "1" and existing_versions(os.path.dirname(exported)) == [1]
+    assert os.path.isfile(os.path.join(exported, "saved_model.pb")) and os.path.isdir(os.path.join(exported, "variables"))
+    assert read_models_config(os.path.join(out, "models.config")) == {"pan": "/models/pan"}
+    text = open(os.path.join(out, "models.config")).read()
+    assert text.startswith("model_config_list {") and 'model_platform: "tensorflow"' in text
+    # nothing but the version folder in the model folder: the staging folder is gone
+    assert os.listdir(os.path.dirname(exported)) == ["1"]
+
+
+def test_versions_increment_never_overwrite_and_config_keeps_other_models(small_net, tmp_path):
+    model = small_net
+    out = str(tmp_path)
+    assert export_saved_model(model, out, "a").endswith(os.path.join("a", "1"))
+    assert export_saved_model(model, out, "a", include_probabilities=False).endswith(os.path.join("a", "2"))
+    export_saved_model(model, out, "b", version=7, serving_root="/srv/models/")
+    assert read_models_config(os.path.join(out, "models.config")) == {"a": "/models/a", "b": "/srv/models/b"}
+    with pytest.raises(ExportError, match=r"a/2 already exists; choose another --version or pass --overwrite"):
+        export_saved_model(model, out, "a", version=2)
+    stamp = os.path.getmtime(os.path.join(out, "a", "2", "saved_model.pb"))
+    export_saved_model(model, out, "a", version=2, overwrite=True)
+    assert os.path.getmtime(os.path.join(out, "a", "2", "saved_model.pb")) >= stamp
+    assert sorted(os.listdir(os.path.join(out, "a"))) == ["1", "2"]
+    with pytest.raises(ExportError, match="positive integer version"):
+        export_saved_model(model, out, "a", version=0)
+    with pytest.raises(ExportError, match="model name of letters"):
+        export_saved_model(model, out, "a/b")
+
+
+def test_failed_write_leaves_no_version(small_net, tmp_path, monkeypatch):
+    model = small_net
+    from kseg.serving import saved_model
+
+    class BrokenArchive:
+        def write_out(self, filepath, options=None, verbose=True):
+            os.makedirs(filepath)
+            open(os.path.join(filepath, "saved_model.pb"), "w").close()  # half-written
+            raise OSError("disk full")
+
+    monkeypatch.setattr(saved_model, "build_archive", lambda *args, **kwargs: BrokenArchive())
+    with pytest.raises(OSError, match="disk full"):
+        export_saved_model(model, str(tmp_path), "pan")
+    assert os.listdir(tmp_path / "pan") == []  # no version, no staging folder left behind
+
+
+def test_session_loader_like_tf_serving_on_jpeg_bytes(exported, tiny_pan):
+    """The loading path of tensorflow_model_server: SavedModelBundle + SignatureDef tensor names."""
+    images = [photo(75, 100), photo(64, 121, "PNG")]
+    with tf.compat.v1.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
+        meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], exported)
+        signature = meta.signature_def["serving_default"]
+        assert set(signature.inputs) == {"images"} and signature.inputs["images"].dtype == tf.string.as_datatype_enum
+        assert set(signature.outputs) == {"labels", "probabilities", "image_shape"}
+        assert signature.outputs["labels"].dtype == tf.int32.as_datatype_enum
+        fetches = {k: v.name for k, v in signature.outputs.items()}
+        got = session.run(fetches, {signature.inputs["images"].name: images})
+
+    want_probs, want_labels = _reference(tiny_pan, [decoded(b) for b in images])
+    assert got["labels"].shape == (2, 75, 121) and got["probabilities"].shape == (2, 75, 121, 5)
+    np.testing.assert_array_equal(got["image_shape"], [[75, 100], [64, 121]])
+    for i, (h, w) in enumerate(got["image_shape"]):
+        np.testing.assert_array_equal(got["labels"][i, :h, :w], want_labels[i])
+        np.testing.assert_allclose(got["probabilities"][i, :h, :w], want_probs[i], atol=1e-5)
+        assert (got["labels"][i, h:] == PAD_LABEL).all() and (got["labels"][i, :, w:] == PAD_LABEL).all()
+        assert (got["probabilities"][i, h:] == 0).all()
+    assert len(np.unique(got["labels"][0, :75, :100])) > 1, "the test model predicts more than one class"
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_reloaded_signatures_batch_sizes(exported, tiny_pan, batch):
+    loaded = tf.saved_model.load(exported)
+    images = [photo(48 + 8 * i, 64) for i in range(batch)]
+    out = loaded.signatures["serving_default"](images=tf.constant(images))
+    want_probs, want_labels = _reference(tiny_pan, [decoded(b) for b in images])
+    for i in range(batch):
+        h = 48 + 8 * i
+        np.testing.assert_array_equal(out["labels"][i, :h].numpy(), want_labels[i])
+    tensor = np.stack([decoded(photo(56, 72))] * batch)
+    out = loaded.signatures["predict_tensor"](images=tf.constant(tensor))
+    np.testing.assert_allclose(
+        out["probabilities"].numpy(), tf.nn.softmax(tiny_pan(tensor)).numpy(), atol=1e-5
+    )
+    assert out["labels"].dtype == tf.int32 and out["labels"].shape == (batch, 56, 72)
+
+
+def test_bad_bytes_fail_that_call_only(exported):
+    serve = tf.saved_model.load(exported).signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Unknown image file format"):
+        serve(images=tf.constant([b"this is not an image"]))
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        serve(images=tf.constant([photo(40, 40), photo(40, 40)[:200]]))  # truncated JPEG
+    assert serve(images=tf.constant([photo(40, 52)]))["labels"].shape == (1, 40, 52)
+
+
+def test_fixed_size_crf_and_labels_only(small_net, tmp_path):
+    import kseg
+
+    model = small_net
+    path = export_saved_model(model, str(tmp_path), "pan", size=(64, 64), crf="conv", include_probabilities=False)
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    data = photo(50, 90)
+    out = serve(images=tf.constant([data]))
+    assert set(out) == {"labels", "image_shape"} and out["labels"].shape == (1, 50, 90)
+    image = decoded(data)[None]
+    logits = tf.image.resize(model(tf.image.resize(image, (64, 64))), (50, 90))
+    want = kseg.inference.refine(logits, image, crf="conv").numpy().argmax(-1)
+    np.testing.assert_array_equal(out["labels"].numpy(), want)
+
+
+def test_saved_model_cli_shows_and_runs_the_signatures(exported, tmp_path):
+    show = subprocess.run(
+        [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir", exported, "--all"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert show.returncode == 0, show.stderr[-2000:]
+    for text in ("signature_def['serving_default']", "signature_def['predict_tensor']", "inputs['images']",
+                 "outputs['labels']", "outputs['probabilities']", "outputs['image_shape']", "dtype: DT_STRING"):
+        assert text in show.stdout
+    inputs = tmp_path / "images.npy"
+    np.save(inputs, np.array([photo(32, 40)], dtype="S"))
+    run = subprocess.run(
+        [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run", "--dir", exported, "--tag_set", "serve",
+         "--signature_def", "serving_default", "--inputs", f"images={inputs}", "--outdir", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert np.load(tmp_path / "out" / "labels.npy").shape == (1, 32, 40)
+
+
+def test_command_line(small_net, tmp_path, capsys):
+    from export.saved_model import main
+
+    model = small_net
+    model_path = str(tmp_path / "m.keras")
+    model.save(model_path)
+    assert main(["--model", model_path, "--out", str(tmp_path / "out"), "--name", "pan", "--size", "64,64"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["saved_model"].endswith(os.path.join("pan", "1"))
+    assert main(["--model", model_path, "--out", str(tmp_path / "out"), "--name", "pan", "--version", "1"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["--model", str(tmp_path / "nope.keras"), "--out", str(tmp_path), "--name", "x"]) == 2
+    assert "no such model" in capsys.readouterr().err
+    assert main(["--model", str(tmp_path), "--out", str(tmp_path), "--name", "x"]) == 2
+    assert "without model.keras" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--model", model_path, "--out", str(tmp_path), "--name", "x", "--size", "64"])
+    assert "expected H,W" in capsys.readouterr().err
