@@ -3,6 +3,8 @@
     python -m training.fit                                   # small PAN on the built-in data (minutes on a CPU)
     python -m training.fit --config training/configs/pan_voc.yaml --set data.root=/data/VOCdevkit/VOC2012
     python -m training.fit --config ... --set train.steps=1000 --set data.batch_size=4
+    TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}}' \
+        python -m training.fit --strategy multi_worker   # on each machine, index 0, 1, ...
 
 Running the same command again after an interruption resumes from the last checkpoint
 in the run folder (step counter, optimiser state and learning-rate schedule position).
@@ -21,7 +23,11 @@ def main(argv=None):
     parser.add_argument("--config", help="YAML recipe (training/configs/*.yaml); default: the built-in preset")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     parser.add_argument("--run-dir", help="where checkpoints, logs, metrics and the model go (default: runs/<name>)")
-    parser.add_argument("--strategy", choices=("default", "mirrored"), help="tf.distribute strategy (train.strategy)")
+    parser.add_argument(
+        "--strategy",
+        choices=("default", "mirrored", "multi_worker"),
+        help="tf.distribute strategy (train.strategy); multi_worker reads TF_CONFIG",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
         "--skip-bad-examples", action="store_true", help="log and skip unreadable or inconsistent files instead of stopping"
@@ -41,7 +47,8 @@ def main(argv=None):
     run_dir = args.run_dir or os.path.join("runs", config["name"])
     result = train(config, run_dir, verbose=0 if args.quiet else 1)
     print(json.dumps(result, indent=2))
-    print(f"\nval mIoU {100 * result['val_mean_iou']:.2f}% -- model: {result['model']}, report: {result['metrics']['markdown']}")
+    if "val_mean_iou" in result:  # the chief evaluates; other workers only train
+        print(f"\nval mIoU {100 * result['val_mean_iou']:.2f}% -- model: {result['model']}, report: {result['metrics']['markdown']}")
     return 0
 
 

@@ -33,6 +33,8 @@ class DeepLabV2(keras.Model):
         multi_scale: None or a tuple of scales, e.g. (0.5, 0.75, 1.0). Defaults to None.
         output_stride: 8, 16 or 32. Defaults to 8 (the paper's).
         backbone_weights: None, "imagenet" or a path; see the backbones. Defaults to None.
+        dropout_rate: float. Dropout after fc6 and fc7 in each ASPP branch of the VGG16
+            model (the paper's prototxt: 0.5); unused with ResNet. Defaults to 0.5.
         activation: None (logits) or "softmax" (probabilities). Defaults to None.
         input_shape: tuple (H, W, 3); None sides accept any size. Defaults to (None, None, 3).
 
@@ -53,11 +55,14 @@ class DeepLabV2(keras.Model):
         multi_scale=None,
         output_stride=8,
         backbone_weights=None,
+        dropout_rate=0.5,
         activation=None,
         input_shape=(None, None, 3),
         **kwargs,
     ):
         check_num_classes(num_classes)
+        if not 0 <= float(dropout_rate) < 1:
+            raise ValueError(f"Expected 0 <= dropout_rate < 1. Received: dropout_rate={dropout_rate}")
         check_backbone_name(backbone, DEEPLAB_BACKBONES)
         input_shape = check_input_shape(input_shape)
         rates = resolve_aspp_rates(aspp)
@@ -69,7 +74,7 @@ class DeepLabV2(keras.Model):
 
         if backbone == "vgg16":
             net = VGG16Backbone(output_stride=output_stride, include_fc=False)
-            head = ASPP(num_classes, rates, hidden_filters=1024, dropout_rate=0.5, name="aspp")
+            head = ASPP(num_classes, rates, hidden_filters=1024, dropout_rate=float(dropout_rate), name="aspp")
         else:
             net = ResNetBackbone(int(backbone[len("resnet"):]), output_stride=output_stride, weights=backbone_weights)
             head = ASPP(num_classes, rates, name="aspp")
@@ -89,6 +94,7 @@ class DeepLabV2(keras.Model):
         self.aspp = aspp if isinstance(aspp, str) else tuple(int(r) for r in aspp)
         self.multi_scale = multi_scale
         self.output_stride = int(output_stride)
+        self.dropout_rate = float(dropout_rate)
         self.activation = activation
         self._input_shape_arg = input_shape
         self.backbone = net
@@ -114,6 +120,7 @@ class DeepLabV2(keras.Model):
             "aspp": self.aspp if isinstance(self.aspp, str) else list(self.aspp),
             "multi_scale": None if self.multi_scale is None else list(self.multi_scale),
             "output_stride": self.output_stride,
+            "dropout_rate": self.dropout_rate,
             "activation": self.activation,
             "input_shape": list(self._input_shape_arg),
         }

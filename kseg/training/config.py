@@ -40,7 +40,8 @@ DEFAULTS = {
         "loss": "cross_entropy",  # cross_entropy | ohem
         "precision": "float32",  # float32 | mixed_bfloat16 | mixed_float16
         "jit_compile": False,
-        "strategy": "default",  # default | mirrored
+        "strategy": "default",  # default | mirrored | multi_worker (reads TF_CONFIG)
+        "seed": 0,  # weight initialisation
     },
     "export": {
         "saved_model": True,  # <run>/serving/<name>/<steps>/ for TF Serving (+ models.config)
@@ -55,7 +56,7 @@ _CHOICES = {
     ("data", "format"): ("builtin", "voc", "cityscapes", "folder"),
     ("train", "loss"): ("cross_entropy", "ohem"),
     ("train", "precision"): ("float32", "mixed_bfloat16", "mixed_float16"),
-    ("train", "strategy"): ("default", "mirrored"),
+    ("train", "strategy"): ("default", "mirrored", "multi_worker"),
     ("export", "crf"): (None, "dense", "conv"),
 }
 

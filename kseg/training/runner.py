@@ -12,6 +12,7 @@ import tensorflow as tf
 import kseg
 from kseg import data as kdata
 from kseg.training.config import dump_config
+from kseg.training.distribute import is_chief, make_strategy, shard_by_data, worker_dir
 from kseg.training.evaluation import evaluate_dataset, write_report
 from kseg.training.optimizers import CoupledWeightDecaySGD
 from kseg.training.schedules import PolyDecay
@@ -92,12 +93,6 @@ class _LearningRateLogger(keras.callbacks.Callback):
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
-def _strategy(name):
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
 def save_model_atomically(model, path):
     """Write `path` (.keras) via a temporary file in the same folder and a rename."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -135,13 +130,24 @@ def export_run(model, config, run_dir, step):
 
 
 def train(config, run_dir, verbose=1):
-    """Train (or resume) the configured model in `run_dir`, evaluate it and save it.
+    """Train (or resume) the configured model in `run_dir`, evaluate it, save and export it.
+
+    With `train.strategy=multi_worker` every worker runs this with the same config and
+    `TF_CONFIG` naming its task; `data.batch_size` is the global batch. The chief writes to
+    `run_dir`; the other workers write their checkpoints and final model to
+    `<run_dir>/worker-<i>` and skip evaluation and export. BatchNormalization computes its
+    statistics per replica (as DeepLab's and PAN's multi-GPU training did), so only models
+    without BN (DeepLab-LargeFOV) train exactly like one process with the same global batch.
 
     Returns a dict of what was produced (paths, steps, mIoU).
     """
-    os.makedirs(run_dir, exist_ok=True)
-    dump_config(config, os.path.join(run_dir, "config.yaml"))
     data, train_cfg = config["data"], config["train"]
+    strategy = make_strategy(train_cfg["strategy"])  # before any other TF op (multi-worker)
+    keras.utils.set_random_seed(train_cfg["seed"])  # same initial weights in every process and rerun
+    chief = is_chief(strategy)
+    out_dir = worker_dir(run_dir, strategy)
+    os.makedirs(out_dir, exist_ok=True)
+    dump_config(config, os.path.join(out_dir, "config.yaml"))
     keras.mixed_precision.set_dtype_policy(train_cfg["precision"])
     train_pairs, val_pairs, class_names, label_table = data_sources(config)
     common = dict(num_classes=data["num_classes"], label_table=label_table, skip_bad_examples=data["skip_bad_examples"])
@@ -156,9 +162,10 @@ def train(config, run_dir, verbose=1):
         repeat=True,
         **common,
     )
+    if strategy.num_replicas_in_sync > 1:
+        train_ds = shard_by_data(train_ds)
     val_ds = kdata.segmentation_dataset(val_pairs, training=False, **common)
 
-    strategy = _strategy(train_cfg["strategy"])
     with strategy.scope():
         model = build_model(config)
         optimizer = build_optimizer(config)
@@ -170,7 +177,7 @@ def train(config, run_dir, verbose=1):
         )
         optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(run_dir, "checkpoints"), max_to_keep=3)
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(out_dir, "checkpoints"), max_to_keep=3)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         print(f"Resuming from {manager.latest_checkpoint} (step {int(optimizer.iterations.numpy())})", flush=True)
@@ -182,7 +189,7 @@ def train(config, run_dir, verbose=1):
         keras.callbacks.TerminateOnNaN(),
         _LearningRateLogger(),
         _Checkpointer(manager),
-        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), update_freq="epoch"),
+        keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), update_freq="epoch"),
     ]
     history = None
     if done < steps:
@@ -193,25 +200,29 @@ def train(config, run_dir, verbose=1):
             steps_per_epoch=every,
             shuffle=False,  # the tf.data pipeline shuffles
             callbacks=callbacks,
-            verbose=verbose,
+            verbose=verbose if chief else 0,
         )
-    scores = evaluate_dataset(model, val_ds, data["num_classes"])
-    json_path, md_path = write_report(scores, class_names, os.path.join(run_dir, "eval"), title=config["name"])
-    model_path = save_model_atomically(model, os.path.join(run_dir, "model.keras"))
-    exports = export_run(model, config, run_dir, int(optimizer.iterations.numpy()))
+    step = int(optimizer.iterations.numpy())
+    model_path = save_model_atomically(model, os.path.join(out_dir, "model.keras"))
     result = {
-        "run_dir": run_dir,
-        "config": os.path.join(run_dir, "config.yaml"),
+        "run_dir": out_dir,
+        "config": os.path.join(out_dir, "config.yaml"),
         "model": model_path,
-        "checkpoints": os.path.join(run_dir, "checkpoints"),
-        "tensorboard": os.path.join(run_dir, "logs"),
-        "metrics": {"json": json_path, "markdown": md_path},
-        "exports": exports,
-        "steps": int(optimizer.iterations.numpy()),
+        "checkpoints": os.path.join(out_dir, "checkpoints"),
+        "tensorboard": os.path.join(out_dir, "logs"),
+        "steps": step,
         "final_train_loss": None if history is None else float(history.history["loss"][-1]),
-        "val_mean_iou": scores["mean_iou"],
-        "val_pixel_accuracy": scores["pixel_accuracy"],
+        "replicas": strategy.num_replicas_in_sync,
     }
-    with open(os.path.join(run_dir, "result.json"), "w") as f:
+    if chief:
+        scores = evaluate_dataset(model, val_ds, data["num_classes"])
+        json_path, md_path = write_report(scores, class_names, os.path.join(out_dir, "eval"), title=config["name"])
+        result.update(
+            metrics={"json": json_path, "markdown": md_path},
+            exports=export_run(model, config, out_dir, step),
+            val_mean_iou=scores["mean_iou"],
+            val_pixel_accuracy=scores["pixel_accuracy"],
+        )
+    with open(os.path.join(out_dir, "result.json"), "w") as f:
         json.dump(result, f, indent=2)
     return result

@@ -1,0 +1,101 @@
+"""Serving latency per image: in-process Keras vs the exported SavedModel (bytes in) vs
+ONNX Runtime, for PAN-R101 at 512x512 on this machine's CPU.
+
+One JSON line per (route, batch size) with seconds per image and the ratio to the Keras
+model measured in the same run (> 1 means slower than Keras). The SavedModel route
+includes JPEG decoding and the argmax inside the graph, as TF Serving would run it; the
+Keras and ONNX routes take decoded float images.
+
+    python benchmarks/serving.py                         # PAN-R101, batch 1 and 8
+    python benchmarks/serving.py --model deeplabv2 --batch-sizes 1 --repeats 2
+"""
+
+import argparse
+import io
+import json
+import os
+import platform
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import kseg  # noqa: E402
+from kseg.data.builtin import make_example  # noqa: E402
+from kseg.serving import export_onnx, export_saved_model  # noqa: E402
+
+MODELS = {
+    "pan": lambda: kseg.models.PAN(num_classes=21, backbone="resnet101"),
+    "deeplabv2": lambda: kseg.models.DeepLabV2(num_classes=21, backbone="resnet101", aspp="L"),
+}
+
+
+def best_time(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def jpeg_batch(batch, size):
+    images = np.stack([make_example(i, size=size)[0] for i in range(batch)])
+    encoded = []
+    for image in images:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG", quality=90)
+        encoded.append(buffer.getvalue())
+    decoded = np.stack([tf.io.decode_jpeg(b, channels=3).numpy() for b in encoded]).astype(np.float32)
+    return encoded, decoded
+
+
+def main():
+    import onnxruntime
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default="pan")
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    model = MODELS[args.model]()
+    keras_call = tf.function(lambda x: model(x, training=False))
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = export_saved_model(model, tmp, args.model, include_probabilities=False)
+        serve = tf.saved_model.load(saved).signatures["serving_default"]
+        onnx_path = export_onnx(model, os.path.join(tmp, "model.onnx"), check=False)["path"]
+        session = onnxruntime.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+        for batch in args.batch_sizes:
+            encoded, decoded = jpeg_batch(batch, args.size)
+            routes = {
+                "keras": lambda: keras_call(tf.constant(decoded)).numpy(),
+                "saved_model_bytes": lambda: serve(images=tf.constant(encoded))["labels"].numpy(),
+                "onnxruntime": lambda: session.run(["labels"], {"images": decoded}),
+            }
+            seconds = {name: best_time(fn, args.repeats) / batch for name, fn in routes.items()}
+            for name, per_image in seconds.items():
+                print(json.dumps({
+                    "benchmark": "serving",
+                    "model": f"{args.model}_r101",
+                    "route": name,
+                    "batch": batch,
+                    "size": args.size,
+                    "seconds_per_image": round(per_image, 4),
+                    "keras_seconds_per_image": round(seconds["keras"], 4),
+                    "ratio_to_keras": round(per_image / seconds["keras"], 3),
+                    "cpu_count": os.cpu_count(),
+                    "machine": platform.machine(),
+                    "tensorflow": tf.__version__,
+                    "onnxruntime": onnxruntime.__version__,
+                }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
