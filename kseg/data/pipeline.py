@@ -1,5 +1,7 @@
 """tf.data pipelines: file pairs -> decoded, checked, augmented, batched examples."""
 
+import random
+
 import tensorflow as tf
 
 from kseg.data.augment import augment
@@ -20,15 +22,23 @@ def segmentation_dataset(
     label_table=None,
     skip_bad_examples=False,
     repeat=False,
+    start_batch=0,
 ):
     """Build the input pipeline for a list of (image_path, mask_path) pairs.
 
-    Training: shuffle (reshuffled every epoch), parallel decode, augmentation (scale ->
-    pad -> crop -> flip) seeded per example, batches of `batch_size` (last partial batch
-    dropped), prefetch. Evaluation (`training=False`): in order, no augmentation, images
-    at their own size, so `batch_size` should be 1 unless all images share a size.
+    Training: a new permutation every epoch, parallel decode, augmentation (scale -> pad
+    -> crop -> flip) seeded per example, batches of `batch_size` (last partial batch of
+    each pass dropped unless `repeat`), prefetch. Evaluation (`training=False`): in order,
+    no augmentation, images at their own size, so `batch_size` should be 1 unless all
+    images share a size.
 
-    With `seed` the whole pipeline is deterministic (same order, same crops).
+    The training stream is a pure function of `seed` (drawn at random when None) and the
+    position in the stream: epoch e is permutation (seed, e), example k is augmented with
+    seed (seed, k). So every iterator over the dataset yields the same batches (Keras and
+    tf.distribute may create more than one), and `start_batch` resumes the stream where
+    an interrupted run stopped without decoding the skipped examples. (`tf.data`'s own
+    `shuffle(seed=...)` gives each new iterator a different order.) With
+    `skip_bad_examples`, skipped files shift later batches.
 
     Yields:
         (images float32 (B, H, W, 3) in [0, 255], masks int32 (B, H, W) with values in
@@ -36,29 +46,48 @@ def segmentation_dataset(
     """
     if training and crop_size is None:
         raise ValueError("crop_size is required for training (batches need a common size)")
-    image_paths = [p[0] for p in pairs]
-    mask_paths = [p[1] for p in pairs]
-    ds = tf.data.Dataset.from_tensor_slices((image_paths, mask_paths))
-    if training:
-        ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    deterministic = seed is not None or not training
-    ds = ds.map(
-        lambda i, m: read_pair_op(i, m, num_classes, label_table, skip_bad_examples),
-        num_parallel_calls=AUTOTUNE,
-        deterministic=deterministic,
-    )
-    ds = ds.filter(lambda image, mask, ok: ok)
-    if training:
-        seeds = tf.data.Dataset.random(seed=seed).batch(2)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda example, s: augment(example[0], example[1], s, crop_size, scale_range, flip),
-            num_parallel_calls=AUTOTUNE,
-            deterministic=deterministic,
+    if not pairs:
+        raise ValueError("segmentation_dataset got no (image, mask) pairs")
+    image_paths = tf.constant([p[0] for p in pairs])
+    mask_paths = tf.constant([p[1] for p in pairs])
+    read = lambda i, m: read_pair_op(i, m, num_classes, label_table, skip_bad_examples)  # noqa: E731
+    if not training:
+        ds = tf.data.Dataset.from_tensor_slices((image_paths, mask_paths))
+        ds = ds.map(read, num_parallel_calls=AUTOTUNE).filter(_is_ok).map(_drop_flag)
+        ds = ds.map(lambda image, mask: (tf.cast(image, tf.float32), tf.cast(mask, tf.int32)))
+        return ds.batch(batch_size).prefetch(AUTOTUNE)
+
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    ds = training_order(len(pairs), seed, repeat).skip(start_batch * batch_size)
+
+    def read_and_augment(position, index):
+        image, mask, ok = read(tf.gather(image_paths, index), tf.gather(mask_paths, index))
+        example_seed = tf.stack([tf.constant(seed, tf.int64), position])
+        image, mask = augment(image, mask, example_seed, crop_size, scale_range, flip)
+        return image, tf.cast(mask, tf.int32), ok
+
+    ds = ds.map(read_and_augment, num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = ds.filter(_is_ok).map(_drop_flag)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+
+
+def training_order(count, seed, repeat):
+    """(position int64, index int32) pairs: one permutation of range(count) per epoch, the
+    permutation of epoch e drawn from the stateless seed (seed, e); position counts
+    examples from the start of the stream. One epoch, or endless with `repeat`."""
+    epochs = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(1)
+    order = epochs.flat_map(
+        lambda epoch: tf.data.Dataset.from_tensor_slices(
+            tf.argsort(tf.random.stateless_uniform([count], tf.stack([tf.constant(seed, tf.int64), epoch])))
         )
-    else:
-        ds = ds.map(lambda image, mask, ok: (tf.cast(image, tf.float32), mask), num_parallel_calls=AUTOTUNE)
-    ds = ds.map(lambda image, mask: (image, tf.cast(mask, tf.int32)))
-    ds = ds.batch(batch_size, drop_remainder=training)
-    return ds.prefetch(AUTOTUNE)
+    )
+    return tf.data.Dataset.zip((tf.data.Dataset.counter(), order))
+
+
+def _is_ok(image, mask, ok):
+    return ok
+
+
+def _drop_flag(image, mask, ok):
+    return image, mask

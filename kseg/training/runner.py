@@ -151,19 +151,6 @@ def train(config, run_dir, verbose=1):
     keras.mixed_precision.set_dtype_policy(train_cfg["precision"])
     train_pairs, val_pairs, class_names, label_table = data_sources(config)
     common = dict(num_classes=data["num_classes"], label_table=label_table, skip_bad_examples=data["skip_bad_examples"])
-    train_ds = kdata.segmentation_dataset(
-        train_pairs,
-        training=True,
-        batch_size=data["batch_size"],
-        crop_size=tuple(data["crop"]),
-        scale_range=tuple(data["scale"]) if data["scale"] else None,
-        flip=data["flip"],
-        seed=data["seed"],
-        repeat=True,
-        **common,
-    )
-    if strategy.num_replicas_in_sync > 1:
-        train_ds = shard_by_data(train_ds)
     val_ds = kdata.segmentation_dataset(val_pairs, training=False, **common)
 
     with strategy.scope():
@@ -185,6 +172,20 @@ def train(config, run_dir, verbose=1):
     steps, every = train_cfg["steps"], train_cfg["checkpoint_every"]
     epochs = math.ceil(steps / every)
     done = int(optimizer.iterations.numpy())
+    train_ds = kdata.segmentation_dataset(
+        train_pairs,
+        training=True,
+        batch_size=data["batch_size"],
+        crop_size=tuple(data["crop"]),
+        scale_range=tuple(data["scale"]) if data["scale"] else None,
+        flip=data["flip"],
+        seed=data["seed"],
+        repeat=True,
+        start_batch=done,  # a resumed run continues the stream where it stopped
+        **common,
+    )
+    if strategy.num_replicas_in_sync > 1:
+        train_ds = shard_by_data(train_ds)
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
         _LearningRateLogger(),

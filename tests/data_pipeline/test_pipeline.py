@@ -56,6 +56,26 @@ def test_training_pipeline_shapes_values_and_determinism(builtin_root):
         np.testing.assert_array_equal(b.numpy(), d.numpy())
 
 
+def test_every_iterator_yields_the_same_stream_and_start_batch_resumes_it(builtin_root):
+    # Keras and tf.distribute may iterate a dataset more than once; a resumed run skips
+    # what the interrupted one consumed. Both need the stream to be a function of the seed.
+    pairs = kd.voc_pairs(builtin_root, "train")[:6]
+    make = lambda start=0: kd.segmentation_dataset(  # noqa: E731
+        pairs, 5, training=True, batch_size=2, crop_size=(48, 48), scale_range=(0.5, 1.5), seed=7, repeat=True, start_batch=start
+    )
+    ds = make()
+    first = [m.numpy() for _, m in ds.take(7)]  # 7 batches of 2 cross two epochs of 6 examples
+    second = [m.numpy() for _, m in ds.take(7)]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    assert any((a != b).any() for a, b in zip(first[:3], first[3:6]))  # each epoch its own order and crops
+    resumed = [m.numpy() for _, m in make(start=4).take(3)]
+    for a, b in zip(first[4:], resumed):
+        np.testing.assert_array_equal(a, b)
+    other_seed = kd.segmentation_dataset(pairs, 5, training=True, batch_size=2, crop_size=(48, 48), seed=8, repeat=True)
+    assert any((a != m.numpy()).any() for a, (_, m) in zip(first, other_seed.take(7)))
+
+
 def test_eval_pipeline_keeps_images_as_they_are(builtin_root):
     pairs = kd.voc_pairs(builtin_root, "val")[:3]
     for (image, mask), (image_path, mask_path) in zip(kd.segmentation_dataset(pairs, 5, training=False), pairs):
