@@ -1,4 +1,5 @@
-"""Segmentation losses: masked cross-entropy and OHEM (RelationNet eq. 3)."""
+"""Segmentation losses: masked cross-entropy, OHEM (RelationNet eq. 3) and the adversarial
+confidence-map losses of Seg-GAN and SS-GAN."""
 
 import keras
 import tensorflow as tf
@@ -106,3 +107,40 @@ class OHEMCrossEntropy(keras.losses.Loss):
             "ignore_label": self.ignore_label,
             "from_logits": self.from_logits,
         }
+
+
+def confidence_map_loss(logits, target, weights, focal_gamma=0.0):
+    """Binary cross-entropy of a discriminator's confidence map against a constant target
+    (Seg-GAN eq. 1 / eq. 4, SS-GAN eq. 3-6), a weighted mean over the map's cells.
+
+    Args:
+        logits: (B, h, w, 1) float, the discriminator's pre-sigmoid output; D(.) = sigmoid(logits).
+        target: 1.0 ("ground truth") or 0.0 ("segmentation network output").
+        weights: (B, h, w, 1) float in [0, 1], the share of labelled (not ignored) pixels
+            each cell sees; cells with weight 0 contribute nothing.
+        focal_gamma: float >= 0. With gamma > 0 each cell's term is multiplied by
+            (1 - p_t)^gamma (focal loss, Lin et al. 2017), p_t the probability D gives to
+            the target. Defaults to 0 (plain binary cross-entropy).
+
+    Returns:
+        Scalar float32: sum(weights * bce) / sum(weights).
+    """
+    logits = tf.cast(logits, tf.float32)
+    labels = tf.fill(tf.shape(logits), tf.cast(target, tf.float32))
+    bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+    if focal_gamma:
+        p_t = tf.exp(-bce)  # probability of the target under D
+        bce = bce * tf.pow(1.0 - p_t, float(focal_gamma))
+    weights = tf.cast(weights, tf.float32)
+    return tf.reduce_sum(bce * weights) / tf.maximum(tf.reduce_sum(weights), 1e-6)
+
+
+def masked_cross_entropy(labels, logits, ignore_label=IGNORE_LABEL):
+    """Mean multi-class cross-entropy over the pixels whose label is not `ignore_label`
+    (Seg-GAN eq. 3 as a mean). labels (B, H, W) int, logits (B, H, W, C). Scalar float32."""
+    labels = tf.cast(labels, tf.int32)
+    valid = tf.not_equal(labels, ignore_label)
+    safe = tf.where(valid, labels, 0)
+    per_pixel = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=tf.cast(logits, tf.float32))
+    valid = tf.cast(valid, tf.float32)
+    return tf.reduce_sum(per_pixel * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)

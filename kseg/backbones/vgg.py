@@ -30,6 +30,9 @@ class VGG16Backbone(keras.Model):
         include_fc: bool. Add fc6/fc7. Defaults to True.
         fc_filters: int. Width of fc6 and fc7. Defaults to 1024.
         fc_rate: int. Atrous rate of fc6. Defaults to 12 (LargeFOV).
+        fc_kernel_size: int. Kernel side of fc6: 3 (LargeFOV's decimated fc6) or 7 (the
+            full ImageNet fc1 as a convolution, FCN-style, used by SS-GAN's VGG16-G).
+            Defaults to 3.
         dropout_rate: float. Dropout after fc6 and fc7. Defaults to 0.5.
         pool_size: 2 or 3. Window of the strided max pools. Defaults to 3.
         weights: None, "imagenet", or a path. ImageNet fc6/fc7 come from VGG16's
@@ -44,6 +47,7 @@ class VGG16Backbone(keras.Model):
         include_fc=True,
         fc_filters=1024,
         fc_rate=12,
+        fc_kernel_size=3,
         dropout_rate=0.5,
         pool_size=3,
         weights=None,
@@ -53,6 +57,8 @@ class VGG16Backbone(keras.Model):
     ):
         output_stride = check_output_stride(output_stride)
         input_shape = check_input_shape(input_shape)
+        if fc_kernel_size not in (3, 7):
+            raise ValueError(f"Expected fc_kernel_size in (3, 7). Received: fc_kernel_size={fc_kernel_size}")
         if pool_size not in (2, 3):
             raise ValueError(f"Expected pool_size in (2, 3). Received: pool_size={pool_size}")
         kwargs.setdefault("name", "vgg16")
@@ -76,7 +82,7 @@ class VGG16Backbone(keras.Model):
             rate = pool_rate if stride == 1 else rate
             features[f"P{block}"] = x
         if include_fc:
-            x = AtrousConv2D(fc_filters, 3, fc_rate, activation="relu", name="fc6")(x)
+            x = AtrousConv2D(fc_filters, fc_kernel_size, fc_rate, activation="relu", name="fc6")(x)
             x = keras.layers.Dropout(dropout_rate, name="drop6")(x)
             x = AtrousConv2D(fc_filters, 1, activation="relu", name="fc7")(x)
             x = keras.layers.Dropout(dropout_rate, name="drop7")(x)
@@ -87,6 +93,7 @@ class VGG16Backbone(keras.Model):
         self.include_fc = bool(include_fc)
         self.fc_filters = int(fc_filters)
         self.fc_rate = int(fc_rate)
+        self.fc_kernel_size = int(fc_kernel_size)
         self.dropout_rate = float(dropout_rate)
         self.pool_size = int(pool_size)
         self.include_preprocessing = bool(include_preprocessing)
@@ -104,7 +111,9 @@ class VGG16Backbone(keras.Model):
         source = load_backbone_weights(self, weights, application, skip=fc)
         if fc:
             fc6_k, fc6_b, fc7_k, fc7_b = decimate_vgg_fc(
-                *source.get_layer("fc1").get_weights(), *source.get_layer("fc2").get_weights(), filters=self.fc_filters
+                *source.get_layer("fc1").get_weights(), *source.get_layer("fc2").get_weights(),
+                kernel_size=self.fc_kernel_size,
+                filters=self.fc_filters,
             )
             self.get_layer("fc6").set_weights([fc6_k, fc6_b])
             self.get_layer("fc7").set_weights([fc7_k, fc7_b])
@@ -117,6 +126,7 @@ class VGG16Backbone(keras.Model):
             "include_fc": self.include_fc,
             "fc_filters": self.fc_filters,
             "fc_rate": self.fc_rate,
+            "fc_kernel_size": self.fc_kernel_size,
             "dropout_rate": self.dropout_rate,
             "pool_size": self.pool_size,
             "include_preprocessing": self.include_preprocessing,

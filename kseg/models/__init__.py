@@ -2,3 +2,11 @@
 
 from kseg.models.deeplab import DeepLabV2  # noqa: F401
 from kseg.models.pan import PAN  # noqa: F401
+from kseg.models.gan import (  # noqa: F401
+    SSGAN,
+    AdversarialSegmenter,
+    SegGAN,
+    SegGANDiscriminator,
+    SSGANDiscriminator,
+    SSGANGenerator,
+)

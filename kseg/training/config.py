@@ -7,7 +7,7 @@ import yaml
 DEFAULTS = {
     "name": "builtin_pan_r50",
     "model": {
-        "architecture": "pan",  # pan | deeplabv2
+        "architecture": "pan",  # pan | deeplabv2 | seggan | ssgan
         "backbone": "resnet50",
         "output_stride": 16,
         "backbone_weights": None,  # None | imagenet | path to a keras.applications weight file
@@ -43,6 +43,14 @@ DEFAULTS = {
         "strategy": "default",  # default | mirrored | multi_worker (reads TF_CONFIG)
         "seed": 0,  # weight initialisation
     },
+    "adversarial": {  # seggan / ssgan only
+        "lambda_adv": 0.01,  # weight of L_adv in L_seg = L_ce + lambda L_adv; `--set lambda_adv=...` for short
+        "adversarial_loss": "non_saturating",  # non_saturating (Seg-GAN eq. 4) | minimax
+        "d_loss": "bce",  # bce (eq. 1) | focal
+        "d_learning_rate": 1e-4,  # Adam for D, same poly decay as the segmentation network
+        "d_beta_1": 0.9,
+        "d_beta_2": 0.999,
+    },
     "export": {
         "saved_model": True,  # <run>/serving/<name>/<steps>/ for TF Serving (+ models.config)
         "onnx": True,  # <run>/model.onnx, checked with ONNX Runtime
@@ -52,7 +60,9 @@ DEFAULTS = {
 }
 
 _CHOICES = {
-    ("model", "architecture"): ("pan", "deeplabv2"),
+    ("model", "architecture"): ("pan", "deeplabv2", "seggan", "ssgan"),
+    ("adversarial", "adversarial_loss"): ("non_saturating", "minimax"),
+    ("adversarial", "d_loss"): ("bce", "focal"),
     ("data", "format"): ("builtin", "voc", "cityscapes", "folder"),
     ("train", "loss"): ("cross_entropy", "ohem"),
     ("train", "precision"): ("float32", "mixed_bfloat16", "mixed_float16"),
@@ -78,13 +88,18 @@ def _merge(base, update, path=""):
             base[key] = value
 
 
+# Short names accepted by --set for keys swept often.
+ALIASES = {"lambda_adv": "adversarial.lambda_adv"}
+
+
 def apply_override(config, assignment):
     """Apply one `a.b.c=value` override in place; the value is parsed as YAML."""
     if "=" not in assignment:
         raise ConfigError(f"Expected key=value in --set. Received: {assignment!r}")
     key, raw = assignment.split("=", 1)
     value = yaml.safe_load(raw)
-    parts = key.strip().split(".")
+    key = ALIASES.get(key.strip(), key.strip())
+    parts = key.split(".")
     update = value
     for part in reversed(parts):
         update = {part: update}

@@ -47,6 +47,8 @@ def data_sources(config):
 
 def build_model(config):
     model_cfg, num_classes = config["model"], config["data"]["num_classes"]
+    if model_cfg["architecture"] in ("seggan", "ssgan"):
+        return _build_gan(config)
     kwargs = dict(
         num_classes=num_classes,
         backbone=model_cfg["backbone"],
@@ -56,6 +58,29 @@ def build_model(config):
     )
     builder = {"pan": kseg.models.PAN, "deeplabv2": kseg.models.DeepLabV2}[model_cfg["architecture"]]
     return builder(**kwargs)
+
+
+def _build_gan(config):
+    model_cfg, adv = config["model"], config["adversarial"]
+    common = dict(
+        num_classes=config["data"]["num_classes"],
+        output_stride=model_cfg["output_stride"],
+        backbone_weights=model_cfg["backbone_weights"],
+        lambda_adv=adv["lambda_adv"],
+        adversarial_loss=adv["adversarial_loss"],
+        d_loss=adv["d_loss"],
+        **model_cfg["options"],
+    )
+    if model_cfg["architecture"] == "seggan":
+        return kseg.models.SegGAN(backbone=model_cfg["backbone"], **common)
+    return kseg.models.SSGAN(generator=model_cfg["backbone"], **common)
+
+
+def build_d_optimizer(config):
+    """Adam for a discriminator (Seg-GAN §4.2), with the segmentation network's poly decay."""
+    adv = config["adversarial"]
+    schedule = PolyDecay(adv["d_learning_rate"], config["train"]["steps"], power=config["optimizer"]["power"])
+    return keras.optimizers.Adam(learning_rate=schedule, beta_1=adv["d_beta_1"], beta_2=adv["d_beta_2"])
 
 
 def build_optimizer(config):
@@ -156,55 +181,70 @@ def train(config, run_dir, verbose=1):
     with strategy.scope():
         model = build_model(config)
         optimizer = build_optimizer(config)
-        model.compile(
-            optimizer=optimizer,
-            loss=build_loss(config),
-            metrics=[kseg.metrics.ConfusionMatrixMetric(data["num_classes"])],
-            jit_compile=train_cfg["jit_compile"],
-        )
-        optimizer.build(model.trainable_variables)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        adversarial = isinstance(model, kseg.models.AdversarialSegmenter)
+        if adversarial:  # its train_step has its own losses and metrics
+            model.compile(g_optimizer=optimizer, d_optimizer=build_d_optimizer(config), jit_compile=train_cfg["jit_compile"])
+        else:
+            model.compile(
+                optimizer=optimizer,
+                loss=build_loss(config),
+                metrics=[kseg.metrics.ConfusionMatrixMetric(data["num_classes"])],
+                jit_compile=train_cfg["jit_compile"],
+            )
+            optimizer.build(model.trainable_variables)
+    tracked = dict(model=model, optimizer=optimizer)
+    if adversarial:
+        tracked["d_optimizer"] = model.d_optimizer
+    checkpoint = tf.train.Checkpoint(**tracked)
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(out_dir, "checkpoints"), max_to_keep=3)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         print(f"Resuming from {manager.latest_checkpoint} (step {int(optimizer.iterations.numpy())})", flush=True)
 
     steps, every = train_cfg["steps"], train_cfg["checkpoint_every"]
-    epochs = math.ceil(steps / every)
-    done = int(optimizer.iterations.numpy())
-    train_ds = kdata.segmentation_dataset(
-        train_pairs,
-        training=True,
-        batch_size=data["batch_size"],
-        crop_size=tuple(data["crop"]),
-        scale_range=tuple(data["scale"]) if data["scale"] else None,
-        flip=data["flip"],
-        seed=data["seed"],
-        repeat=True,
-        start_batch=done,  # a resumed run continues the stream where it stopped
-        **common,
-    )
-    if strategy.num_replicas_in_sync > 1:
-        train_ds = shard_by_data(train_ds)
+
+    def train_stream(start_batch):
+        ds = kdata.segmentation_dataset(
+            train_pairs,
+            training=True,
+            batch_size=data["batch_size"],
+            crop_size=tuple(data["crop"]),
+            scale_range=tuple(data["scale"]) if data["scale"] else None,
+            flip=data["flip"],
+            seed=data["seed"],
+            repeat=True,
+            start_batch=start_batch,  # a resumed run continues the stream where it stopped
+            **common,
+        )
+        return shard_by_data(ds) if strategy.num_replicas_in_sync > 1 else ds
+
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
         _LearningRateLogger(),
         _Checkpointer(manager),
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), update_freq="epoch"),
     ]
+    # Keras "epochs" of `every` steps end in a checkpoint; when `every` does not divide
+    # `steps`, a last shorter epoch ends the run exactly at `steps`.
+    full_epochs, rest = divmod(steps, every)
     history = None
-    if done < steps:
+    for epochs, steps_per_epoch in [(full_epochs, every)] + ([(full_epochs + 1, rest)] if rest else []):
+        done = int(optimizer.iterations.numpy())
+        if done >= min(steps, epochs * every):
+            continue
         history = model.fit(
-            train_ds,
+            train_stream(done),
             epochs=epochs,
-            initial_epoch=done // every,
-            steps_per_epoch=every,
+            initial_epoch=min(done // every, full_epochs),
+            steps_per_epoch=steps_per_epoch,
             shuffle=False,  # the tf.data pipeline shuffles
             callbacks=callbacks,
             verbose=verbose if chief else 0,
         )
     step = int(optimizer.iterations.numpy())
     model_path = save_model_atomically(model, os.path.join(out_dir, "model.keras"))
+    # What is evaluated and deployed: a GAN's segmentation network alone.
+    segmenter = model.generator if adversarial else model
     result = {
         "run_dir": out_dir,
         "config": os.path.join(out_dir, "config.yaml"),
@@ -215,12 +255,14 @@ def train(config, run_dir, verbose=1):
         "final_train_loss": None if history is None else float(history.history["loss"][-1]),
         "replicas": strategy.num_replicas_in_sync,
     }
+    if adversarial:
+        result["generator"] = save_model_atomically(segmenter, os.path.join(out_dir, "generator.keras"))
     if chief:
-        scores = evaluate_dataset(model, val_ds, data["num_classes"])
+        scores = evaluate_dataset(segmenter, val_ds, data["num_classes"])
         json_path, md_path = write_report(scores, class_names, os.path.join(out_dir, "eval"), title=config["name"])
         result.update(
             metrics={"json": json_path, "markdown": md_path},
-            exports=export_run(model, config, out_dir, step),
+            exports=export_run(segmenter, config, out_dir, step),
             val_mean_iou=scores["mean_iou"],
             val_pixel_accuracy=scores["pixel_accuracy"],
         )
