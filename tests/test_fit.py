@@ -40,7 +40,7 @@ def test_defaults_and_overrides():
     "overrides, message",
     [
         (["train.stepz=3"], r"Unknown config key 'train.stepz'. Valid keys here: \["),
-        (["model.architecture=unet"], r"model.architecture must be one of \['pan', 'deeplabv2'\]"),
+        (["model.architecture=unet"], r"model.architecture must be one of \['pan', 'deeplabv2', 'seggan', 'ssgan'\]"),
         (["data.format=voc"], "data.root is required for data.format='voc'"),
         (["data.crop=[64]"], "data.crop must be"),
         (["train.steps=0"], "train.steps must be a positive integer"),
@@ -74,6 +74,25 @@ def test_recipes_carry_the_papers_numbers():
     assert pan["model"]["output_stride"] == 16 and pan["model"]["options"] == {"decoder_filters": 256}
     city = load_config(os.path.join(CONFIGS, "pan_cityscapes.yaml"), ["data.root=/x"])
     assert city["data"]["crop"] == [768, 768] and city["data"]["num_classes"] == 19
+    seggan = load_config(os.path.join(CONFIGS, "seggan_voc.yaml"), ["data.root=/x"])
+    assert seggan["model"]["architecture"] == "seggan" and seggan["model"]["backbone"] == "resnet101"
+    assert seggan["data"]["crop"] == [319, 319] and seggan["data"]["batch_size"] == 11
+    assert seggan["optimizer"] == {
+        "learning_rate": 2.5e-4, "power": 0.9, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4
+    }
+    adv = seggan["adversarial"]
+    assert adv["lambda_adv"] == 0.01 and adv["d_learning_rate"] == 1e-4 and (adv["d_beta_1"], adv["d_beta_2"]) == (0.9, 0.999)
+    assert seggan["train"]["steps"] == 50000 and seggan["model"]["options"]["crf_modules"] == 4
+    for name, classes in (("ssgan_voc.yaml", 21), ("ssgan_cityscapes.yaml", 19)):
+        ssgan = load_config(os.path.join(CONFIGS, name), ["data.root=/x"])
+        assert ssgan["model"]["architecture"] == "ssgan" and ssgan["data"]["num_classes"] == classes
+
+
+def test_lambda_adv_shorthand_for_sweeps():
+    config = load_config(overrides=["lambda_adv=0.02"])
+    assert config["adversarial"]["lambda_adv"] == 0.02
+    with pytest.raises(ConfigError, match="adversarial.d_loss must be one of"):
+        load_config(overrides=["adversarial.d_loss=hinge"])
 
 
 def test_short_run_lowers_the_loss_evaluates_and_saves(tmp_path, data_root):
@@ -81,15 +100,19 @@ def test_short_run_lowers_the_loss_evaluates_and_saves(tmp_path, data_root):
 
     from kseg.training.runner import train
 
-    config = load_config(overrides=TINY + ["train.steps=12", "train.checkpoint_every=4", f"data.root={data_root}"])
+    # 14 steps with a checkpoint every 4: the last "epoch" is 2 steps, so the run ends at 14
+    config = load_config(overrides=TINY + ["train.steps=14", "train.checkpoint_every=4", f"data.root={data_root}"])
     result = train(config, str(tmp_path / "run"), verbose=0)
-    assert result["steps"] == 12
+    assert result["steps"] == 14
+    import tensorflow as tf
+
+    assert tf.train.latest_checkpoint(result["checkpoints"]).endswith("ckpt-14")
     with open(os.path.join(result["run_dir"], "eval", "metrics.json")) as f:
         metrics = json.load(f)
     assert set(metrics["per_class_iou"]) == {"background", "stripes", "checker", "dots", "speckle"}
     assert 0.0 <= metrics["mean_iou"] <= 1.0 and metrics["mean_iou"] == pytest.approx(result["val_mean_iou"])
     with open(result["config"]) as f:
-        assert yaml.safe_load(f)["train"]["steps"] == 12  # the resolved config sits next to the run
+        assert yaml.safe_load(f)["train"]["steps"] == 14  # the resolved config sits next to the run
     model = keras.saving.load_model(result["model"])
     assert model.output_shape[-1] == 5
     assert result["exports"] == {}  # both turned off
@@ -97,7 +120,7 @@ def test_short_run_lowers_the_loss_evaluates_and_saves(tmp_path, data_root):
     assert logs, "TensorBoard logs were written"
 
     losses = _epoch_losses(result["tensorboard"])
-    assert losses[-1] < losses[0]
+    assert len(losses) == 4 and losses[2] < losses[0]  # third 4-step epoch vs the first
 
 
 def _epoch_losses(log_dir):

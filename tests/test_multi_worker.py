@@ -13,13 +13,7 @@ import pytest
 from kseg.training.distribute import DistributeError, read_tf_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SETTINGS = [
-    # DeepLab-LargeFOV has no BatchNormalization, whose per-replica batch statistics would
-    # make two workers differ from one process
-    "model.architecture=deeplabv2",
-    "model.backbone=vgg16",
-    "model.output_stride=8",
-    "model.options={aspp: LargeFOV, dropout_rate: 0.0}",  # dropout masks are random per process
+COMMON = [
     "optimizer.learning_rate=0.001",
     "train.steps=3",
     "train.checkpoint_every=3",
@@ -29,6 +23,27 @@ SETTINGS = [
     "export.onnx=false",
     "export.saved_model=false",
 ]
+# DeepLab-LargeFOV has no BatchNormalization, whose per-replica batch statistics would make
+# two workers differ from one process; dropout masks are random per process, so none.
+DEEPLAB = COMMON + [
+    "model.architecture=deeplabv2",
+    "model.backbone=vgg16",
+    "model.output_stride=8",
+    "model.options={aspp: LargeFOV, dropout_rate: 0.0}",
+]
+SEGGAN = COMMON + [
+    "model.architecture=seggan",
+    "model.backbone=vgg16",
+    "model.output_stride=8",
+    "model.options={aspp: LargeFOV, crf_modules: 2, generator_options: {dropout_rate: 0.0},"
+    " discriminator_options: {crf_filter_size: 3, filters: [16, 16, 16, 16, 1]}}",
+]
+# MirroredStrategy over two logical CPU devices of one process (how one multi-GPU machine trains)
+MIRRORED = (
+    "import sys, tensorflow as tf; cpu = tf.config.list_physical_devices('CPU')[0]; "
+    "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2); "
+    "from training.fit import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 def _free_ports(count):
@@ -41,9 +56,9 @@ def _free_ports(count):
     return ports
 
 
-def _command(run_dir, data_root, strategy):
+def _command(run_dir, data_root, strategy, settings):
     command = [sys.executable, "-m", "training.fit", "--quiet", "--run-dir", run_dir, "--strategy", strategy]
-    for item in SETTINGS + [f"data.root={data_root}"]:
+    for item in settings + [f"data.root={data_root}"]:
         command += ["--set", item]
     return command
 
@@ -54,69 +69,95 @@ def _weights(path):
     return keras.saving.load_model(path, compile=False).get_weights()
 
 
-def test_two_workers_and_two_replicas_train_like_one_process(tmp_path):
+def _train_everywhere(tmp_path, settings):
+    """Two multi-worker processes, a two-replica mirrored process and a single process, in
+    parallel, all with the same config. Returns their run folders."""
     from kseg.data import ensure_builtin_dataset
 
     data_root = ensure_builtin_dataset(str(tmp_path / "shapes"))
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     # deterministic kernels: run-to-run noise of the conv gradients would otherwise swamp the comparison
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "OMP_NUM_THREADS": "1", "TF_DETERMINISTIC_OPS": "1"}
-    run_dir = str(tmp_path / "multi")
-    processes = []
+    runs = {name: str(tmp_path / name) for name in ("multi", "mirrored", "single")}
+    commands = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        processes.append(
-            subprocess.Popen(
-                _command(run_dir, data_root, "multi_worker"),
-                cwd=ROOT,
-                env={**env, "TF_CONFIG": json.dumps(tf_config)},
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
-    # MirroredStrategy over two logical CPU devices of one process (how one multi-GPU machine trains)
-    mirrored_script = (
-        "import sys, tensorflow as tf; cpu = tf.config.list_physical_devices('CPU')[0]; "
-        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2); "
-        "from training.fit import main; sys.exit(main(sys.argv[1:]))"
-    )
-    mirrored = subprocess.Popen(
-        [sys.executable, "-c", mirrored_script] + _command(str(tmp_path / "mirrored"), data_root, "mirrored")[3:],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    single = subprocess.run(
-        _command(str(tmp_path / "single"), data_root, "default"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
-    )
-    outputs = [p.communicate(timeout=900) for p in processes]
-    for process, (_, err) in zip(processes, outputs):
+        commands.append((_command(runs["multi"], data_root, "multi_worker", settings), {**env, "TF_CONFIG": json.dumps(tf_config)}))
+    mirrored = [sys.executable, "-c", MIRRORED] + _command(runs["mirrored"], data_root, "mirrored", settings)[3:]
+    commands += [(mirrored, env), (_command(runs["single"], data_root, "default", settings), env)]
+    processes = [
+        subprocess.Popen(c, cwd=ROOT, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c, e in commands
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=900)
         assert process.returncode == 0, err[-3000:]
-    assert single.returncode == 0, single.stderr[-3000:]
-    mirrored_err = mirrored.communicate(timeout=900)[1]
-    assert mirrored.returncode == 0, mirrored_err[-3000:]
+    return runs
 
-    with open(os.path.join(run_dir, "result.json")) as f:
+
+def _check_runs(runs):
+    """The workers end identical, and equal to the mirrored and the single-process run."""
+    with open(os.path.join(runs["multi"], "result.json")) as f:
         chief = json.load(f)
-    with open(os.path.join(run_dir, "worker-1", "result.json")) as f:
+    with open(os.path.join(runs["multi"], "worker-1", "result.json")) as f:
         other = json.load(f)
     assert chief["steps"] == other["steps"] == 3 and chief["replicas"] == 2
     assert "val_mean_iou" in chief and "val_mean_iou" not in other  # only the chief evaluates
+    assert np.isfinite(chief["final_train_loss"])
+    with open(os.path.join(runs["mirrored"], "result.json")) as f:
+        assert json.load(f)["replicas"] == 2
 
-    mine = _weights(os.path.join(run_dir, "model.keras"))
-    theirs = _weights(os.path.join(run_dir, "worker-1", "model.keras"))
-    alone = _weights(os.path.join(str(tmp_path / "single"), "model.keras"))
+    mine = _weights(os.path.join(runs["multi"], "model.keras"))
+    theirs = _weights(os.path.join(runs["multi"], "worker-1", "model.keras"))
+    mirrored = _weights(os.path.join(runs["mirrored"], "model.keras"))
+    alone = _weights(os.path.join(runs["single"], "model.keras"))
     for a, b in zip(mine, theirs):
         np.testing.assert_array_equal(a, b)  # all-reduced updates: the workers hold one model
-    assert np.isfinite(chief["final_train_loss"])
     # Same global batch, same initial weights: the all-reduced gradient is the single-process
     # gradient up to summation order (measured: max |dw| 1.5e-8 after 3 SGD steps).
-    for a, c in zip(mine, alone):
+    for a, m, c in zip(mine, mirrored, alone):
         np.testing.assert_allclose(a, c, rtol=0, atol=1e-6)
-    with open(os.path.join(str(tmp_path / "mirrored"), "result.json")) as f:
-        assert json.load(f)["replicas"] == 2
-    for m, c in zip(_weights(os.path.join(str(tmp_path / "mirrored"), "model.keras")), alone):
         np.testing.assert_allclose(m, c, rtol=0, atol=1e-6)
+    return chief
+
+
+def test_two_workers_and_two_replicas_train_like_one_process(tmp_path):
+    _check_runs(_train_everywhere(tmp_path, DEEPLAB))
+
+
+def test_seggan_trains_alike_on_two_workers_two_replicas_and_one_process(tmp_path):
+    # The custom train_step divides each replica's losses by the replica count; both networks
+    # (S through SGD, D through Adam, each with its own optimizer) must match one process.
+    import keras
+
+    chief = _check_runs(_train_everywhere(tmp_path, SEGGAN))
+    generator = keras.saving.load_model(chief["generator"], compile=False)
+    assert type(generator).__name__ == "DeepLabV2"  # what is evaluated and exported: S alone
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (None, "needs the TF_CONFIG environment variable"),
+        ("{not json", "TF_CONFIG is not valid JSON"),
+        ('{"cluster": {}}', "must list cluster.worker addresses"),
+        ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}', "task.index=3 but the cluster has 1"),
+    ],
+)
+def test_bad_tf_config(monkeypatch, value, message):
+    if value is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", value)
+    with pytest.raises(DistributeError, match=message):
+        read_tf_config()
+
+
+def test_keras_workaround_is_tied_to_tested_versions(monkeypatch):
+    import keras
+
+    from kseg.training import keras_compat
+
+    monkeypatch.setattr(keras, "__version__", "3.99.0")
+    assert not keras_compat.needs_patch()
+    monkeypatch.setattr(keras, "__version__", "3.15.1")
+    assert keras_compat.needs_patch()

@@ -256,6 +256,8 @@ class SegGAN(AdversarialSegmenter):
             above are not used for that network). Defaults to None.
         generator_options: dict of further `DeepLabV2` arguments (e.g. `dropout_rate`).
             Defaults to None.
+        discriminator_options: dict of further `SegGANDiscriminator` arguments (e.g.
+            `crf_filter_size`). Defaults to None.
         **kwargs: `lambda_adv`, `adversarial_loss`, `d_loss`, `focal_gamma`, `ignore_label`,
             `name` (see `AdversarialSegmenter`).
 
@@ -278,6 +280,7 @@ class SegGAN(AdversarialSegmenter):
         generator=None,
         discriminator=None,
         generator_options=None,
+        discriminator_options=None,
         **kwargs,
     ):
         if generator is None:
@@ -290,7 +293,7 @@ class SegGAN(AdversarialSegmenter):
                 **(generator_options or {}),
             )
         if discriminator is None:
-            discriminator = SegGANDiscriminator(num_classes, crf_modules=crf_modules)
+            discriminator = SegGANDiscriminator(num_classes, crf_modules=crf_modules, **(discriminator_options or {}))
         kwargs.setdefault("name", "seg_gan")
         super().__init__(generator, discriminator, num_classes, **kwargs)
 
@@ -314,6 +317,7 @@ class SSGAN(AdversarialSegmenter):
         discriminator: keras.Model replacing the default. Defaults to None.
         lambda_adv: float. Defaults to 0.1.
         generator_options: dict of further `SSGANGenerator` arguments. Defaults to None.
+        discriminator_options: dict of further `SSGANDiscriminator` arguments. Defaults to None.
         **kwargs: see `AdversarialSegmenter`.
 
     Example:
@@ -330,6 +334,7 @@ class SSGAN(AdversarialSegmenter):
         discriminator=None,
         lambda_adv=0.1,
         generator_options=None,
+        discriminator_options=None,
         **kwargs,
     ):
         if isinstance(generator, str):
@@ -341,6 +346,6 @@ class SSGAN(AdversarialSegmenter):
                 **(generator_options or {}),
             )
         if discriminator is None:
-            discriminator = SSGANDiscriminator(num_classes, fusion=fusion)
+            discriminator = SSGANDiscriminator(num_classes, fusion=fusion, **(discriminator_options or {}))
         kwargs.setdefault("name", "ss_gan")
         super().__init__(generator, discriminator, num_classes, lambda_adv=lambda_adv, **kwargs)
