@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from kseg.training.config import ConfigError, load_config
+from tests.serving.run_export_checks import check_run_exports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = os.path.join(ROOT, "training", "configs")
@@ -18,7 +19,7 @@ TINY = [
     "data.crop=[64,64]",
     "data.batch_size=2",
     "model.options={decoder_filters: 32}",
-    "export.onnx=false",  # the exports are tested in tests/serving
+    "export.onnx=false",  # exports: on in the short run below only (tests/serving/run_export_checks.py)
     "export.saved_model=false",
 ]
 
@@ -95,13 +96,15 @@ def test_lambda_adv_shorthand_for_sweeps():
         load_config(overrides=["adversarial.d_loss=hinge"])
 
 
-def test_short_run_lowers_the_loss_evaluates_and_saves(tmp_path, data_root):
+def test_short_run_lowers_the_loss_evaluates_saves_and_exports(tmp_path, data_root):
     import keras
 
     from kseg.training.runner import train
 
-    # 14 steps with a checkpoint every 4: the last "epoch" is 2 steps, so the run ends at 14
-    config = load_config(overrides=TINY + ["train.steps=14", "train.checkpoint_every=4", f"data.root={data_root}"])
+    # 14 steps with a checkpoint every 4: the last "epoch" is 2 steps, so the run ends at 14.
+    # Exports on (as in the default run), checked by tests/serving/run_export_checks.py.
+    overrides = TINY + ["export.onnx=true", "export.saved_model=true", "export.name=shapes"]
+    config = load_config(overrides=overrides + ["train.steps=14", "train.checkpoint_every=4", f"data.root={data_root}"])
     result = train(config, str(tmp_path / "run"), verbose=0)
     assert result["steps"] == 14
     import tensorflow as tf
@@ -115,7 +118,7 @@ def test_short_run_lowers_the_loss_evaluates_and_saves(tmp_path, data_root):
         assert yaml.safe_load(f)["train"]["steps"] == 14  # the resolved config sits next to the run
     model = keras.saving.load_model(result["model"])
     assert model.output_shape[-1] == 5
-    assert result["exports"] == {}  # both turned off
+    check_run_exports(result, model)
     logs = os.listdir(result["tensorboard"])
     assert logs, "TensorBoard logs were written"
 

@@ -354,13 +354,13 @@ def test_short_adversarial_run_on_builtin_data_learns(tmp_path):
     root = kd.ensure_builtin_dataset(str(tmp_path / "shapes"))
     keras.utils.set_random_seed(0)
     train = kd.segmentation_dataset(
-        kd.voc_pairs(root, "train"), 5, True, batch_size=8, crop_size=(64, 64), flip=True, seed=0, repeat=True
+        kd.voc_pairs(root, "train"), 5, True, batch_size=8, crop_size=(48, 48), flip=True, seed=0, repeat=True
     )
     val_pairs = kd.voc_pairs(root, "val")
     gan = kseg.models.SegGAN(
         5,
         generator=_groupnorm_generator(5),
-        discriminator=kseg.models.SegGANDiscriminator(5, filters=(16, 32, 64, 64, 1), crf_filter_size=3),
+        discriminator=kseg.models.SegGANDiscriminator(5, filters=(16, 32, 64, 64, 1), crf_modules=2, crf_filter_size=3),
         lambda_adv=0.01,
     )
     gan.compile(g_optimizer=keras.optimizers.Adam(3e-3), d_optimizer=keras.optimizers.Adam(1e-4))

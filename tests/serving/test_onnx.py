@@ -19,11 +19,12 @@ def _run(path, images):
 
 
 def test_deeplab_v2_dilated_aspp_parity_on_a_photo(tmp_path):
-    """DeepLab v2 (VGG16 LargeFOV body, atrous fc6 at rate 12 in every ASPP-S branch):
-    dilated convolutions and the bilinear upsampling, dynamic batch and size."""
+    """DeepLab v2 (VGG16 body with conv5 at rate 2, atrous fc6 at rate 12: DeepLab-LargeFOV):
+    dilated convolutions and the bilinear upsampling, dynamic batch and size. (ASPP-S only
+    adds three more such branches and a sum, at twice the conversion time.)"""
     import kseg
 
-    model = kseg.models.DeepLabV2(num_classes=4, backbone="vgg16", aspp="S")
+    model = kseg.models.DeepLabV2(num_classes=4, backbone="vgg16", aspp="LargeFOV")
     result = export_onnx(model, str(tmp_path / "deeplab.onnx"))
     check = result["verification"]
     assert check["ok"] and check["logits_max_abs_diff"] <= 1e-4 and check["label_agreement"] >= 0.999
