@@ -48,7 +48,8 @@ def main(argv=None):
     result = train(config, run_dir, verbose=0 if args.quiet else 1)
     print(json.dumps(result, indent=2))
     if "val_mean_iou" in result:  # the chief evaluates; other workers only train
-        print(f"\nval mIoU {100 * result['val_mean_iou']:.2f}% -- model: {result['model']}, report: {result['metrics']['markdown']}")
+        model = result.get("generator", result["model"])  # a GAN: its segmentation network
+        print(f"\nval mIoU {100 * result['val_mean_iou']:.2f}% -- model: {model}, report: {result['metrics']['markdown']}")
     return 0
 
 
