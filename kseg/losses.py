@@ -144,3 +144,65 @@ def masked_cross_entropy(labels, logits, ignore_label=IGNORE_LABEL):
     per_pixel = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=tf.cast(logits, tf.float32))
     valid = tf.cast(valid, tf.float32)
     return tf.reduce_sum(per_pixel * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)
+
+
+def _neighbour_pairs(labels, ignore_label):
+    """Labels (B, H, W) int -> (same (B, H, W, 9) float, valid (B, H, W, 9) float) for the 9
+    neighbours of `kseg.layers.relation.NEIGHBOUR_OFFSETS`; a pair is valid when both labels
+    are known (not `ignore_label`, not beyond the border)."""
+    from kseg.layers.relation import NEIGHBOUR_OFFSETS, shift_map
+
+    labels = tf.cast(labels, tf.int32)
+    neighbours = tf.stack([shift_map(labels, dh, dw, fill=ignore_label) for dh, dw in NEIGHBOUR_OFFSETS], axis=-1)
+    centre = labels[..., None]
+    valid = tf.logical_and(centre != ignore_label, neighbours != ignore_label)
+    return tf.cast(tf.equal(centre, neighbours), tf.float32), tf.cast(valid, tf.float32)
+
+
+@keras.saving.register_keras_serializable(package="kseg")
+class SpatialCorrelationLoss(keras.losses.Loss):
+    """RelationNet's Spatial Correlation Loss (Zhuang et al., eq. 4-6).
+
+    For every position and each of its 9 neighbours (dh, dw in {-1, 0, 1}, itself
+    included) the similarity subnet predicts P(same label). The target is whether the two
+    labels agree; each pair's term is `beta * log P` when they agree and
+    `alpha * log(1 - P)` when they differ, with `alpha` = share of agreeing pairs and
+    `beta` = share of differing pairs (eq. 5: the rarer kind weighs more), counted over
+    the batch. The loss is minus the sum over pairs divided by the number of pairs (eq. 6's
+    N = W H |dw| |dh|); pairs where either label is ignored or beyond the border are left
+    out of the sum, the counts and N.
+
+    Labels are taken at the prediction's resolution: `y_true` is resized to it with
+    nearest neighbour when the sizes differ (the subnet runs at output stride 8).
+
+    Args:
+        ignore_label: int. Defaults to 255.
+
+    Call arguments: `y_true` (B, H, W) int labels, `y_pred` (B, h, w, 9) logits.
+    """
+
+    def __init__(self, ignore_label=IGNORE_LABEL, name="spatial_correlation_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.ignore_label = int(ignore_label)
+
+    def call(self, y_true, y_pred):
+        logits = tf.cast(y_pred, tf.float32)
+        labels = tf.cast(y_true, tf.int32)
+        size = tf.shape(logits)[1:3]
+        labels = tf.cond(
+            tf.reduce_all(tf.equal(tf.shape(labels)[1:3], size)),
+            lambda: labels,
+            lambda: tf.cast(tf.image.resize(labels[..., None], size, method="nearest")[..., 0], tf.int32),
+        )
+        same, valid = _neighbour_pairs(labels, self.ignore_label)
+        positives = tf.reduce_sum(same * valid)
+        negatives = tf.reduce_sum((1.0 - same) * valid)
+        total = tf.maximum(positives + negatives, 1.0)
+        alpha, beta = positives / total, negatives / total
+        log_p = tf.math.log_sigmoid(logits)
+        log_not_p = tf.math.log_sigmoid(-logits)
+        terms = same * beta * log_p + (1.0 - same) * alpha * log_not_p
+        return -tf.reduce_sum(terms * valid) / total
+
+    def get_config(self):
+        return {**super().get_config(), "ignore_label": self.ignore_label}

@@ -4,7 +4,7 @@ from kseg.layers.aspp import ASPP, ASPP_PRESETS, ASPPV3  # noqa: F401
 from kseg.layers.atrous import AtrousConv2D  # noqa: F401
 from kseg.layers.pan import FeaturePyramidAttention, GlobalAttentionUpsample  # noqa: F401
 from kseg.layers.deformable import DeformableConv2D  # noqa: F401
-from kseg.layers.relation import RelationModule  # noqa: F401
+from kseg.layers.relation import RelationModule, ShiftCorrelation, SimilarityHead  # noqa: F401
 from kseg.layers.preprocessing import ImageNormalization  # noqa: F401
 from kseg.layers.resize import ResizeByScale, ResizeLike  # noqa: F401
 from kseg.layers.crf import ConvCRF, DenseCRF  # noqa: F401,E402

@@ -57,3 +57,76 @@ class RelationModule(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size}
+
+
+# The 9 neighbour offsets (dh, dw) of the shift correlation, row-major over {-1, 0, 1}^2.
+NEIGHBOUR_OFFSETS = tuple((dh, dw) for dh in (-1, 0, 1) for dw in (-1, 0, 1))
+
+
+def shift_map(x, dh, dw, fill=0):
+    """`out[:, i, j] = x[:, i + dh, j + dw]`, `fill` where that falls outside: the zero-padded
+    "anchor feature" shifted by (dh, dw) and cropped back (RelationNet Fig. 3).
+    x: (B, H, W, ...) tensor; dh, dw in {-1, 0, 1}."""
+    rank = len(x.shape)
+    paddings = [[0, 0], [1, 1], [1, 1]] + [[0, 0]] * (rank - 3)
+    padded = tf.pad(x, paddings, constant_values=fill)
+    shape = tf.shape(x)
+    begin = [0, 1 + dh, 1 + dw] + [0] * (rank - 3)
+    return tf.slice(padded, begin, tf.concat([shape[:1], shape[1:3], shape[3:]], axis=0))
+
+
+@keras.saving.register_keras_serializable(package="kseg")
+class ShiftCorrelation(keras.layers.Layer):
+    """RelationNet's shift-feature correlation (§II-A3, Fig. 3): the feature map is
+    zero-padded ("anchor feature"), shifted by each (dh, dw) in {-1, 0, 1}^2, cropped back,
+    and concatenated with the unshifted features, giving one "correlation feature" per
+    position and neighbour (the position itself included).
+
+    Input: `(batch, H, W, C)`. Output: `(batch, H, W, 9, 2 C)`: `[..., k, :C]` the
+    position's features, `[..., k, C:]` those of neighbour k = (dh, dw) =
+    `NEIGHBOUR_OFFSETS[k]` (zeros beyond the border).
+    """
+
+    def call(self, inputs):
+        shifted = tf.stack([shift_map(inputs, dh, dw) for dh, dw in NEIGHBOUR_OFFSETS], axis=3)
+        anchor = tf.broadcast_to(inputs[:, :, :, None], tf.shape(shifted))
+        return tf.concat([anchor, shifted], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        channels = None if input_shape[-1] is None else 2 * input_shape[-1]
+        return (*input_shape[:3], len(NEIGHBOUR_OFFSETS), channels)
+
+
+@keras.saving.register_keras_serializable(package="kseg")
+class SimilarityHead(keras.layers.Layer):
+    """RelationNet's similarity estimation subnet (§II-A3): on each correlation feature
+    (position, neighbour) a small 1x1-conv head (`hidden` channels, ReLU, then 1 channel)
+    predicts the logit of P(same label), shared over positions and neighbours.
+
+    Args:
+        hidden: int. Width of the hidden 1x1 conv. Defaults to 256.
+
+    Input: `(batch, H, W, 9, 2 C)` from `ShiftCorrelation`. Output: `(batch, H, W, 9)`
+    float32 logits.
+    """
+
+    def __init__(self, hidden=256, **kwargs):
+        super().__init__(**kwargs)
+        if int(hidden) < 1:
+            raise ValueError(f"Expected hidden >= 1. Received: hidden={hidden}")
+        self.hidden = int(hidden)
+        self.hidden_conv = keras.layers.Dense(self.hidden, activation="relu", name="hidden")
+        self.logit = keras.layers.Dense(1, name="logit", dtype="float32")
+
+    def build(self, input_shape):
+        self.hidden_conv.build(input_shape)
+        self.logit.build((*input_shape[:-1], self.hidden))
+
+    def call(self, inputs):
+        return tf.squeeze(self.logit(self.hidden_conv(inputs)), -1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1])
+
+    def get_config(self):
+        return {**super().get_config(), "hidden": self.hidden}
