@@ -1,0 +1,118 @@
+"""RelationNet (Zhuang et al., ICPR 2018): Wide ResNet-38 with deformable convolutions, a
+bidirectional-GRU relation module, a classifier and, for training, the similarity subnet."""
+
+import keras
+
+from kseg.backbones.wide_resnet38 import WIDE_RESNET38_BLOCKS, WideResNet38Backbone
+from kseg.layers.atrous import AtrousConv2D
+from kseg.layers.relation import RelationModule, ShiftCorrelation, SimilarityHead
+from kseg.layers.resize import ResizeLike
+from kseg.models.common import check_input_shape, check_num_classes, output_head
+
+
+@keras.saving.register_keras_serializable(package="kseg")
+class RelationNet(keras.Model):
+    """RelationNet (Fig. 2): Wide ResNet-38 (deformable blocks 6-7, output stride 8) ->
+    relation module (left-right then up-down bidirectional GRU, §II-A2) -> 1x1 classifier,
+    upsampled bilinearly to the input size.
+
+    With `training_heads=True` the model also returns the similarity subnet's prediction
+    (§II-A3): the relation features go through `ShiftCorrelation` (each position paired
+    with its 9 neighbours) and `SimilarityHead`, giving the logits of P(same label) that
+    the Spatial Correlation Loss supervises. Outputs are then a dict
+    `{"logits": (B, H, W, C), "similarity": (B, H/8, W/8, 9)}`; train with
+    `OHEMCrossEntropy` on "logits" and `SpatialCorrelationLoss` with weight 0.1 on
+    "similarity" (eq. 2). The inference model (`training_heads=False`, the default) has the
+    same weights minus the similarity head and returns the logits alone, so it evaluates and
+    exports like any segmentation model; `without_training_heads()` makes it from a
+    trained model.
+
+    The paper does not say how the 4096 channels of block 7 enter the GRUs; a 1x1 conv
+    with BN + ReLU reduces them to `reduce_filters` first (0 disables it).
+
+    Args:
+        num_classes: int >= 2.
+        hidden_size: int. GRU units per direction in the relation module. Defaults to 256.
+        reduce_filters: int. Width of the 1x1 reduction before the relation module; 0 for
+            none. Defaults to 512.
+        deformable: bool. Deformable convs in backbone blocks 6-7. Defaults to True.
+        training_heads: bool. Also output the similarity subnet. Defaults to False.
+        similarity_hidden: int. Hidden width of the similarity head. Defaults to 256.
+        backbone_blocks: Wide ResNet-38 block layout. Defaults to model A's.
+        backbone_weights: None or a path. Defaults to None.
+        activation: None (logits) or "softmax". Defaults to None.
+        input_shape: tuple (H, W, 3). Defaults to (None, None, 3).
+
+    Example:
+    >>> model = RelationNet(num_classes=19)
+    >>> model(keras.ops.zeros((1, 64, 64, 3))).shape
+    TensorShape([1, 64, 64, 19])
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        hidden_size=256,
+        reduce_filters=512,
+        deformable=True,
+        training_heads=False,
+        similarity_hidden=256,
+        backbone_blocks=WIDE_RESNET38_BLOCKS,
+        backbone_weights=None,
+        activation=None,
+        input_shape=(None, None, 3),
+        **kwargs,
+    ):
+        check_num_classes(num_classes)
+        input_shape = check_input_shape(input_shape)
+        kwargs.setdefault("name", "relationnet")
+        backbone = WideResNet38Backbone(deformable=deformable, blocks=backbone_blocks, weights=backbone_weights)
+        inputs = keras.Input(shape=input_shape, name="images")
+        x = backbone(inputs)["block7"]
+        if reduce_filters:
+            x = AtrousConv2D(int(reduce_filters), 1, batch_norm=True, activation="relu", name="reduce")(x)
+        relation = RelationModule(hidden_size, name="relation")(x)
+        logits = keras.layers.Conv2D(num_classes, 1, name="classifier")(relation)
+        logits = output_head(ResizeLike(name="upsample")([logits, inputs]), activation)
+        if training_heads:
+            correlation = ShiftCorrelation(name="shift_correlation")(relation)
+            similarity = SimilarityHead(similarity_hidden, name="similarity")(correlation)
+            outputs = {"logits": logits, "similarity": similarity}
+        else:
+            outputs = logits
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        self.num_classes = num_classes
+        self.hidden_size = int(hidden_size)
+        self.reduce_filters = int(reduce_filters)
+        self.deformable = bool(deformable)
+        self.training_heads = bool(training_heads)
+        self.similarity_hidden = int(similarity_hidden)
+        self.backbone_blocks = tuple((int(u), tuple(int(w) for w in ws)) for u, ws in backbone_blocks)
+        self.activation = activation
+        self._input_shape_arg = input_shape
+        self.backbone = backbone
+
+    def without_training_heads(self):
+        """The inference model: same weights, logits only (drops the similarity subnet)."""
+        config = {**self.get_config(), "training_heads": False, "name": f"{self.name}_inference"}
+        model = RelationNet.from_config(config)
+        for layer in model.layers:
+            if layer.weights:
+                layer.set_weights(self.get_layer(layer.name).get_weights())
+        return model
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_classes": self.num_classes,
+            "hidden_size": self.hidden_size,
+            "reduce_filters": self.reduce_filters,
+            "deformable": self.deformable,
+            "training_heads": self.training_heads,
+            "similarity_hidden": self.similarity_hidden,
+            "backbone_blocks": [[u, list(ws)] for u, ws in self.backbone_blocks],
+            "activation": self.activation,
+            "input_shape": list(self._input_shape_arg),
+        }
