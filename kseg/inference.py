@@ -139,3 +139,60 @@ def predict_sliding_window(model, image, window, stride, pad_value=IMAGE_MEAN):
             counts[top : top + window[0], left : left + window[1]] += 1
     logits = tf.constant((total / counts)[:, :height, :width])
     return logits[0] if single else logits
+
+
+def stride_logits_model(model, layer="classifier"):
+    """The part of a kseg model up to its low-resolution class scores (before the bilinear
+    upsampling), e.g. RelationNet's or PAN's "classifier": the input `shifted_predict` needs."""
+    import keras
+
+    return keras.Model(model.inputs, model.get_layer(layer).output, name=f"{model.name}_stride_logits")
+
+
+def shifted_predict(model, image, steps=4, output_stride=8, pad_value=IMAGE_MEAN):
+    """RelationNet's multi-step shifted testing (§II-C, Fig. 5): instead of interpolating
+    the stride-`output_stride` scores, run the network on the image shifted by each
+    multiple of `output_stride / steps` pixels in both axes and interleave the results.
+
+    A score cell (i, j) of the run on the image shifted by (dy, dx) (the image moved up and
+    left, padded with `pad_value` at the bottom and right) stands for the original pixels
+    from `(s i + dy, s j + dx)` over `s / steps` pixels in each direction, s the output
+    stride, so with `steps = s` every pixel gets the cell anchored on it and no
+    interpolation is left; with fewer steps each block of `s / steps` pixels shares one.
+    `steps ** 2` forward passes.
+
+    Args:
+        model: callable, images (B, H, W, 3) -> scores (B, ceil(H / s), ceil(W / s), C)
+            (e.g. `stride_logits_model(RelationNet(...))`).
+        image: (H, W, 3) or (B, H, W, 3), RGB 0-255.
+        steps: int dividing `output_stride`: shifts per axis. Defaults to 4.
+        output_stride: int. Defaults to 8.
+        pad_value: fill colour of the uncovered border. Defaults to the ImageNet mean.
+
+    Returns:
+        (H, W, C) or (B, H, W, C) float32 scores at the input's resolution.
+    """
+    if output_stride % steps:
+        raise ValueError(f"steps={steps} must divide output_stride={output_stride}")
+    images, single = _as_batch(image)
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    sub = output_stride // steps
+    fill = tf.constant(pad_value, tf.float32)
+    rows = []
+    for a in range(steps):
+        columns = []
+        for b in range(steps):
+            dy, dx = a * sub, b * sub
+            shifted = images[:, dy:, dx:]
+            paddings = [[0, 0], [0, dy], [0, dx], [0, 0]]
+            border = 1.0 - tf.pad(tf.ones_like(shifted[..., :1]), paddings)  # 1 on the added rows/columns
+            padded = tf.pad(shifted, paddings) + border * fill
+            columns.append(tf.cast(model(padded), tf.float32))
+        rows.append(tf.stack(columns, axis=3))  # (B, h, w, steps_b, C)
+    grid = tf.stack(rows, axis=2)  # (B, h, steps_a, w, steps_b, C)
+    shape = tf.shape(grid)
+    fine = tf.reshape(grid, [shape[0], shape[1] * steps, shape[3] * steps, shape[5]])
+    if sub > 1:
+        fine = tf.repeat(tf.repeat(fine, sub, axis=1), sub, axis=2)
+    out = fine[:, :height, :width]
+    return out[0] if single else out
