@@ -374,3 +374,18 @@ def test_short_adversarial_run_on_builtin_data_learns(tmp_path):
     trivial = (masks == 0).mean() / len(np.unique(masks))
     score = evaluate_dataset(gan, kd.segmentation_dataset(val_pairs, 5, training=False), 5)["mean_iou"]
     assert score > trivial + 0.02, (score, trivial)  # measured: 0.225 vs 0.160
+
+
+@pytest.mark.parametrize("make", [
+    lambda: kseg.models.SegGANDiscriminator(NUM_CLASSES, filters=(8, 8, 8, 8, 1), crf_filter_size=3, crf_blur=2),
+    lambda: kseg.models.SSGANDiscriminator(NUM_CLASSES, fusion="concat", filters=(8, 8)),
+])
+def test_discriminators_round_trip_with_identical_outputs(make, tmp_path):
+    d = make()
+    images, labels = _batch(size=32)
+    inputs = [tf.one_hot(np.where(labels == 255, 0, labels), NUM_CLASSES), tf.constant(images)]
+    expected = d(inputs).numpy()
+    d.save(str(tmp_path / "d.keras"))
+    restored = keras.saving.load_model(str(tmp_path / "d.keras"))
+    assert type(restored) is type(d) and restored.get_config() == d.get_config()
+    np.testing.assert_allclose(restored(inputs).numpy(), expected, atol=1e-6)

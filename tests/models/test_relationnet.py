@@ -53,3 +53,14 @@ def test_saved_model_export_of_the_inference_model(tmp_path):
     x = _images(24, 1)
     labels = loaded.signatures["predict_tensor"](images=tf.constant(x))["labels"].numpy()
     np.testing.assert_array_equal(labels, np.argmax(model(x).numpy(), -1))
+
+
+def test_training_model_round_trip_keeps_both_outputs(tmp_path):
+    model = kseg.models.RelationNet(num_classes=3, training_heads=True, **TINY)
+    x = _images(24, 1)
+    expected = {k: v.numpy() for k, v in model(x).items()}
+    model.save(str(tmp_path / "train.keras"))
+    restored = keras.saving.load_model(str(tmp_path / "train.keras"))
+    assert restored.training_heads and restored.get_config() == model.get_config()
+    for key, value in restored(x).items():
+        np.testing.assert_allclose(value.numpy(), expected[key], atol=1e-5)
