@@ -19,6 +19,18 @@ def test_poly_schedule_values_and_config():
         PolyDecay(0.1, 0)
 
 
+def test_hold_then_linear_schedule_is_relationnets():
+    # RelationNet §III-D: 5e-4 for 35 "epochs", then linear to 5e-6 over the last 25.
+    schedule = PolyDecay(5e-4, 25, power=1.0, end_learning_rate=5e-6, hold_steps=35)
+    expected = {0: 5e-4, 34: 5e-4, 35: 5e-4, 40: 5e-4 - (5e-4 - 5e-6) * 5 / 25, 59: 5e-6 + (5e-4 - 5e-6) / 25, 60: 5e-6, 99: 5e-6}
+    for step, value in expected.items():
+        assert float(schedule(step)) == pytest.approx(value, rel=2e-5), step
+    clone = keras.saving.deserialize_keras_object(json.loads(json.dumps(keras.saving.serialize_keras_object(schedule))))
+    assert clone.hold_steps == 35 and float(clone(50)) == pytest.approx(float(schedule(50)))
+    with pytest.raises(ValueError, match="hold_steps >= 0"):
+        PolyDecay(0.1, 10, hold_steps=-1)
+
+
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_update_equals_the_coupled_caffe_form(nesterov):
     rng = np.random.RandomState(0)

@@ -6,6 +6,11 @@ region's two colours are drawn from the same distribution whatever its class, an
 nor shape tells the class: a model has to learn texture. The background is a smooth
 random field of two random colours. 128x128 images, 256 train and 64 val, written once
 (atomically) into a cache folder and reused.
+
+A third split, "coarse", has 256 further images labelled the way Cityscapes' coarse set
+is: a band along every region boundary is left unlabelled (255), so the labels keep the
+main part of each region and lose its contour. It is there for recipes that mix fine and
+coarse annotations (RelationNet's alternating training).
 """
 
 import os
@@ -18,13 +23,15 @@ from PIL import Image
 from kseg.visualize import voc_palette
 
 CLASSES = ("background", "stripes", "checker", "dots", "speckle")
-VERSION = "shapes-v2"
+VERSION = "shapes-v3"
 SIZE = 128
-SPLITS = {"train": 256, "val": 64}
+SPLITS = {"train": 256, "val": 64, "coarse": 256}
+COARSE_SPLITS = ("coarse",)
+COARSE_BAND = 3  # pixels each side of a boundary left unlabelled in the coarse split
 
 
 def default_root():
-    """`$KSEG_DATA_DIR/shapes-v2`, or `~/.cache/kseg/shapes-v2`."""
+    """`$KSEG_DATA_DIR/shapes-v3`, or `~/.cache/kseg/shapes-v3`."""
     base = os.environ.get("KSEG_DATA_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "kseg")
     return os.path.join(base, VERSION)
 
@@ -100,6 +107,18 @@ def make_example(index, size=SIZE, seed=0):
     return image, mask
 
 
+def coarsen(mask, band=COARSE_BAND, ignore_label=255):
+    """`mask` (H, W) with every pixel within `band` pixels (Chebyshev) of another label set
+    to `ignore_label`: a coarse annotation of the same picture."""
+    padded = np.pad(mask, band, mode="edge")
+    height, width = mask.shape
+    boundary = np.zeros(mask.shape, bool)
+    for dy in range(2 * band + 1):
+        for dx in range(2 * band + 1):
+            boundary |= padded[dy : dy + height, dx : dx + width] != mask
+    return np.where(boundary, np.uint8(ignore_label), mask)
+
+
 def save_voc_pair(root, name, image, mask, quality=92):
     """Write `root/JPEGImages/<name>.jpg` and `root/SegmentationClass/<name>.png` (VOC palette PNG)."""
     Image.fromarray(image).save(os.path.join(root, "JPEGImages", f"{name}.jpg"), quality=quality)
@@ -128,6 +147,8 @@ def ensure_builtin_dataset(root=None, seed=0):
             ids = []
             for _ in range(count):
                 image, mask = make_example(index, seed=seed)
+                if split in COARSE_SPLITS:
+                    mask = coarsen(mask)
                 name = f"{split}_{index:04d}"
                 save_voc_pair(tmp, name, image, mask)
                 ids.append(name)
@@ -135,7 +156,7 @@ def ensure_builtin_dataset(root=None, seed=0):
             with open(os.path.join(tmp, "ImageSets", "Segmentation", f"{split}.txt"), "w") as f:
                 f.write("\n".join(ids) + "\n")
         with open(os.path.join(tmp, "ImageSets", "Segmentation", "trainval.txt"), "w") as f:
-            for split in SPLITS:
+            for split in ("train", "val"):
                 f.write(open(os.path.join(tmp, "ImageSets", "Segmentation", f"{split}.txt")).read())
         with open(os.path.join(tmp, "classes.txt"), "w") as f:
             f.write("\n".join(CLASSES) + "\n")

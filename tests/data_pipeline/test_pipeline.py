@@ -7,6 +7,7 @@ from PIL import Image
 
 import kseg.data as kd
 from kseg.data.augment import augment, pad_to
+from kseg.data.builtin import make_example
 from kseg.visualize import voc_palette
 
 
@@ -37,6 +38,26 @@ def test_builtin_dataset_is_deterministic_voc_layout(builtin_root, tmp_path):
     # Every class occurs, and colour alone does not separate them (mean colours overlap).
     masks = np.stack([kd.read_pair(*p, num_classes=5)[1] for p in train[:64]])
     assert set(np.unique(masks)) == set(range(5))
+
+
+def test_builtin_coarse_split_loses_the_contours_and_keeps_the_regions(builtin_root):
+    coarse = kd.voc_pairs(builtin_root, "coarse")
+    assert len(coarse) == 256 and not set(p[0] for p in coarse) & set(p[0] for p in kd.voc_pairs(builtin_root, "train"))
+    name = os.path.splitext(os.path.basename(coarse[0][0]))[0]
+    index = int(name.split("_")[1])
+    _, fine = make_example(index)
+    _, mask = kd.read_pair(*coarse[0], num_classes=5)
+    labelled = mask != 255
+    np.testing.assert_array_equal(mask[labelled], fine[labelled])  # what is labelled is right
+    # Ignored exactly where a 7x7 window (band 3) sees another label: NumPy loop reference.
+    band = 3
+    expected = np.zeros_like(labelled)
+    for y in range(128):
+        for x in range(128):
+            window = fine[max(0, y - band) : y + band + 1, max(0, x - band) : x + band + 1]
+            expected[y, x] = (window != fine[y, x]).any()
+    np.testing.assert_array_equal(~labelled, expected)
+    assert 0.0 < (~labelled).mean() < 0.5
 
 
 def test_training_pipeline_shapes_values_and_determinism(builtin_root):
