@@ -141,12 +141,38 @@ def predict_sliding_window(model, image, window, stride, pad_value=IMAGE_MEAN):
     return logits[0] if single else logits
 
 
-def stride_logits_model(model, layer="classifier"):
+SCORE_LAYERS = ("classifier", "aspp")  # RelationNet / PAN, DeepLab v2
+
+
+def stride_logits_model(model, layer=None):
     """The part of a kseg model up to its low-resolution class scores (before the bilinear
-    upsampling), e.g. RelationNet's or PAN's "classifier": the input `shifted_predict` needs."""
+    upsampling): the input `shifted_predict` needs.
+
+    Args:
+        model: a functional segmentation model.
+        layer: name of the layer giving the scores. Defaults to the first of "classifier"
+            (RelationNet, PAN) and "aspp" (DeepLab v2) the model has.
+    """
     import keras
 
+    names = [l.name for l in model.layers]
+    if layer is None:
+        layer = next((name for name in SCORE_LAYERS if name in names), None)
+        if layer is None:
+            raise ValueError(f"{model.name!r} has none of the score layers {SCORE_LAYERS}: pass layer=")
+    elif layer not in names:
+        raise ValueError(f"{model.name!r} has no layer {layer!r}. Its layers: {names}")
     return keras.Model(model.inputs, model.get_layer(layer).output, name=f"{model.name}_stride_logits")
+
+
+def logits_stride(stride_model, probe=64):
+    """Output stride of `stride_model` (e.g. 8 for RelationNet): a `probe`-pixel square
+    input's side over its scores' side."""
+    scores = stride_model(tf.zeros((1, probe, probe, 3)), training=False)
+    side = int(scores.shape[1])
+    if probe % side:
+        raise ValueError(f"{stride_model.name!r} maps {probe} pixels to {side} cells: not a whole output stride")
+    return probe // side
 
 
 def shifted_predict(model, image, steps=4, output_stride=8, pad_value=IMAGE_MEAN):
@@ -178,18 +204,23 @@ def shifted_predict(model, image, steps=4, output_stride=8, pad_value=IMAGE_MEAN
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     sub = output_stride // steps
     fill = tf.constant(pad_value, tf.float32)
-    rows = []
-    for a in range(steps):
-        columns = []
-        for b in range(steps):
-            dy, dx = a * sub, b * sub
-            shifted = images[:, dy:, dx:]
-            paddings = [[0, 0], [0, dy], [0, dx], [0, 0]]
-            border = 1.0 - tf.pad(tf.ones_like(shifted[..., :1]), paddings)  # 1 on the added rows/columns
-            padded = tf.pad(shifted, paddings) + border * fill
-            columns.append(tf.cast(model(padded), tf.float32))
-        rows.append(tf.stack(columns, axis=3))  # (B, h, w, steps_b, C)
-    grid = tf.stack(rows, axis=2)  # (B, h, steps_a, w, steps_b, C)
+    images = tf.cast(images, tf.float32)
+    shifts = tf.constant([(a * sub, b * sub) for a in range(steps) for b in range(steps)], tf.int32)
+
+    def run_shifted(shift):
+        dy, dx = shift[0], shift[1]
+        shifted = images[:, dy:, dx:]
+        paddings = [[0, 0], [0, dy], [0, dx], [0, 0]]
+        border = 1.0 - tf.pad(tf.ones_like(shifted[..., :1]), paddings)  # 1 on the added rows/columns
+        return tf.cast(model(tf.pad(shifted, paddings) + border * fill), tf.float32)
+
+    # One run per shift in a loop (the model is traced once; runs do not share memory).
+    runs = tf.map_fn(
+        run_shifted, shifts, fn_output_signature=tf.TensorSpec(None, tf.float32), parallel_iterations=1
+    )  # (steps_a * steps_b, B, h, w, C)
+    shape = tf.shape(runs)
+    runs = tf.reshape(runs, tf.concat([[steps, steps], shape[1:]], 0))  # (steps_a, steps_b, B, h, w, C)
+    grid = tf.transpose(runs, [2, 3, 0, 4, 1, 5])  # (B, h, steps_a, w, steps_b, C)
     shape = tf.shape(grid)
     fine = tf.reshape(grid, [shape[0], shape[1] * steps, shape[3] * steps, shape[5]])
     if sub > 1:

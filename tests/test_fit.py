@@ -41,7 +41,15 @@ def test_defaults_and_overrides():
     "overrides, message",
     [
         (["train.stepz=3"], r"Unknown config key 'train.stepz'. Valid keys here: \["),
-        (["model.architecture=unet"], r"model.architecture must be one of \['pan', 'deeplabv2', 'seggan', 'ssgan'\]"),
+        (["model.architecture=unet"], r"model.architecture must be one of \['pan', 'deeplabv2', 'seggan', 'ssgan', 'relationnet'\]"),
+        (["model.architecture=relationnet"], "model.backbone must be 'wide_resnet38' for model.architecture=relationnet"),
+        (["model.backbone=wide_resnet38"], "set model.architecture=relationnet"),
+        (["train.epochs=3"], "Set exactly one of train.steps and train.epochs"),
+        (["train.steps=null"], "Set exactly one of train.steps and train.epochs"),
+        (["train.steps=null", "train.epochs=-1"], "train.epochs must be a positive number"),
+        (["optimizer.hold_fraction=1.0"], r"optimizer.hold_fraction must be in \[0, 1\)"),
+        (["data.train_split=[]"], "data.train_split must be a split name or a list"),
+        (["scl_weight=-0.1"], "relation.scl_weight must be >= 0"),
         (["data.format=voc"], "data.root is required for data.format='voc'"),
         (["data.crop=[64]"], "data.crop must be"),
         (["train.steps=0"], "train.steps must be a positive integer"),
@@ -79,7 +87,8 @@ def test_recipes_carry_the_papers_numbers():
     assert seggan["model"]["architecture"] == "seggan" and seggan["model"]["backbone"] == "resnet101"
     assert seggan["data"]["crop"] == [319, 319] and seggan["data"]["batch_size"] == 11
     assert seggan["optimizer"] == {
-        "learning_rate": 2.5e-4, "power": 0.9, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4
+        "learning_rate": 2.5e-4, "power": 0.9, "end_learning_rate": 0.0, "hold_fraction": 0.0, "momentum": 0.9,
+        "nesterov": True, "weight_decay": 5e-4,
     }
     adv = seggan["adversarial"]
     assert adv["lambda_adv"] == 0.01 and adv["d_learning_rate"] == 1e-4 and (adv["d_beta_1"], adv["d_beta_2"]) == (0.9, 0.999)

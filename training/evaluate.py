@@ -4,6 +4,7 @@
     python -m training.evaluate --run runs/pan_r101_voc --scales 0.5,0.75,1.0,1.25,1.5,1.75 --flip
     python -m training.evaluate --model model.keras --config training/configs/pan_cityscapes.yaml \
         --set data.root=/data/cityscapes --sliding-window 768 --stride 512 --crf dense
+    python -m training.evaluate --run runs/relationnet_cityscapes --shifted-steps 4   # RelationNet §II-C
 
 Writes metrics.json / metrics.md (mIoU, per-class IoU, pixel and mean accuracy), a
 confusion-matrix picture and colourised predictions and overlays of the first images.
@@ -29,28 +30,44 @@ def main(argv=None):
     parser.add_argument("--fusion", choices=("mean", "max"), default="mean", help="how scales/flips are fused")
     parser.add_argument("--sliding-window", type=int, help="window side for large images")
     parser.add_argument("--stride", type=int, help="window stride (default: 2/3 of the window)")
+    parser.add_argument(
+        "--shifted-steps", type=int, metavar="N",
+        help="shifted multi-step testing (RelationNet §II-C): N^2 runs shifted by output_stride/N pixels, interleaved",
+    )
     parser.add_argument("--crf", choices=("dense", "conv"), help="refine with a CRF")
+    parser.add_argument("--images", type=int, metavar="N", help="score the first N images of the split only")
     parser.add_argument("--save-predictions", type=int, default=8, metavar="N", help="colourise the first N images")
     parser.add_argument("--out", help="output folder (default: <run>/eval or ./eval)")
     args = parser.parse_args(argv)
 
+    if args.images is not None and args.images < 1:
+        parser.error(f"--images must be >= 1. Received: {args.images}")
+    if args.shifted_steps is not None and args.shifted_steps < 1:
+        parser.error(f"--shifted-steps must be >= 1. Received: {args.shifted_steps}")
+    if args.shifted_steps and args.sliding_window:
+        parser.error("--shifted-steps and --sliding-window cannot be combined")
     model_path, config = resolve_run(parser, args)
 
-    from kseg.training.evaluation import evaluate_split
+    from kseg.training.evaluation import EvaluationOptionError, evaluate_split
 
     out = args.out or os.path.join(args.run or ".", "eval")
-    result = evaluate_split(
-        model_path,
-        config,
-        out,
-        scales=args.scales,
-        flip=args.flip,
-        fusion=args.fusion,
-        sliding_window=args.sliding_window,
-        stride=args.stride,
-        crf=args.crf,
-        save_predictions=args.save_predictions,
-    )
+    try:
+        result = evaluate_split(
+            model_path,
+            config,
+            out,
+            scales=args.scales,
+            flip=args.flip,
+            fusion=args.fusion,
+            sliding_window=args.sliding_window,
+            stride=args.stride,
+            crf=args.crf,
+            shifted_steps=args.shifted_steps,
+            images=args.images,
+            save_predictions=args.save_predictions,
+        )
+    except EvaluationOptionError as error:
+        parser.error(str(error))
     print(json.dumps(result, indent=2))
     print(f"\nmIoU {100 * result['mean_iou']:.2f}% -- report: {result['markdown']}")
     return 0

@@ -42,10 +42,10 @@ def main(argv=None):
     except ConfigError as error:
         parser.error(str(error))
 
-    from kseg.training.runner import train  # TensorFlow is imported only once the arguments are fine
+    from kseg.training.runner import run  # TensorFlow is imported only once the arguments are fine
 
     run_dir = args.run_dir or os.path.join("runs", config["name"])
-    result = train(config, run_dir, verbose=0 if args.quiet else 1)
+    result = run(config, run_dir, verbose=0 if args.quiet else 1)
     print(json.dumps(result, indent=2))
     if "val_mean_iou" in result:  # the chief evaluates; other workers only train
         model = result.get("generator", result["model"])  # a GAN: its segmentation network

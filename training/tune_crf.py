@@ -34,13 +34,12 @@ def main(argv=None):
         parser.error(f"--images must be >= 1. Received: {args.images}")
     model_path, config = resolve_run(parser, args)
 
-    import keras
-
     from kseg import data as kdata
     from kseg.crf_tuning import DEEPLAB_GRID, grid_search_crf, unrefined_miou
+    from kseg.serving.source import load_model
     from kseg.training.runner import data_sources
 
-    model = keras.saving.load_model(model_path)
+    model = load_model(model_path)
     _, pairs, _, label_table = data_sources(config)
     num_classes = config["data"]["num_classes"]
     dataset = kdata.segmentation_dataset(pairs[: args.images], num_classes, training=False, label_table=label_table)

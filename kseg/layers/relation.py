@@ -31,8 +31,12 @@ class RelationModule(keras.layers.Layer):
         if int(hidden_size) < 1:
             raise ValueError(f"Expected hidden_size >= 1. Received: hidden_size={hidden_size}")
         self.hidden_size = int(hidden_size)
-        self.rows = keras.layers.Bidirectional(keras.layers.GRU(self.hidden_size, return_sequences=True), name="rows")
-        self.columns = keras.layers.Bidirectional(keras.layers.GRU(self.hidden_size, return_sequences=True), name="columns")
+        self.rows = keras.layers.Bidirectional(
+            keras.layers.GRU(self.hidden_size, return_sequences=True, name="gru"), name="rows"
+        )
+        self.columns = keras.layers.Bidirectional(
+            keras.layers.GRU(self.hidden_size, return_sequences=True, name="gru"), name="columns"
+        )
 
     def build(self, input_shape):
         channels = input_shape[-1]

@@ -19,9 +19,10 @@ def resolve_model_path(path):
 
 
 def load_model(path):
-    """Load a kseg model from a run folder or a `.keras` file (compile state is not needed)."""
+    """Load the segmentation network of a run folder or a `.keras` file (a GAN's generator,
+    RelationNet without its training heads; compile state is not needed)."""
     import keras
 
-    import kseg  # noqa: F401  registers the kseg classes
+    import kseg  # registers the kseg classes
 
-    return keras.saving.load_model(resolve_model_path(path), compile=False)
+    return kseg.models.segmentation_network(keras.saving.load_model(resolve_model_path(path), compile=False))

@@ -1,4 +1,11 @@
-"""Training configuration: a YAML recipe, `key=value` overrides, checked against the defaults."""
+"""Training configuration: a YAML recipe, `key=value` overrides, checked against the defaults.
+
+A recipe may have `stages:`, a list of mappings of overrides, run one after the other, each
+starting from the previous stage's weights (RelationNet's alternating training). In a
+stage, `name` names the stage (its folder `stage-<k>-<name>`); everything else overrides
+the recipe's keys for that stage. `--set` overrides apply to every stage and win over
+what the stages set.
+"""
 
 import copy
 
@@ -7,7 +14,7 @@ import yaml
 DEFAULTS = {
     "name": "builtin_pan_r50",
     "model": {
-        "architecture": "pan",  # pan | deeplabv2 | seggan | ssgan
+        "architecture": "pan",  # pan | deeplabv2 | seggan | ssgan | relationnet
         "backbone": "resnet50",
         "output_stride": 16,
         "backbone_weights": None,  # None | imagenet | path to a keras.applications weight file
@@ -17,7 +24,7 @@ DEFAULTS = {
         "format": "builtin",  # builtin | voc | cityscapes | folder
         "root": None,
         "num_classes": 5,
-        "train_split": "train",
+        "train_split": "train",  # a split or a list of splits (their union)
         "val_split": "val",
         "annotation": "gtFine",  # Cityscapes: gtFine | gtCoarse
         "crop": [96, 96],
@@ -29,15 +36,21 @@ DEFAULTS = {
     },
     "optimizer": {
         "learning_rate": 0.05,
-        "power": 0.9,  # poly schedule
+        "power": 0.9,  # poly schedule; 1 is linear
+        "end_learning_rate": 0.0,
+        "hold_fraction": 0.0,  # share of the steps at the initial rate before the decay starts
         "momentum": 0.9,
         "nesterov": False,
         "weight_decay": 1e-4,  # the papers' L2 term (coupled), see CoupledWeightDecaySGD
     },
     "train": {
-        "steps": 300,
+        "steps": 300,  # or null with `epochs`
+        "epochs": None,  # passes over the training split; converted to steps from its size
+        "init_weights": None,  # a .keras model to start from (matching layers by name)
         "checkpoint_every": 50,
         "loss": "cross_entropy",  # cross_entropy | ohem
+        "ohem_threshold": 0.6,  # RelationNet eq. 3
+        "ohem_min_kept": 100000,
         "precision": "float32",  # float32 | mixed_bfloat16 | mixed_float16
         "jit_compile": False,
         "strategy": "default",  # default | mirrored | multi_worker (reads TF_CONFIG)
@@ -51,16 +64,20 @@ DEFAULTS = {
         "d_beta_1": 0.9,
         "d_beta_2": 0.999,
     },
+    "relation": {  # relationnet only
+        "scl_weight": 0.1,  # lambda of the Spatial Correlation Loss (eq. 2); 0 trains without the similarity subnet
+    },
     "export": {
         "saved_model": True,  # <run>/serving/<name>/<steps>/ for TF Serving (+ models.config)
         "onnx": True,  # <run>/model.onnx, checked with ONNX Runtime
         "name": None,  # the served model's name; defaults to the run's name
         "crf": None,  # None | dense | conv: CRF inside the exported graphs
     },
+    "stages": [],  # optional list of override mappings, trained in turn (see the module docstring)
 }
 
 _CHOICES = {
-    ("model", "architecture"): ("pan", "deeplabv2", "seggan", "ssgan"),
+    ("model", "architecture"): ("pan", "deeplabv2", "seggan", "ssgan", "relationnet"),
     ("adversarial", "adversarial_loss"): ("non_saturating", "minimax"),
     ("adversarial", "d_loss"): ("bce", "focal"),
     ("data", "format"): ("builtin", "voc", "cityscapes", "folder"),
@@ -89,21 +106,38 @@ def _merge(base, update, path=""):
 
 
 # Short names accepted by --set for keys swept often.
-ALIASES = {"lambda_adv": "adversarial.lambda_adv"}
+ALIASES = {"lambda_adv": "adversarial.lambda_adv", "scl_weight": "relation.scl_weight"}
 
 
-def apply_override(config, assignment):
-    """Apply one `a.b.c=value` override in place; the value is parsed as YAML."""
+def _parse_override(assignment):
+    """`a.b.c=value` -> {"a": {"b": {"c": value}}}; the value is parsed as YAML."""
     if "=" not in assignment:
         raise ConfigError(f"Expected key=value in --set. Received: {assignment!r}")
     key, raw = assignment.split("=", 1)
     value = yaml.safe_load(raw)
     key = ALIASES.get(key.strip(), key.strip())
-    parts = key.split(".")
     update = value
-    for part in reversed(parts):
+    for part in reversed(key.split(".")):
         update = {part: update}
+    return update
+
+
+def _deep_update(target, update):
+    """Nested dict update without schema checks (a stage's partial overrides)."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict) and key != "options":
+            _deep_update(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def apply_override(config, assignment):
+    """Apply one `a.b.c=value` override in place; the value is parsed as YAML."""
+    update = _parse_override(assignment)
     _merge(config, update)
+    for stage in config.get("stages") or ():  # --set wins over what a stage sets
+        if "stages" not in update and isinstance(stage, dict):
+            _deep_update(stage, update)
 
 
 def load_config(path=None, overrides=()):
@@ -126,7 +160,46 @@ def load_config(path=None, overrides=()):
     return config
 
 
+def expand_stages(config):
+    """[(stage_name, full config without stages)]: one entry per stage, or one (None, config)
+    for a recipe without stages. Each stage's config is the recipe with the stage's
+    overrides merged in, validated."""
+    stages = config.get("stages") or []
+    base = {k: copy.deepcopy(v) for k, v in config.items() if k != "stages"}
+    base["stages"] = []
+    if not stages:
+        return [(None, base)]
+    if not isinstance(stages, list):
+        raise ConfigError(f"stages must be a list of mappings. Received: {stages!r}")
+    expanded = []
+    for index, stage in enumerate(stages, 1):
+        if not isinstance(stage, dict):
+            raise ConfigError(f"stages[{index - 1}] must be a mapping of config overrides. Received: {stage!r}")
+        overrides = dict(stage)
+        name = str(overrides.pop("name", index))
+        if not name.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"stages[{index - 1}].name must be letters, digits, '-' or '_'. Received: {name!r}")
+        if "stages" in overrides:
+            raise ConfigError(f"stages[{index - 1}] cannot itself have stages")
+        stage_config = copy.deepcopy(base)
+        try:
+            _merge(stage_config, overrides)
+            _validate_one(stage_config)
+        except ConfigError as error:
+            raise ConfigError(f"stage {index} ({name}): {error}") from error
+        expanded.append((name, stage_config))
+    return expanded
+
+
 def validate(config):
+    """Check `config`, and each of its stages when it has some."""
+    if config.get("stages"):
+        expand_stages(config)  # validates every stage
+        return config
+    return _validate_one(config)
+
+
+def _validate_one(config):
     for (section, key), choices in _CHOICES.items():
         if config[section][key] not in choices:
             raise ConfigError(f"{section}.{key} must be one of {list(choices)}. Received: {config[section][key]!r}")
@@ -137,7 +210,29 @@ def validate(config):
         raise ConfigError(f"data.crop must be [height, width]. Received: {data['crop']!r}")
     if data["scale"] is not None and not (len(data["scale"]) == 2 and 0 < data["scale"][0] <= data["scale"][1]):
         raise ConfigError(f"data.scale must be [low, high] with 0 < low <= high, or null. Received: {data['scale']!r}")
-    for section, key in (("data", "batch_size"), ("train", "steps"), ("train", "checkpoint_every"), ("data", "num_classes")):
+    splits = data["train_split"] if isinstance(data["train_split"], list) else [data["train_split"]]
+    if not splits or not all(isinstance(s, str) and s for s in splits):
+        raise ConfigError(f"data.train_split must be a split name or a list of them. Received: {data['train_split']!r}")
+    train = config["train"]
+    if (train["steps"] is None) == (train["epochs"] is None):
+        raise ConfigError(
+            "Set exactly one of train.steps and train.epochs (the other null). "
+            f"Received: steps={train['steps']!r}, epochs={train['epochs']!r}"
+        )
+    if train["epochs"] is not None and not (isinstance(train["epochs"], (int, float)) and train["epochs"] > 0):
+        raise ConfigError(f"train.epochs must be a positive number. Received: {train['epochs']!r}")
+    if not 0.0 <= float(config["optimizer"]["hold_fraction"]) < 1.0:
+        raise ConfigError(f"optimizer.hold_fraction must be in [0, 1). Received: {config['optimizer']['hold_fraction']!r}")
+    if config["model"]["architecture"] == "relationnet" and config["model"]["backbone"] != "wide_resnet38":
+        raise ConfigError(
+            f"model.backbone must be 'wide_resnet38' for model.architecture=relationnet. Received: {config['model']['backbone']!r}"
+        )
+    if config["model"]["architecture"] != "relationnet" and config["model"]["backbone"] == "wide_resnet38":
+        raise ConfigError("model.backbone=wide_resnet38 is RelationNet's backbone: set model.architecture=relationnet")
+    if not float(config["relation"]["scl_weight"]) >= 0:
+        raise ConfigError(f"relation.scl_weight must be >= 0. Received: {config['relation']['scl_weight']!r}")
+    steps_keys = (("train", "steps"),) if train["steps"] is not None else ()
+    for section, key in (("data", "batch_size"), *steps_keys, ("train", "checkpoint_every"), ("data", "num_classes")):
         if not isinstance(config[section][key], int) or config[section][key] < 1:
             raise ConfigError(f"{section}.{key} must be a positive integer. Received: {config[section][key]!r}")
     if config["data"]["num_classes"] < 2:

@@ -10,9 +10,13 @@ from kseg.metrics import ConfusionMatrixMetric
 
 def evaluate_dataset(model, dataset, num_classes, ignore_label=255):
     """Stream `dataset` ((images, masks) batches) through `model`; returns `ConfusionMatrixMetric.scores()`."""
+    import tensorflow as tf
+
     metric = ConfusionMatrixMetric(num_classes, ignore_label=ignore_label)
+    # One graph for all batches (relaxed to dynamic sizes if the image sizes vary).
+    forward = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
     for images, masks in dataset:
-        metric.update_state(masks, model(images, training=False))
+        metric.update_state(masks, forward(images))
     return metric.scores()
 
 
@@ -48,13 +52,45 @@ def write_report(scores, class_names, out_dir, title="Evaluation"):
     return json_path, md_path
 
 
-def predict(model, images, scales=(1.0,), flip=False, fusion="mean", sliding_window=None, stride=None, crf=None):
-    """Scores (B, H, W, C) for a batch: plain, multi-scale/flip, sliding-window, then optional CRF."""
+class EvaluationOptionError(ValueError):
+    """A test-time option the model cannot be evaluated with."""
+
+
+def shifted_base(model, steps):
+    """`model` evaluated with RelationNet's shifted multi-step testing (§II-C): a callable
+    images -> logits at the input size, interleaving `steps`^2 shifted runs of the model's
+    low-resolution scores."""
+    from kseg import inference
+
+    try:
+        scores = inference.stride_logits_model(model)
+    except ValueError as error:
+        raise EvaluationOptionError(f"--shifted-steps: {error}") from error
+    output_stride = inference.logits_stride(scores)
+    if output_stride % steps:
+        raise EvaluationOptionError(f"--shifted-steps {steps} must divide the model's output stride {output_stride}")
+
+    def base(images, training=False):
+        return inference.shifted_predict(scores, images, steps=steps, output_stride=output_stride)
+
+    return base
+
+
+def predict(
+    model, images, scales=(1.0,), flip=False, fusion="mean", sliding_window=None, stride=None, crf=None,
+    shifted_steps=None,
+):
+    """Scores (B, H, W, C) for a batch: plain, shifted multi-step (`shifted_steps`, a callable
+    from `shifted_base` or an int) or sliding-window, then multi-scale/flip, then optional CRF."""
     import tensorflow as tf
 
     from kseg import inference
 
-    if sliding_window:
+    if shifted_steps and sliding_window:
+        raise ValueError("shifted testing and a sliding window cannot be combined")
+    if shifted_steps:
+        base = shifted_steps if callable(shifted_steps) else shifted_base(model, int(shifted_steps))
+    elif sliding_window:
         stride = stride or max(1, (2 * sliding_window) // 3)
 
         def base(x, training=False):
@@ -72,18 +108,20 @@ def predict(model, images, scales=(1.0,), flip=False, fusion="mean", sliding_win
     return logits
 
 
-def evaluate_split(model_path, config, out_dir, save_predictions=8, **predict_options):
-    """Evaluate a saved model on the configured validation split; write the report,
-    a confusion-matrix picture and colourised predictions. Returns a summary dict."""
-    import keras
+def evaluate_split(model_path, config, out_dir, save_predictions=8, images=None, **predict_options):
+    """Evaluate a saved model on the configured validation split (its first `images`
+    images if given); write the report, a confusion-matrix picture and colourised
+    predictions. Returns a summary dict."""
     from PIL import Image
 
     from kseg import data as kdata
     from kseg import visualize
+    from kseg.serving.source import load_model
     from kseg.training.runner import data_sources
 
-    model = keras.saving.load_model(model_path)
+    model = load_model(model_path)
     _, val_pairs, class_names, label_table = data_sources(config)
+    val_pairs = val_pairs[:images] if images else val_pairs
     num_classes = config["data"]["num_classes"]
     dataset = kdata.segmentation_dataset(
         val_pairs, num_classes, training=False, label_table=label_table,
@@ -93,8 +131,18 @@ def evaluate_split(model_path, config, out_dir, save_predictions=8, **predict_op
     metric = ConfusionMatrixMetric(num_classes)
     pictures = os.path.join(out_dir, "predictions")
     os.makedirs(pictures, exist_ok=True)
+    if predict_options.get("shifted_steps"):  # build the score model and its stride once
+        predict_options["shifted_steps"] = shifted_base(model, int(predict_options["shifted_steps"]))
+
+    def forward(images):
+        return predict(model, images, **predict_options)
+
+    if not predict_options.get("sliding_window"):  # the sliding window assembles its tiles in NumPy
+        import tensorflow as tf
+
+        forward = tf.function(forward, reduce_retracing=True)
     for index, (images, masks) in enumerate(dataset):
-        scores = predict(model, images, **predict_options)
+        scores = forward(images)
         metric.update_state(masks, scores)
         if index < save_predictions:
             labels = np.asarray(scores).argmax(-1)[0].astype(np.uint8)

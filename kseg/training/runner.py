@@ -1,9 +1,11 @@
 """The training job behind `python -m training.fit`: data, model, optimiser, checkpoints,
-resume, evaluation, saving."""
+resume, evaluation, saving; `run` adds multi-stage recipes."""
 
+import copy
 import json
 import math
 import os
+import shutil
 import tempfile
 
 import keras
@@ -11,33 +13,37 @@ import tensorflow as tf
 
 import kseg
 from kseg import data as kdata
-from kseg.training.config import dump_config
+from kseg.training.config import ConfigError, dump_config, expand_stages
 from kseg.training.distribute import is_chief, make_strategy, shard_by_data, worker_dir
 from kseg.training.evaluation import evaluate_dataset, write_report
+from kseg.training.init_weights import transfer_weights
 from kseg.training.optimizers import CoupledWeightDecaySGD
 from kseg.training.schedules import PolyDecay
 
 
 def data_sources(config):
-    """(train_pairs, val_pairs, class_names, label_table) for the configured dataset."""
+    """(train_pairs, val_pairs, class_names, label_table) for the configured dataset.
+    `data.train_split` may list several splits: the training pairs are their union."""
     data = config["data"]
     fmt, root = data["format"], data["root"]
+    splits = data["train_split"] if isinstance(data["train_split"], list) else [data["train_split"]]
     label_table = None
     if fmt == "builtin":
         root = kdata.ensure_builtin_dataset(root)
         names = kdata.BUILTIN_CLASSES
-        train, val = kdata.voc_pairs(root, data["train_split"]), kdata.voc_pairs(root, data["val_split"])
+        read = lambda split, annotation: kdata.voc_pairs(root, split)  # noqa: E731
     elif fmt == "voc":
         names = kdata.VOC_CLASSES
-        train, val = kdata.voc_pairs(root, data["train_split"]), kdata.voc_pairs(root, data["val_split"])
+        read = lambda split, annotation: kdata.voc_pairs(root, split)  # noqa: E731
     elif fmt == "cityscapes":
         names = kdata.CITYSCAPES_CLASSES
         label_table = kdata.cityscapes_train_id_table()
-        train = kdata.cityscapes_pairs(root, data["train_split"], data["annotation"])
-        val = kdata.cityscapes_pairs(root, data["val_split"], "gtFine")
+        read = lambda split, annotation: kdata.cityscapes_pairs(root, split, annotation)  # noqa: E731
     else:
         names = tuple(f"class_{i}" for i in range(data["num_classes"]))
-        train, val = kdata.folder_pairs(os.path.join(root, "train")), kdata.folder_pairs(os.path.join(root, "val"))
+        read = lambda split, annotation: kdata.folder_pairs(os.path.join(root, split))  # noqa: E731
+    train = [pair for split in splits for pair in read(split, data["annotation"])]
+    val = read(data["val_split"], "gtFine")  # Cityscapes is scored on its fine labels
     if len(names) != data["num_classes"]:
         raise ValueError(
             f"data.num_classes={data['num_classes']} but the {fmt} dataset has {len(names)} classes"
@@ -49,6 +55,13 @@ def build_model(config):
     model_cfg, num_classes = config["model"], config["data"]["num_classes"]
     if model_cfg["architecture"] in ("seggan", "ssgan"):
         return _build_gan(config)
+    if model_cfg["architecture"] == "relationnet":
+        return kseg.models.RelationNet(
+            num_classes,
+            backbone_weights=model_cfg["backbone_weights"],
+            training_heads=config["relation"]["scl_weight"] > 0,  # the similarity subnet is for SCL only
+            **model_cfg["options"],
+        )
     kwargs = dict(
         num_classes=num_classes,
         backbone=model_cfg["backbone"],
@@ -76,25 +89,74 @@ def _build_gan(config):
     return kseg.models.SSGAN(generator=model_cfg["backbone"], **common)
 
 
-def build_d_optimizer(config):
-    """Adam for a discriminator (Seg-GAN §4.2), with the segmentation network's poly decay."""
+def training_steps(config, num_train):
+    """`train.steps`, or `train.epochs` passes over `num_train` examples in global batches."""
+    train = config["train"]
+    if train["steps"] is not None:
+        return int(train["steps"])
+    return max(1, math.ceil(train["epochs"] * num_train / config["data"]["batch_size"]))
+
+
+def build_schedule(config, steps, initial_learning_rate=None):
+    """The optimizer section's schedule over `steps`: `hold_fraction` of them at the initial
+    rate, then poly decay (`power`; 1 = linear) to `end_learning_rate`."""
+    opt = config["optimizer"]
+    hold = int(round(float(opt["hold_fraction"]) * steps))
+    return PolyDecay(
+        opt["learning_rate"] if initial_learning_rate is None else initial_learning_rate,
+        max(1, steps - hold),
+        power=opt["power"],
+        end_learning_rate=opt["end_learning_rate"],
+        hold_steps=hold,
+    )
+
+
+def build_d_optimizer(config, steps):
+    """Adam for a discriminator (Seg-GAN §4.2), with the segmentation network's schedule shape."""
     adv = config["adversarial"]
-    schedule = PolyDecay(adv["d_learning_rate"], config["train"]["steps"], power=config["optimizer"]["power"])
+    schedule = build_schedule(config, steps, initial_learning_rate=adv["d_learning_rate"])
     return keras.optimizers.Adam(learning_rate=schedule, beta_1=adv["d_beta_1"], beta_2=adv["d_beta_2"])
 
 
-def build_optimizer(config):
+def build_optimizer(config, steps):
     opt = config["optimizer"]
-    schedule = PolyDecay(opt["learning_rate"], config["train"]["steps"], power=opt["power"])
     return CoupledWeightDecaySGD(
-        learning_rate=schedule, momentum=opt["momentum"], nesterov=opt["nesterov"], l2=opt["weight_decay"]
+        learning_rate=build_schedule(config, steps), momentum=opt["momentum"], nesterov=opt["nesterov"],
+        l2=opt["weight_decay"],
     )
 
 
 def build_loss(config):
-    if config["train"]["loss"] == "ohem":
-        return kseg.losses.OHEMCrossEntropy()
+    train = config["train"]
+    if train["loss"] == "ohem":
+        return kseg.losses.OHEMCrossEntropy(threshold=train["ohem_threshold"], min_kept=train["ohem_min_kept"])
     return kseg.losses.MaskedSparseCategoricalCrossentropy()
+
+
+def has_similarity_head(model):
+    return isinstance(model, kseg.models.RelationNet) and model.training_heads
+
+
+def compile_for_training(model, optimizer, config, steps):
+    """Compile `model` as the config says: a GAN with its two optimizers (its train_step has
+    its own losses), RelationNet with training heads with {"logits": segmentation loss,
+    "similarity": SCL weighted by relation.scl_weight} (eq. 2), anything else with the loss."""
+    data, train_cfg = config["data"], config["train"]
+    if isinstance(model, kseg.models.AdversarialSegmenter):
+        model.compile(g_optimizer=optimizer, d_optimizer=build_d_optimizer(config, steps), jit_compile=train_cfg["jit_compile"])
+        return
+    metric = kseg.metrics.ConfusionMatrixMetric(data["num_classes"])
+    if has_similarity_head(model):
+        model.compile(
+            optimizer=optimizer,
+            loss={"logits": build_loss(config), "similarity": kseg.losses.SpatialCorrelationLoss()},
+            loss_weights={"logits": 1.0, "similarity": float(config["relation"]["scl_weight"])},
+            metrics={"logits": [metric]},
+            jit_compile=train_cfg["jit_compile"],
+        )
+    else:
+        model.compile(optimizer=optimizer, loss=build_loss(config), metrics=[metric], jit_compile=train_cfg["jit_compile"])
+    optimizer.build(model.trainable_variables)
 
 
 class _Checkpointer(keras.callbacks.Callback):
@@ -154,20 +216,26 @@ def export_run(model, config, run_dir, step):
     return exports
 
 
-def train(config, run_dir, verbose=1):
+def train(config, run_dir, verbose=1, strategy=None):
     """Train (or resume) the configured model in `run_dir`, evaluate it, save and export it.
 
-    With `train.strategy=multi_worker` every worker runs this with the same config and
+    `config` is one stage (no `stages`; `run` handles those). With
+    `train.strategy=multi_worker` every worker runs this with the same config and
     `TF_CONFIG` naming its task; `data.batch_size` is the global batch. The chief writes to
     `run_dir`; the other workers write their checkpoints and final model to
     `<run_dir>/worker-<i>` and skip evaluation and export. BatchNormalization computes its
     statistics per replica (as DeepLab's and PAN's multi-GPU training did), so only models
     without BN (DeepLab-LargeFOV) train exactly like one process with the same global batch.
+    `strategy` reuses one made by the caller (a process can make a multi-worker strategy
+    only once).
 
     Returns a dict of what was produced (paths, steps, mIoU).
     """
+    if config.get("stages"):
+        raise ConfigError("train() runs one stage; use run() for a config with stages")
     data, train_cfg = config["data"], config["train"]
-    strategy = make_strategy(train_cfg["strategy"])  # before any other TF op (multi-worker)
+    if strategy is None:
+        strategy = make_strategy(train_cfg["strategy"])  # before any other TF op (multi-worker)
     keras.utils.set_random_seed(train_cfg["seed"])  # same initial weights in every process and rerun
     chief = is_chief(strategy)
     out_dir = worker_dir(run_dir, strategy)
@@ -175,33 +243,26 @@ def train(config, run_dir, verbose=1):
     dump_config(config, os.path.join(out_dir, "config.yaml"))
     keras.mixed_precision.set_dtype_policy(train_cfg["precision"])
     train_pairs, val_pairs, class_names, label_table = data_sources(config)
+    steps, every = training_steps(config, len(train_pairs)), train_cfg["checkpoint_every"]
     common = dict(num_classes=data["num_classes"], label_table=label_table, skip_bad_examples=data["skip_bad_examples"])
     val_ds = kdata.segmentation_dataset(val_pairs, training=False, **common)
 
     with strategy.scope():
         model = build_model(config)
-        optimizer = build_optimizer(config)
-        adversarial = isinstance(model, kseg.models.AdversarialSegmenter)
-        if adversarial:  # its train_step has its own losses and metrics
-            model.compile(g_optimizer=optimizer, d_optimizer=build_d_optimizer(config), jit_compile=train_cfg["jit_compile"])
-        else:
-            model.compile(
-                optimizer=optimizer,
-                loss=build_loss(config),
-                metrics=[kseg.metrics.ConfusionMatrixMetric(data["num_classes"])],
-                jit_compile=train_cfg["jit_compile"],
-            )
-            optimizer.build(model.trainable_variables)
+        optimizer = build_optimizer(config, steps)
+        compile_for_training(model, optimizer, config, steps)
+    adversarial = isinstance(model, kseg.models.AdversarialSegmenter)
     tracked = dict(model=model, optimizer=optimizer)
     if adversarial:
         tracked["d_optimizer"] = model.d_optimizer
     checkpoint = tf.train.Checkpoint(**tracked)
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(out_dir, "checkpoints"), max_to_keep=3)
+    initialised_from = None
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         print(f"Resuming from {manager.latest_checkpoint} (step {int(optimizer.iterations.numpy())})", flush=True)
-
-    steps, every = train_cfg["steps"], train_cfg["checkpoint_every"]
+    elif train_cfg["init_weights"]:
+        initialised_from = _initialise_from(model, train_cfg["init_weights"])
 
     def train_stream(start_batch):
         ds = kdata.segmentation_dataset(
@@ -216,6 +277,8 @@ def train(config, run_dir, verbose=1):
             start_batch=start_batch,  # a resumed run continues the stream where it stopped
             **common,
         )
+        if has_similarity_head(model):  # both outputs are supervised by the same label map
+            ds = ds.map(lambda images, masks: (images, {"logits": masks, "similarity": masks}))
         return shard_by_data(ds) if strategy.num_replicas_in_sync > 1 else ds
 
     callbacks = [
@@ -243,8 +306,9 @@ def train(config, run_dir, verbose=1):
         )
     step = int(optimizer.iterations.numpy())
     model_path = save_model_atomically(model, os.path.join(out_dir, "model.keras"))
-    # What is evaluated and deployed: a GAN's segmentation network alone.
-    segmenter = model.generator if adversarial else model
+    # What is evaluated and deployed: a GAN's segmentation network alone, RelationNet
+    # without its similarity subnet.
+    segmenter = kseg.models.segmentation_network(model)
     result = {
         "run_dir": out_dir,
         "config": os.path.join(out_dir, "config.yaml"),
@@ -255,6 +319,8 @@ def train(config, run_dir, verbose=1):
         "final_train_loss": None if history is None else float(history.history["loss"][-1]),
         "replicas": strategy.num_replicas_in_sync,
     }
+    if initialised_from:
+        result["initialised_from"] = initialised_from
     if adversarial:
         result["generator"] = save_model_atomically(segmenter, os.path.join(out_dir, "generator.keras"))
     if chief:
@@ -266,6 +332,74 @@ def train(config, run_dir, verbose=1):
             val_mean_iou=scores["mean_iou"],
             val_pixel_accuracy=scores["pixel_accuracy"],
         )
-    with open(os.path.join(out_dir, "result.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    _write_json_atomically(result, os.path.join(out_dir, "result.json"))
     return result
+
+
+def _initialise_from(model, path):
+    """Copy weights from the model saved at `path` into `model` (layers matched by name)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"train.init_weights: no such model: {path}")
+    source = keras.saving.load_model(path, compile=False)
+    report = transfer_weights(source, model)
+    kept = f"; kept as initialised: {', '.join(report['kept'])}" if report["kept"] else ""
+    print(f"Starting from {path}: copied {', '.join(report['copied'])}{kept}", flush=True)
+    return {"path": path, **report}
+
+
+def _write_json_atomically(value, path):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(tmp, path)
+
+
+def stage_dir(run_dir, index, name):
+    return os.path.join(run_dir, f"stage-{index}-{name}")
+
+
+def run(config, run_dir, verbose=1):
+    """Train `config` in `run_dir`: one `train` call, or, for a recipe with `stages`, one per
+    stage in `<run_dir>/stage-<k>-<name>/`, each starting from the previous stage's
+    `model.keras` (layers matched by name, see `transfer_weights`) with a fresh optimizer and
+    schedule.
+
+    Running it again resumes: finished stages (their `result.json` written) are skipped and
+    the interrupted one continues from its last checkpoint. The last stage's model is copied
+    to `<run_dir>/model.keras` and `<run_dir>/result.json` lists every stage's result, so a
+    staged run folder is used like any other (`training.evaluate --run`, `export`).
+    """
+    stages = expand_stages(config)
+    if stages[0][0] is None:
+        return train(stages[0][1], run_dir, verbose)
+    strategies = {stage["train"]["strategy"] for _, stage in stages}
+    if len(strategies) > 1:
+        raise ConfigError(f"Every stage must use the same train.strategy. Received: {sorted(strategies)}")
+    strategy = make_strategy(strategies.pop())
+    results, previous_model = [], None
+    for index, (name, stage_config) in enumerate(stages, 1):
+        folder = stage_dir(run_dir, index, name)
+        done = os.path.join(worker_dir(folder, strategy), "result.json")
+        if os.path.isfile(done):
+            print(f"Stage {index} ({name}) already finished: {done}", flush=True)
+            with open(done) as f:
+                result = json.load(f)
+        else:
+            print(f"Stage {index}/{len(stages)} ({name}) in {folder}", flush=True)
+            if previous_model is not None:
+                stage_config = copy.deepcopy(stage_config)
+                stage_config["train"]["init_weights"] = previous_model
+            result = train(stage_config, folder, verbose, strategy=strategy)
+        results.append({"stage": name, **result})
+        previous_model = os.path.join(worker_dir(folder, strategy), "model.keras")
+    out_dir = worker_dir(run_dir, strategy)
+    os.makedirs(out_dir, exist_ok=True)
+    dump_config(config, os.path.join(out_dir, "config.yaml"))
+    final_model = os.path.join(out_dir, "model.keras")
+    tmp = final_model + ".tmp"
+    shutil.copyfile(previous_model, tmp)
+    os.replace(tmp, final_model)
+    summary = {**results[-1], "run_dir": out_dir, "config": os.path.join(out_dir, "config.yaml"), "model": final_model}
+    summary["stages"] = results
+    _write_json_atomically(summary, os.path.join(out_dir, "result.json"))
+    return summary
