@@ -145,7 +145,8 @@ def test_two_stage_relationnet_run_hands_weights_over_and_resumes(tmp_path, data
     top = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
     for a, b in zip(top.weights, coarse.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
-    assert os.path.isdir(os.path.join(coarse_dir, "serving", "two_stage", "2"))
+    assert os.path.isdir(os.path.join(coarse_dir, "serving", "two_stage", "2"))  # the last stage is exported
+    assert result["stages"][0]["exports"] == {} and not os.path.exists(os.path.join(fine_dir, "serving"))
 
     # Interrupted after stage 2's training (result.json not yet written): the rerun skips
     # stage 1, restores stage 2 at its last checkpoint (no further steps) and finishes it.

@@ -362,7 +362,7 @@ def run(config, run_dir, verbose=1):
     """Train `config` in `run_dir`: one `train` call, or, for a recipe with `stages`, one per
     stage in `<run_dir>/stage-<k>-<name>/`, each starting from the previous stage's
     `model.keras` (layers matched by name, see `transfer_weights`) with a fresh optimizer and
-    schedule.
+    schedule. Every stage is evaluated; only the last one is exported.
 
     Running it again resumes: finished stages (their `result.json` written) are skipped and
     the interrupted one continues from its last checkpoint. The last stage's model is copied
@@ -386,9 +386,11 @@ def run(config, run_dir, verbose=1):
                 result = json.load(f)
         else:
             print(f"Stage {index}/{len(stages)} ({name}) in {folder}", flush=True)
+            stage_config = copy.deepcopy(stage_config)
             if previous_model is not None:
-                stage_config = copy.deepcopy(stage_config)
                 stage_config["train"]["init_weights"] = previous_model
+            if index < len(stages):  # only the final model is deployed
+                stage_config["export"].update(saved_model=False, onnx=False)
             result = train(stage_config, folder, verbose, strategy=strategy)
         results.append({"stage": name, **result})
         previous_model = os.path.join(worker_dir(folder, strategy), "model.keras")
