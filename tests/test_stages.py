@@ -84,12 +84,13 @@ def test_transfer_weights_by_layer_name_and_clear_mismatches():
                                          hidden_size=8, reduce_filters=16, similarity_hidden=8)
     plain = kseg.models.RelationNet(5, backbone_blocks=TINY_RELATIONNET["backbone_blocks"], hidden_size=8, reduce_filters=16)
     report = transfer_weights(plain, with_heads)
-    assert report == {"copied": ["wide_resnet38", "reduce", "relation", "classifier"], "kept": ["similarity"]}
+    assert report["kept"] == ["similarity"]
+    assert {"reduce", "relation", "classifier", "block7_unit1_conv2"} <= set(report["copied"])
     for a, b in zip(plain.weights, [w for w in with_heads.weights if not w.path.startswith("similarity")]):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     other_classes = kseg.models.RelationNet(19, backbone_blocks=TINY_RELATIONNET["backbone_blocks"], hidden_size=8,
                                             reduce_filters=16)
-    with pytest.raises(ValueError, match="layer 'classifier' has weights of shapes"):
+    with pytest.raises(ValueError, match=r"layers \['classifier'\] have weights of other shapes"):
         transfer_weights(plain, other_classes)
     deeplab = kseg.models.DeepLabV2(5, backbone="vgg16", aspp="S")
     with pytest.raises(ValueError, match="no layer name in common"):

@@ -30,9 +30,9 @@ def transfer_weights_by_name(source, target, skip=()):
         (copied, mismatched, missing): lists of target layer names that received weights,
         that exist in the source with other shapes, and that have weights but no source.
     """
-    source_layers = {layer.name: layer for layer in _all_layers(source)}
+    source_layers = {layer.name: layer for layer in leaf_layers(source)}
     copied, mismatched, missing = [], [], []
-    for layer in _all_layers(target):
+    for layer in leaf_layers(target):
         if not layer.weights or layer.name in skip:
             continue
         src = source_layers.get(layer.name)
@@ -48,10 +48,11 @@ def transfer_weights_by_name(source, target, skip=()):
     return copied, mismatched, missing
 
 
-def _all_layers(model):
+def leaf_layers(model):
+    """`model`'s layers, with nested models replaced by their own layers (recursively)."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
+            yield from leaf_layers(layer)
         else:
             yield layer
 

@@ -343,7 +343,7 @@ def _initialise_from(model, path):
     source = keras.saving.load_model(path, compile=False)
     report = transfer_weights(source, model)
     kept = f"; kept as initialised: {', '.join(report['kept'])}" if report["kept"] else ""
-    print(f"Starting from {path}: copied {', '.join(report['copied'])}{kept}", flush=True)
+    print(f"Starting from {path}: copied {len(report['copied'])} layers{kept}", flush=True)
     return {"path": path, **report}
 
 
