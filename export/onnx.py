@@ -3,40 +3,12 @@
     python -m export.onnx --model runs/builtin_pan_r50 --out pan.onnx
     python -m export.onnx --model model.keras --out pan_crf.onnx --crf dense --opset 18
 
-Input `images` float32 (B, H, W, 3) RGB in [0, 255], dynamic batch and size; outputs
-`logits`, `probabilities` (softmax or CRF) and `labels` int32. After conversion the file is
-run in ONNX Runtime against TensorFlow on built-in test images; the command fails when
-logits differ by more than 1e-4 or fewer than 99.9% of labels agree.
+See kseg/serving/onnx_cli.py.
 """
 
-import argparse
-import json
 import sys
 
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m export.onnx", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="a training run folder or a .keras file")
-    parser.add_argument("--out", required=True, help="output .onnx file")
-    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
-    parser.add_argument("--crf", choices=("dense", "conv"), help="append a CRF (DenseCRF uses gather ops)")
-    parser.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime check")
-    args = parser.parse_args(argv)
-
-    from kseg.serving import OnnxExportError, export_onnx
-    from kseg.serving.source import load_model
-
-    try:
-        result = export_onnx(load_model(args.model), args.out, opset=args.opset, crf=args.crf, check=not args.no_verify)
-    except (OnnxExportError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, indent=2))
-    if "verification" in result and not result["verification"]["ok"]:
-        print("error: ONNX Runtime output differs from TensorFlow beyond tolerance", file=sys.stderr)
-        return 1
-    return 0
-
+from kseg.serving.onnx_cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -194,26 +194,44 @@ def save_model_atomically(model, path):
     return path
 
 
-def export_run(model, config, run_dir, step):
-    """Export the trained model as the config's `export` section asks: a SavedModel at
-    `<run>/serving/<name>/<step>/` (the step is the version, so re-running a finished job
-    rewrites the same version) and `<run>/model.onnx`. A failed export is reported in the
-    result and does not discard the trained model."""
-    from kseg.serving import OnnxExportError, export_onnx, export_saved_model
+def export_saved_model_of_run(model, config, run_dir, step):
+    """The SavedModel the config's `export` section asks for, at `<run>/serving/<name>/<step>/`
+    (the step is the version, so re-running a finished job rewrites the same version)."""
+    from kseg.serving import export_saved_model
 
-    options, exports = config["export"], {}
+    options = config["export"]
+    if not options["saved_model"]:
+        return {}
     name = options["name"] or config["name"]
-    if options["saved_model"]:
-        exports["saved_model"] = export_saved_model(
-            model, os.path.join(run_dir, "serving"), name, version=max(step, 1), crf=options["crf"], overwrite=True
-        )
-    if options["onnx"]:
-        try:
-            exports["onnx"] = export_onnx(model, os.path.join(run_dir, "model.onnx"), crf=options["crf"])
-        except (OnnxExportError, ImportError) as error:
-            print(f"ONNX export failed: {error}", flush=True)
-            exports["onnx"] = {"error": str(error)}
-    return exports
+    path = export_saved_model(
+        model, os.path.join(run_dir, "serving"), name, version=max(step, 1), crf=options["crf"], overwrite=True
+    )
+    return {"saved_model": path}
+
+
+def export_onnx_of_run(model_path, config, run_dir):
+    """`<run>/model.onnx` from the saved `model_path`, converted and checked in a child
+    process (see `kseg.serving.onnx_cli.export_in_subprocess`). A failed export is reported
+    in the result and does not discard the trained model."""
+    from kseg.serving.onnx_cli import export_in_subprocess
+
+    result = export_in_subprocess(model_path, os.path.join(run_dir, "model.onnx"), crf=config["export"]["crf"])
+    if "error" in result:
+        print(f"ONNX export failed: {result['error']}", flush=True)
+    return result
+
+
+def release_memory():
+    """Hand the training state's memory back before a memory-hungry step (the ONNX export)."""
+    import ctypes
+    import gc
+
+    keras.backend.clear_session()
+    gc.collect()
+    try:  # glibc keeps freed heap pages; give them back to the OS
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def train(config, run_dir, verbose=1, strategy=None):
@@ -328,10 +346,14 @@ def train(config, run_dir, verbose=1, strategy=None):
         json_path, md_path = write_report(scores, class_names, os.path.join(out_dir, "eval"), title=config["name"])
         result.update(
             metrics={"json": json_path, "markdown": md_path},
-            exports=export_run(segmenter, config, out_dir, step),
+            exports=export_saved_model_of_run(segmenter, config, out_dir, step),
             val_mean_iou=scores["mean_iou"],
             val_pixel_accuracy=scores["pixel_accuracy"],
         )
+        if config["export"]["onnx"]:
+            del model, segmenter, optimizer, checkpoint, manager, tracked, callbacks, history, val_ds
+            release_memory()
+            result["exports"]["onnx"] = export_onnx_of_run(result.get("generator", model_path), config, out_dir)
     _write_json_atomically(result, os.path.join(out_dir, "result.json"))
     return result
 
