@@ -15,3 +15,5 @@ from kseg import metrics  # noqa: E402,F401
 from kseg import visualize  # noqa: E402,F401
 from kseg import inference  # noqa: E402,F401
 from kseg import crf_tuning  # noqa: E402,F401
+# The optimizer and schedule a training run's model.keras names: `import kseg` registers them.
+from kseg import training  # noqa: E402,F401

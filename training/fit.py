@@ -7,15 +7,32 @@
         python -m training.fit --strategy multi_worker   # on each machine, index 0, 1, ...
 
 Running the same command again after an interruption resumes from the last checkpoint
-in the run folder (step counter, optimiser state and learning-rate schedule position).
+in the run folder (every variable of the model and optimizers, the step counter, the data
+stream position). Exit status: 0 done; 2 a bad config (one line naming the key); 1 the run
+failed (bad data, a diverged loss, the run folder in use) with one line saying why --
+a failed or diverged run saves, evaluates and exports nothing.
 """
 
 import argparse
 import json
 import os
+import signal
 import sys
 
 from kseg.training.config import ConfigError, load_config
+
+
+CONFIG_ERROR, RUN_FAILED = 2, 1
+
+
+def fail(prog, error, status):
+    """One line on stderr naming the problem; the exit status."""
+    print(f"{prog}: error: {error}", file=sys.stderr)
+    return status
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def main(argv=None):
@@ -40,12 +57,19 @@ def main(argv=None):
     try:
         config = load_config(args.config, args.set)
     except ConfigError as error:
-        parser.error(str(error))
+        return fail(parser.prog, error, CONFIG_ERROR)
 
-    from kseg.training.runner import run  # TensorFlow is imported only once the arguments are fine
+    from kseg.training.errors import RUN_ERRORS  # TensorFlow is imported only once the arguments are fine
+    from kseg.training.runner import run
 
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so the run lock is released
     run_dir = args.run_dir or os.path.join("runs", config["name"])
-    result = run(config, run_dir, verbose=0 if args.quiet else 1)
+    try:
+        result = run(config, run_dir, verbose=0 if args.quiet else 1)
+    except ConfigError as error:
+        return fail(parser.prog, error, CONFIG_ERROR)
+    except RUN_ERRORS as error:
+        return fail(parser.prog, error, RUN_FAILED)
     print(json.dumps(result, indent=2))
     if "val_mean_iou" in result:  # the chief evaluates; other workers only train
         model = result.get("generator", result["model"])  # a GAN: its segmentation network

@@ -37,3 +37,16 @@ def stage_strides_and_rates(num_stages, stride_before, output_stride):
             rate *= 2
             plan.append((1, rate))
     return plan
+
+
+# What keras.Model's functional constructor takes besides inputs and outputs; it accepts and
+# drops anything else, so a misspelt model argument would otherwise pass unnoticed.
+MODEL_KWARGS = ("name", "trainable", "dtype")
+
+
+def check_model_kwargs(cls, kwargs):
+    """Raise a TypeError naming the first keyword argument `cls` does not take."""
+    unknown = sorted(set(kwargs) - set(MODEL_KWARGS))
+    if unknown:
+        raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {unknown[0]!r}")
+    return kwargs

@@ -2,7 +2,7 @@
 
 import keras
 
-from kseg.backbones.common import check_input_shape, check_output_stride, stage_strides_and_rates
+from kseg.backbones.common import check_input_shape, check_model_kwargs, check_output_stride, stage_strides_and_rates
 from kseg.backbones.weights import load_backbone_weights
 from kseg.layers.preprocessing import ImageNormalization
 
@@ -119,7 +119,7 @@ class ResNetBackbone(keras.Model):
                     x, filters, stride if block == 1 else 1, rate, f"conv{stage}_block{block}", block == 1
                 )
             features[f"P{stage}"] = x
-        super().__init__(inputs=inputs, outputs=features, **kwargs)
+        super().__init__(inputs=inputs, outputs=features, **check_model_kwargs(type(self), kwargs))
 
         self.depth = int(depth)
         self.output_stride = output_stride

@@ -2,7 +2,7 @@
 
 import keras
 
-from kseg.backbones.common import check_input_shape, check_output_stride, stage_strides_and_rates
+from kseg.backbones.common import check_input_shape, check_model_kwargs, check_output_stride, stage_strides_and_rates
 from kseg.backbones.weights import decimate_vgg_fc, load_backbone_weights
 from kseg.layers.atrous import AtrousConv2D
 from kseg.layers.preprocessing import ImageNormalization
@@ -87,7 +87,7 @@ class VGG16Backbone(keras.Model):
             x = AtrousConv2D(fc_filters, 1, activation="relu", name="fc7")(x)
             x = keras.layers.Dropout(dropout_rate, name="drop7")(x)
             features["fc7"] = x
-        super().__init__(inputs=inputs, outputs=features, **kwargs)
+        super().__init__(inputs=inputs, outputs=features, **check_model_kwargs(type(self), kwargs))
 
         self.output_stride = output_stride
         self.include_fc = bool(include_fc)

@@ -3,7 +3,7 @@ ResNet Model for Visual Recognition", 2016) with RelationNet's changes (§II-A1)
 
 import keras
 
-from kseg.backbones.common import check_input_shape
+from kseg.backbones.common import check_input_shape, check_model_kwargs
 from kseg.layers.deformable import DeformableConv2D
 from kseg.layers.preprocessing import ImageNormalization
 
@@ -142,7 +142,7 @@ class WideResNet38Backbone(keras.Model):
                 )
             features[f"block{index}"] = x
         features["block7"] = _bn_relu(x, "final")
-        super().__init__(inputs=inputs, outputs=features, **kwargs)
+        super().__init__(inputs=inputs, outputs=features, **check_model_kwargs(type(self), kwargs))
 
         self.deformable = bool(deformable)
         self.blocks = blocks

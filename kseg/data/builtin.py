@@ -15,11 +15,12 @@ coarse annotations (RelationNet's alternating training).
 
 import os
 import shutil
-import tempfile
 
 import numpy as np
 from PIL import Image
 
+from kseg.atomic import make_staging_dir
+from kseg.data.sources import DataError
 from kseg.visualize import voc_palette
 
 CLASSES = ("background", "stripes", "checker", "dots", "speckle")
@@ -127,6 +128,40 @@ def save_voc_pair(root, name, image, mask, quality=92):
     png.save(os.path.join(root, "SegmentationClass", f"{name}.png"))
 
 
+def is_builtin_dataset(root):
+    return os.path.isfile(os.path.join(root, "COMPLETE"))
+
+
+def builtin_root(root=None):
+    """The folder of the built-in dataset for `data.root`, generated if needed.
+
+    `None`: the cache (`default_root()`). An existing built-in dataset: used as it is. An
+    existing empty folder: the dataset is generated into it. Anything else (a missing
+    folder, a folder of other files such as a real dataset) is a `DataError` saying to set
+    `data.format`: generated data never stands in for a dataset silently.
+    """
+    if root is None:
+        root = default_root()
+        if not is_builtin_dataset(root):
+            print(f"Generating the built-in dataset into the cache: {root}", flush=True)
+        return ensure_builtin_dataset(root)
+    if is_builtin_dataset(root):
+        return root
+    if not os.path.isdir(root):
+        raise DataError(
+            f"data.root={root}: no such folder. With data.format=builtin, leave data.root unset (the dataset is "
+            "generated into the cache) or point it at an empty folder; for your own data set data.format "
+            "(voc, cityscapes or folder)"
+        )
+    if os.listdir(root):
+        raise DataError(
+            f"data.root={root} holds files but not the built-in dataset: for your own data set data.format "
+            "(voc, cityscapes or folder)"
+        )
+    print(f"Generating the built-in dataset into the empty folder {root}", flush=True)
+    return ensure_builtin_dataset(root)
+
+
 def ensure_builtin_dataset(root=None, seed=0):
     """Generate the dataset at `root` (default `default_root()`) unless it is already there.
 
@@ -134,11 +169,11 @@ def ensure_builtin_dataset(root=None, seed=0):
     interrupted generation never leaves a half-written dataset. Returns the root.
     """
     root = root or default_root()
-    if os.path.isfile(os.path.join(root, "COMPLETE")):
+    if is_builtin_dataset(root):
         return root
     parent = os.path.dirname(os.path.abspath(root))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".shapes-", dir=parent)
+    tmp = make_staging_dir(root)
     try:
         for sub in ("JPEGImages", "SegmentationClass", os.path.join("ImageSets", "Segmentation")):
             os.makedirs(os.path.join(tmp, sub))

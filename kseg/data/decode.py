@@ -1,6 +1,8 @@
 """Reading one (image, mask) pair with checks that name the offending file."""
 
+import contextlib
 import logging
+import threading
 
 import numpy as np
 import tensorflow as tf
@@ -63,24 +65,85 @@ def read_pair(image_path, mask_path, num_classes, label_table=None):
     return image, mask.astype(np.uint8)
 
 
+class BadExamples:
+    """What `skip_bad_examples` skipped in one split, and when to stop skipping.
+
+    Each bad file is logged once (a repeated training stream meets it every epoch). A
+    `DataError` stops the pipeline when every example of the split is bad or when more than
+    `max_fraction` of them are, so a split of broken files cannot loop forever.
+
+    Args:
+        total: int. Number of (image, mask) pairs in the split.
+        split: str. The split's name, for messages.
+        max_fraction: float in [0, 1]. Share of bad pairs tolerated. Defaults to 0.1.
+    """
+
+    def __init__(self, total, split, max_fraction=0.1):
+        if not 0.0 <= float(max_fraction) <= 1.0:
+            raise ValueError(f"Expected max_fraction in [0, 1]. Received: max_fraction={max_fraction!r}")
+        self.total, self.split, self.max_fraction = int(total), split, float(max_fraction)
+        self.errors = {}  # image path -> message
+        self._lock = threading.Lock()
+
+    def record(self, key, error):
+        with self._lock:
+            if key in self.errors:
+                return
+            self.errors[key] = str(error)
+            count = len(self.errors)
+        logger.warning("skipping bad example (%d so far in %s): %s", count, self.split, error)
+        if count >= self.total:
+            raise DataError(f"{self.split}: all {self.total} examples are bad (the last: {error})")
+        if count > self.max_fraction * self.total:
+            raise DataError(
+                f"{self.split}: {count} of {self.total} examples are bad, more than data.max_bad_fraction="
+                f"{self.max_fraction:g} allows (the last: {error})"
+            )
+
+    def summary(self):
+        return f"skipped {len(self.errors)} of {self.total} examples of {self.split}"
+
+
+_raised = []  # DataErrors raised inside tf.data, newest last (see `named_data_errors`)
+
+
+@contextlib.contextmanager
+def named_data_errors():
+    """Turn a TensorFlow error caused by a `DataError` inside a tf.data pipeline back into
+    that one-line `DataError` (the file and the reason) instead of TF's traceback."""
+    del _raised[:]
+    try:
+        yield
+    except tf.errors.OpError:
+        if not _raised:
+            raise
+        error = _raised[0]
+        del _raised[:]
+        raise error from None
+
+
 def read_pair_op(image_path, mask_path, num_classes, label_table=None, skip_bad_examples=False):
     """tf.data version of `read_pair`: returns (image, mask, ok) tensors.
 
-    With `skip_bad_examples`, a bad pair is logged (naming the file) and returned with
-    ok=False so the pipeline can drop it; otherwise the DataError stops the pipeline with
-    its message.
+    `skip_bad_examples`: False (a `DataError` stops the pipeline with its message), or a
+    `BadExamples` of the split: a bad pair is recorded (and logged once) and returned with
+    ok=False so the pipeline can drop it, until the split has too many bad pairs.
     """
 
     def load(image_path, mask_path):
         image_path, mask_path = image_path.decode(), mask_path.decode()
         try:
-            image, mask = read_pair(image_path, mask_path, num_classes, label_table)
-            return image, mask, True
+            try:
+                image, mask = read_pair(image_path, mask_path, num_classes, label_table)
+                return image, mask, True
+            except DataError as error:
+                if not skip_bad_examples:
+                    raise
+                skip_bad_examples.record(image_path, error)
+                return np.zeros((1, 1, 3), np.uint8), np.zeros((1, 1), np.uint8), False
         except DataError as error:
-            if not skip_bad_examples:
-                raise
-            logger.warning("skipping bad example: %s", error)
-            return np.zeros((1, 1, 3), np.uint8), np.zeros((1, 1), np.uint8), False
+            _raised.append(error)
+            raise
 
     image, mask, ok = tf.numpy_function(load, [image_path, mask_path], [tf.uint8, tf.uint8, tf.bool], stateful=False)
     image.set_shape([None, None, 3])

@@ -5,7 +5,7 @@ import random
 import tensorflow as tf
 
 from kseg.data.augment import augment
-from kseg.data.decode import read_pair_op
+from kseg.data.decode import BadExamples, read_pair_op
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -21,6 +21,7 @@ def segmentation_dataset(
     seed=None,
     label_table=None,
     skip_bad_examples=False,
+    max_bad_fraction=0.1,
     repeat=False,
     start_batch=0,
 ):
@@ -37,8 +38,12 @@ def segmentation_dataset(
     seed (seed, k). So every iterator over the dataset yields the same batches (Keras and
     tf.distribute may create more than one), and `start_batch` resumes the stream where
     an interrupted run stopped without decoding the skipped examples. (`tf.data`'s own
-    `shuffle(seed=...)` gives each new iterator a different order.) With
-    `skip_bad_examples`, skipped files shift later batches.
+    `shuffle(seed=...)` gives each new iterator a different order.)
+
+    `skip_bad_examples`: False (a bad file stops the pipeline with a `DataError` naming
+    it), True (skip and log bad pairs; stop once more than `max_bad_fraction` of `pairs`
+    are bad, or all of them), or a `kseg.data.BadExamples` that records what was skipped
+    (shared by the pipelines of one split). Skipped files shift later batches.
 
     Yields:
         (images float32 (B, H, W, 3) in [0, 255], masks int32 (B, H, W) with values in
@@ -48,6 +53,8 @@ def segmentation_dataset(
         raise ValueError("crop_size is required for training (batches need a common size)")
     if not pairs:
         raise ValueError("segmentation_dataset got no (image, mask) pairs")
+    if skip_bad_examples is True:
+        skip_bad_examples = BadExamples(len(pairs), "the dataset", max_bad_fraction)
     image_paths = tf.constant([p[0] for p in pairs])
     mask_paths = tf.constant([p[1] for p in pairs])
     read = lambda i, m: read_pair_op(i, m, num_classes, label_table, skip_bad_examples)  # noqa: E731

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from kseg.layers.atrous import AtrousConv2D
+from kseg.layers.tracking import ContainerTracking
 
 # DeepLab v2 §4.1.2, Tab. 3: ASPP-S and ASPP-L rates; LargeFOV is the single fc6 branch at r = 12.
 ASPP_PRESETS = {"S": (2, 4, 8, 12), "L": (6, 12, 18, 24), "LargeFOV": (12,)}
@@ -24,7 +25,7 @@ def resolve_aspp_rates(rates):
 
 
 @keras.saving.register_keras_serializable(package="kseg")
-class ASPP(keras.layers.Layer):
+class ASPP(ContainerTracking, keras.layers.Layer):
     """DeepLab v2 ASPP: parallel atrous branches producing class logits that are summed.
 
     Two branch forms, both from the paper:
@@ -114,7 +115,7 @@ class ASPP(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kseg")
-class ASPPV3(keras.layers.Layer):
+class ASPPV3(ContainerTracking, keras.layers.Layer):
     """DeepLab v3 ASPP ("enhanced ASPP" of SS-GAN): 1x1 conv, three 3x3 atrous convs and
     image-level pooling, each with BN + ReLU, concatenated and projected by a 1x1 conv
     (BN + ReLU).

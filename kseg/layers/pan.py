@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from kseg.layers.atrous import AtrousConv2D
+from kseg.layers.tracking import ContainerTracking
 
 _POOLING = ("average", "max")
 _GLOBAL_FUSION = ("add", "concat")
@@ -14,7 +15,7 @@ def _resize_to(x, reference):
 
 
 @keras.saving.register_keras_serializable(package="kseg")
-class FeaturePyramidAttention(keras.layers.Layer):
+class FeaturePyramidAttention(ContainerTracking, keras.layers.Layer):
     """Feature Pyramid Attention (FPA): pixel-level attention from a U-shaped pyramid.
 
     On the backbone's last feature map `x` (1/16 of the image in PAN):

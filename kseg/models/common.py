@@ -2,7 +2,7 @@
 
 import keras
 
-from kseg.backbones.common import check_input_shape  # noqa: F401  (re-exported for the models)
+from kseg.backbones.common import check_input_shape, check_model_kwargs  # noqa: F401  (re-exported for the models)
 
 _ACTIVATIONS = (None, "softmax")
 

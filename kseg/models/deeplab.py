@@ -6,6 +6,7 @@ from kseg.backbones import ResNetBackbone, VGG16Backbone, transfer_weights_by_na
 from kseg.layers.aspp import ASPP, resolve_aspp_rates
 from kseg.layers.resize import ResizeByScale, ResizeLike
 from kseg.models.common import check_backbone_name, check_input_shape, check_num_classes, output_head
+from kseg.models.common import check_model_kwargs
 
 DEEPLAB_BACKBONES = ("resnet50", "resnet101", "vgg16")
 
@@ -87,7 +88,7 @@ class DeepLabV2(keras.Model):
             score_maps.append(ResizeLike(name=f"upsample_{scale:g}" if multi_scale else "upsample")([logits, inputs]))
         fused = keras.layers.Maximum(name="msc_max")(score_maps) if len(score_maps) > 1 else score_maps[0]
         outputs = output_head(fused, activation)
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, **check_model_kwargs(type(self), kwargs))
 
         self.num_classes = num_classes
         self.backbone_name = backbone

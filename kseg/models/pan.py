@@ -6,6 +6,7 @@ from kseg.backbones import ResNetBackbone
 from kseg.layers.pan import FeaturePyramidAttention, GlobalAttentionUpsample
 from kseg.layers.resize import ResizeLike
 from kseg.models.common import check_backbone_name, check_input_shape, check_num_classes, output_head
+from kseg.models.common import check_model_kwargs
 
 PAN_BACKBONES = ("resnet50", "resnet101")
 
@@ -83,7 +84,7 @@ class PAN(keras.Model):
             num_classes, 1, kernel_initializer=keras.initializers.RandomNormal(stddev=0.01), name="classifier"
         )(x)
         logits = ResizeLike(name="upsample")([logits, inputs])
-        super().__init__(inputs=inputs, outputs=output_head(logits, activation), **kwargs)
+        super().__init__(inputs=inputs, outputs=output_head(logits, activation), **check_model_kwargs(type(self), kwargs))
 
         self.num_classes = num_classes
         self.backbone_name = backbone

@@ -8,6 +8,7 @@ from kseg.layers.atrous import AtrousConv2D
 from kseg.layers.relation import RelationModule, ShiftCorrelation, SimilarityHead
 from kseg.layers.resize import ResizeLike
 from kseg.models.common import check_input_shape, check_num_classes, output_head
+from kseg.models.common import check_model_kwargs
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -80,7 +81,7 @@ class RelationNet(keras.Model):
             outputs = {"logits": logits, "similarity": similarity}
         else:
             outputs = logits
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, **check_model_kwargs(type(self), kwargs))
 
         self.num_classes = num_classes
         self.hidden_size = int(hidden_size)

@@ -2,11 +2,11 @@
 (tf2onnx's `from_keras` does not handle Keras 3 models), verified with ONNX Runtime."""
 
 import os
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 
+from kseg.atomic import atomic_path
 from kseg.serving.graph import Segmenter, make_crf
 
 DEFAULT_OPSET = 17
@@ -55,14 +55,10 @@ def _explain(ops):
 
 
 def convert(function, path, opset=DEFAULT_OPSET):
-    """Convert `function` to `path` (written via a temporary file and a rename)."""
+    """Convert `function` to `path` (written atomically, see `kseg.atomic`)."""
     import tf2onnx
 
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         try:
             proto, _ = tf2onnx.convert.from_function(
                 function, input_signature=function.input_signature, opset=opset, output_path=tmp
@@ -75,10 +71,6 @@ def convert(function, path, opset=DEFAULT_OPSET):
                 f"tf2onnx (opset {opset}) has no ONNX conversion for these TF ops: {_explain(missing)}; "
                 f"nothing was written to {path}"
             )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

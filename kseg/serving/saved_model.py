@@ -3,11 +3,11 @@
 import os
 import re
 import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
 
+from kseg.atomic import atomic_path, remove_stale_staging, write_text
 from kseg.serving.graph import Segmenter, make_crf, segment_encoded, segment_tensor, trackables
 
 SERVING_SIGNATURE = "serving_default"
@@ -65,9 +65,11 @@ def export_saved_model(
     """Export `model` for TF Serving as `<out>/<name>/<version>/` and register it in
     `<out>/models.config`.
 
-    The version folder is built in a hidden temporary folder inside `<out>/<name>` (same
+    The version folder is built in a hidden staging folder inside `<out>/<name>` (same
     filesystem; TF Serving ignores names that are not integers) and renamed into place, so a
-    server polling `<out>/<name>` never sees a partial version.
+    server polling `<out>/<name>` never sees a partial version; staging folders left by an
+    interrupted export are removed at the next export. Files get ordinary permissions
+    (the umask's), so a server running as another user can read them.
 
     Signatures:
         `serving_default`: `images` tf.string `(B,)` encoded JPEG/PNG -> `labels` int32
@@ -104,26 +106,26 @@ def export_saved_model(
         raise ExportError(f"{final} already exists; choose another --version or pass --overwrite")
     os.makedirs(model_dir, exist_ok=True)
 
+    _remove_litter(out, model_dir)
     archive = build_archive(model, crf=crf, size=size, include_probabilities=include_probabilities, crf_params=crf_params)
-    staging = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir)
-    try:
-        archive.write_out(os.path.join(staging, "model"), verbose=False)
-        _replace_dir(os.path.join(staging, "model"), final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with atomic_path(final) as staging:
+        archive.write_out(staging, verbose=False)
     write_models_config(out, name, serving_root)
     return final
 
 
-def _replace_dir(src, dst):
-    """Rename `src` to `dst`; an existing `dst` is moved aside first and deleted after."""
-    if not os.path.exists(dst):
-        os.rename(src, dst)
-        return
-    aside = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(dst))
-    os.rename(dst, os.path.join(aside, "old"))
-    os.rename(src, dst)
-    shutil.rmtree(aside, ignore_errors=True)
+# Staging names of kseg <= 0.1 (tempfile.mkdtemp, no owner recorded): any left is litter.
+_LEGACY_STAGING = re.compile(r"^\.(tmp-[0-9]+|old)-[A-Za-z0-9_]+$")
+
+
+def _remove_litter(out, model_dir):
+    """Staging folders an interrupted export left in `model_dir` and `out`."""
+    removed = remove_stale_staging(model_dir) + remove_stale_staging(out)
+    for name in os.listdir(model_dir):
+        if _LEGACY_STAGING.match(name) and os.path.isdir(os.path.join(model_dir, name)):
+            shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+            removed.append(os.path.join(model_dir, name))
+    return removed
 
 
 _ENTRY = re.compile(r'config\s*\{\s*name:\s*"([^"]+)"\s*base_path:\s*"([^"]+)"\s*model_platform:\s*"([^"]+)"\s*\}')
@@ -153,8 +155,4 @@ def write_models_config(out, name, serving_root="/models"):
             "  }",
         ]
     lines.append("}")
-    fd, tmp = tempfile.mkstemp(prefix=".models.config-", dir=out)
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, "\n".join(lines) + "\n")

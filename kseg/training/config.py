@@ -11,6 +11,8 @@ import copy
 
 import yaml
 
+from kseg.training.schema import CHOICES, ConfigError, check_types  # noqa: F401  (ConfigError re-exported)
+
 DEFAULTS = {
     "name": "builtin_pan_r50",
     "model": {
@@ -33,6 +35,7 @@ DEFAULTS = {
         "batch_size": 8,
         "seed": 0,
         "skip_bad_examples": False,
+        "max_bad_fraction": 0.1,  # with skip_bad_examples: stop when more of a split is bad
     },
     "optimizer": {
         "learning_rate": 0.05,
@@ -76,22 +79,6 @@ DEFAULTS = {
     "stages": [],  # optional list of override mappings, trained in turn (see the module docstring)
 }
 
-_CHOICES = {
-    ("model", "architecture"): ("pan", "deeplabv2", "seggan", "ssgan", "relationnet"),
-    ("adversarial", "adversarial_loss"): ("non_saturating", "minimax"),
-    ("adversarial", "d_loss"): ("bce", "focal"),
-    ("data", "format"): ("builtin", "voc", "cityscapes", "folder"),
-    ("train", "loss"): ("cross_entropy", "ohem"),
-    ("train", "precision"): ("float32", "mixed_bfloat16", "mixed_float16"),
-    ("train", "strategy"): ("default", "mirrored", "multi_worker"),
-    ("export", "crf"): (None, "dense", "conv"),
-}
-
-
-class ConfigError(ValueError):
-    """A recipe or override that does not fit the configuration schema."""
-
-
 def _merge(base, update, path=""):
     for key, value in update.items():
         where = f"{path}{key}"
@@ -134,7 +121,12 @@ def _deep_update(target, update):
 def apply_override(config, assignment):
     """Apply one `a.b.c=value` override in place; the value is parsed as YAML."""
     update = _parse_override(assignment)
-    _merge(config, update)
+    options = update.get("model", {}).get("options") if isinstance(update.get("model"), dict) else None
+    if isinstance(options, dict) and "=" in assignment and assignment.split("=", 1)[0].strip().startswith("model.options."):
+        config["model"]["options"] = {**config["model"]["options"], **options}  # one option, the others kept
+        update = {"model": {"options": config["model"]["options"]}}
+    else:
+        _merge(config, update)
     for stage in config.get("stages") or ():  # --set wins over what a stage sets
         if "stages" not in update and isinstance(stage, dict):
             _deep_update(stage, update)
@@ -200,43 +192,24 @@ def validate(config):
 
 
 def _validate_one(config):
-    for (section, key), choices in _CHOICES.items():
-        if config[section][key] not in choices:
-            raise ConfigError(f"{section}.{key} must be one of {list(choices)}. Received: {config[section][key]!r}")
-    data = config["data"]
+    check_types(config)
+    data, train = config["data"], config["train"]
     if data["format"] != "builtin" and not data["root"]:
         raise ConfigError(f"data.root is required for data.format={data['format']!r} (set it with --set data.root=PATH)")
-    if not (isinstance(data["crop"], list) and len(data["crop"]) == 2 and all(int(c) > 0 for c in data["crop"])):
-        raise ConfigError(f"data.crop must be [height, width]. Received: {data['crop']!r}")
-    if data["scale"] is not None and not (len(data["scale"]) == 2 and 0 < data["scale"][0] <= data["scale"][1]):
+    if data["scale"] is not None and not data["scale"][0] <= data["scale"][1]:
         raise ConfigError(f"data.scale must be [low, high] with 0 < low <= high, or null. Received: {data['scale']!r}")
-    splits = data["train_split"] if isinstance(data["train_split"], list) else [data["train_split"]]
-    if not splits or not all(isinstance(s, str) and s for s in splits):
-        raise ConfigError(f"data.train_split must be a split name or a list of them. Received: {data['train_split']!r}")
-    train = config["train"]
     if (train["steps"] is None) == (train["epochs"] is None):
         raise ConfigError(
             "Set exactly one of train.steps and train.epochs (the other null). "
             f"Received: steps={train['steps']!r}, epochs={train['epochs']!r}"
         )
-    if train["epochs"] is not None and not (isinstance(train["epochs"], (int, float)) and train["epochs"] > 0):
-        raise ConfigError(f"train.epochs must be a positive number. Received: {train['epochs']!r}")
-    if not 0.0 <= float(config["optimizer"]["hold_fraction"]) < 1.0:
-        raise ConfigError(f"optimizer.hold_fraction must be in [0, 1). Received: {config['optimizer']['hold_fraction']!r}")
-    if config["model"]["architecture"] == "relationnet" and config["model"]["backbone"] != "wide_resnet38":
+    model = config["model"]
+    if model["architecture"] == "relationnet" and model["backbone"] != "wide_resnet38":
         raise ConfigError(
-            f"model.backbone must be 'wide_resnet38' for model.architecture=relationnet. Received: {config['model']['backbone']!r}"
+            f"model.backbone must be 'wide_resnet38' for model.architecture=relationnet. Received: {model['backbone']!r}"
         )
-    if config["model"]["architecture"] != "relationnet" and config["model"]["backbone"] == "wide_resnet38":
+    if model["architecture"] != "relationnet" and model["backbone"] == "wide_resnet38":
         raise ConfigError("model.backbone=wide_resnet38 is RelationNet's backbone: set model.architecture=relationnet")
-    if not float(config["relation"]["scl_weight"]) >= 0:
-        raise ConfigError(f"relation.scl_weight must be >= 0. Received: {config['relation']['scl_weight']!r}")
-    steps_keys = (("train", "steps"),) if train["steps"] is not None else ()
-    for section, key in (("data", "batch_size"), *steps_keys, ("train", "checkpoint_every"), ("data", "num_classes")):
-        if not isinstance(config[section][key], int) or config[section][key] < 1:
-            raise ConfigError(f"{section}.{key} must be a positive integer. Received: {config[section][key]!r}")
-    if config["data"]["num_classes"] < 2:
-        raise ConfigError(f"data.num_classes must be >= 2. Received: {config['data']['num_classes']}")
     return config
 
 

@@ -2,20 +2,25 @@
 resume, evaluation, saving; `run` adds multi-stage recipes."""
 
 import copy
+import inspect
 import json
 import math
 import os
-import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
 
 import kseg
 from kseg import data as kdata
-from kseg.training.config import ConfigError, dump_config, expand_stages
+from kseg.atomic import atomic_path, copy_file, write_json, write_text
+from kseg.data import BadExamples, named_data_errors
+from kseg.training.checkpoint import complete_checkpoint, restore_complete
+from kseg.training.config import ConfigError, expand_stages
 from kseg.training.distribute import is_chief, make_strategy, shard_by_data, worker_dir
 from kseg.training.evaluation import evaluate_dataset, write_report
+from kseg.training.guards import DivergenceGuard, GoodCheckpoints, all_finite, diverged_error
+from kseg.training.run_dir import config_text, reconcile_with_run, remove_litter
+from kseg.training.run_lock import run_lock
 from kseg.training.init_weights import transfer_weights
 from kseg.training.optimizers import CoupledWeightDecaySGD
 from kseg.training.schedules import PolyDecay
@@ -29,7 +34,7 @@ def data_sources(config):
     splits = data["train_split"] if isinstance(data["train_split"], list) else [data["train_split"]]
     label_table = None
     if fmt == "builtin":
-        root = kdata.ensure_builtin_dataset(root)
+        root = kdata.builtin_root(root)
         names = kdata.BUILTIN_CLASSES
         read = lambda split, annotation: kdata.voc_pairs(root, split)  # noqa: E731
     elif fmt == "voc":
@@ -69,8 +74,52 @@ def build_model(config):
         backbone_weights=model_cfg["backbone_weights"],
         **model_cfg["options"],
     )
-    builder = {"pan": kseg.models.PAN, "deeplabv2": kseg.models.DeepLabV2}[model_cfg["architecture"]]
+    builder = _architectures()[model_cfg["architecture"]]
     return builder(**kwargs)
+
+
+# The constructor behind each architecture, and the arguments build_model sets from other
+# config keys (so model.options must not set them).
+def _architectures():
+    return {
+        "pan": kseg.models.PAN,
+        "deeplabv2": kseg.models.DeepLabV2,
+        "seggan": kseg.models.SegGAN,
+        "ssgan": kseg.models.SSGAN,
+        "relationnet": kseg.models.RelationNet,
+    }
+
+
+_SET_BY_CONFIG = {
+    "num_classes": "data.num_classes",
+    "backbone": "model.backbone",
+    "generator": "model.backbone",
+    "output_stride": "model.output_stride",
+    "backbone_weights": "model.backbone_weights",
+    "training_heads": "relation.scl_weight",
+    "lambda_adv": "adversarial.lambda_adv",
+    "adversarial_loss": "adversarial.adversarial_loss",
+    "d_loss": "adversarial.d_loss",
+}
+
+
+def check_model_options(config):
+    """Every `model.options` key must be an argument of the architecture's constructor
+    that no other config key sets; a `ConfigError` names the first that is not."""
+    architecture = config["model"]["architecture"]
+    cls = _architectures()[architecture]
+    accepted = [
+        name for name, p in inspect.signature(cls.__init__).parameters.items()
+        if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and name not in _SET_BY_CONFIG
+    ]
+    for key in config["model"]["options"]:
+        if key in _SET_BY_CONFIG:
+            raise ConfigError(f"model.options.{key}: set {_SET_BY_CONFIG[key]} instead")
+        if key not in accepted:
+            raise ConfigError(
+                f"model.options.{key} is not an argument of {cls.__name__} (model.architecture={architecture}); "
+                f"it takes: {', '.join(accepted)}"
+            )
 
 
 def _build_gan(config):
@@ -159,21 +208,6 @@ def compile_for_training(model, optimizer, config, steps):
     optimizer.build(model.trainable_variables)
 
 
-class _Checkpointer(keras.callbacks.Callback):
-    """Saves model + optimizer (step counter, momenta) every "epoch" of `checkpoint_every`
-    steps, unless the loss went NaN (the last good checkpoint is kept)."""
-
-    def __init__(self, manager):
-        super().__init__()
-        self.manager = manager
-
-    def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
-            return
-        self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
-
-
 class _LearningRateLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
@@ -181,16 +215,10 @@ class _LearningRateLogger(keras.callbacks.Callback):
 
 
 def save_model_atomically(model, path):
-    """Write `path` (.keras) via a temporary file in the same folder and a rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=folder)
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Write `path` (.keras) under a staging name in the same folder, then rename."""
+    with atomic_path(path) as tmp:
+        model.save(tmp + ".keras")  # Keras insists on the extension
+        os.replace(tmp + ".keras", tmp)
     return path
 
 
@@ -242,87 +270,150 @@ def train(config, run_dir, verbose=1, strategy=None):
     `TF_CONFIG` naming its task; `data.batch_size` is the global batch. The chief writes to
     `run_dir`; the other workers write their checkpoints and final model to
     `<run_dir>/worker-<i>` and skip evaluation and export. BatchNormalization computes its
-    statistics per replica (as DeepLab's and PAN's multi-GPU training did), so only models
-    without BN (DeepLab-LargeFOV) train exactly like one process with the same global batch.
-    `strategy` reuses one made by the caller (a process can make a multi-worker strategy
-    only once).
+    statistics per replica, so only models without BN (DeepLab-LargeFOV) train exactly
+    like one process with the same global batch. `strategy` reuses one made by the caller
+    (a process can make a multi-worker strategy only once).
+
+    Guarantees: one process per run directory (`run.lock`); resuming restores every
+    variable of the model and optimizers, the step counter and the data stream position,
+    and refuses a changed model section; a run whose loss becomes NaN or infinite raises
+    `TrainingDiverged` and leaves no model.keras, evaluation or export (its newest
+    checkpoint is the last good one).
 
     Returns a dict of what was produced (paths, steps, mIoU).
     """
     if config.get("stages"):
         raise ConfigError("train() runs one stage; use run() for a config with stages")
-    data, train_cfg = config["data"], config["train"]
     if strategy is None:
-        strategy = make_strategy(train_cfg["strategy"])  # before any other TF op (multi-worker)
-    keras.utils.set_random_seed(train_cfg["seed"])  # same initial weights in every process and rerun
-    chief = is_chief(strategy)
+        strategy = make_strategy(config["train"]["strategy"])  # before any other TF op (multi-worker)
     out_dir = worker_dir(run_dir, strategy)
-    os.makedirs(out_dir, exist_ok=True)
-    dump_config(config, os.path.join(out_dir, "config.yaml"))
-    keras.mixed_precision.set_dtype_policy(train_cfg["precision"])
-    train_pairs, val_pairs, class_names, label_table = data_sources(config)
-    steps, every = training_steps(config, len(train_pairs)), train_cfg["checkpoint_every"]
-    common = dict(num_classes=data["num_classes"], label_table=label_table, skip_bad_examples=data["skip_bad_examples"])
-    val_ds = kdata.segmentation_dataset(val_pairs, training=False, **common)
+    with run_lock(out_dir):
+        return _train_locked(config, out_dir, verbose, strategy)
 
+
+def _train_locked(config, out_dir, verbose, strategy):
+    check_model_options(config)
+    keras.utils.set_random_seed(config["train"]["seed"])  # same initial weights in every process and rerun
+    remove_litter(out_dir)
+    config = reconcile_with_run(config, out_dir)
+    write_text(os.path.join(out_dir, "config.yaml"), config_text(config))
+    keras.mixed_precision.set_dtype_policy(config["train"]["precision"])
+    sources = DataSources(config)
+    steps = training_steps(config, len(sources.train_pairs))
     with strategy.scope():
         model = build_model(config)
         optimizer = build_optimizer(config, steps)
         compile_for_training(model, optimizer, config, steps)
-    adversarial = isinstance(model, kseg.models.AdversarialSegmenter)
-    tracked = dict(model=model, optimizer=optimizer)
-    if adversarial:
-        tracked["d_optimizer"] = model.d_optimizer
-    checkpoint = tf.train.Checkpoint(**tracked)
+    objects = dict(model=model, optimizer=optimizer)
+    if isinstance(model, kseg.models.AdversarialSegmenter):
+        objects["d_optimizer"] = model.d_optimizer
+    checkpoint = complete_checkpoint(**objects)
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(out_dir, "checkpoints"), max_to_keep=3)
-    initialised_from = None
+    initialised_from = _restore_or_initialise(checkpoint, manager, model, optimizer, config)
+    with named_data_errors():
+        history = _fit(model, config, sources, steps, manager, strategy, out_dir, verbose)
+    result = _finalize(model, config, sources, out_dir, strategy, history)
+    if initialised_from:
+        result["initialised_from"] = initialised_from
+    if config["export"]["onnx"] and is_chief(strategy):
+        del model, optimizer, checkpoint, manager, objects, history
+        release_memory()
+        result["exports"]["onnx"] = export_onnx_of_run(result.get("generator", result["model"]), config, out_dir)
+    write_json(os.path.join(out_dir, "result.json"), result)
+    return result
+
+
+def _restore_or_initialise(checkpoint, manager, model, optimizer, config):
     if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        restore_complete(checkpoint, manager.latest_checkpoint)
         print(f"Resuming from {manager.latest_checkpoint} (step {int(optimizer.iterations.numpy())})", flush=True)
-    elif train_cfg["init_weights"]:
-        initialised_from = _initialise_from(model, train_cfg["init_weights"])
+        return None
+    if config["train"]["init_weights"]:
+        return _initialise_from(model, config["train"]["init_weights"])
+    return None
 
-    def train_stream(start_batch):
-        ds = kdata.segmentation_dataset(
-            train_pairs,
-            training=True,
-            batch_size=data["batch_size"],
-            crop_size=tuple(data["crop"]),
-            scale_range=tuple(data["scale"]) if data["scale"] else None,
-            flip=data["flip"],
-            seed=data["seed"],
-            repeat=True,
-            start_batch=start_batch,  # a resumed run continues the stream where it stopped
-            **common,
-        )
-        if has_similarity_head(model):  # both outputs are supervised by the same label map
-            ds = ds.map(lambda images, masks: (images, {"logits": masks, "similarity": masks}))
-        return shard_by_data(ds) if strategy.num_replicas_in_sync > 1 else ds
 
+class DataSources:
+    """The configured splits: pairs, class names, label table, and what was skipped."""
+
+    def __init__(self, config):
+        data = config["data"]
+        self.train_pairs, self.val_pairs, self.class_names, self.label_table = data_sources(config)
+        skip = data["skip_bad_examples"]
+        fraction = data["max_bad_fraction"]
+        self.bad_train = BadExamples(len(self.train_pairs), "training split", fraction) if skip else False
+        self.bad_val = BadExamples(len(self.val_pairs), f"split {data['val_split']!r}", fraction) if skip else False
+
+    def skipped(self):
+        """{split: {path: reason}} of the skipped files; prints one line per split."""
+        report = {}
+        for bad in (self.bad_train, self.bad_val):
+            if bad and bad.errors:
+                print(f"Bad examples: {bad.summary()} (data.skip_bad_examples)", flush=True)
+                report[bad.split] = dict(bad.errors)
+        return report
+
+
+def _train_stream(model, config, sources, strategy, start_batch):
+    data = config["data"]
+    ds = kdata.segmentation_dataset(
+        sources.train_pairs,
+        num_classes=data["num_classes"],
+        training=True,
+        batch_size=data["batch_size"],
+        crop_size=tuple(data["crop"]),
+        scale_range=tuple(data["scale"]) if data["scale"] else None,
+        flip=data["flip"],
+        seed=data["seed"],
+        label_table=sources.label_table,
+        skip_bad_examples=sources.bad_train,
+        repeat=True,
+        start_batch=start_batch,  # a resumed run continues the stream where it stopped
+    )
+    if has_similarity_head(model):  # both outputs are supervised by the same label map
+        ds = ds.map(lambda images, masks: (images, {"logits": masks, "similarity": masks}))
+    return shard_by_data(ds) if strategy.num_replicas_in_sync > 1 else ds
+
+
+def _fit(model, config, sources, steps, manager, strategy, out_dir, verbose):
+    """Train up to `steps` in Keras "epochs" of `train.checkpoint_every` steps, each ending
+    in a checkpoint; when that does not divide `steps`, a shorter last epoch ends the run
+    exactly at `steps`. Returns the last History (None when nothing was left to train)."""
+    every = config["train"]["checkpoint_every"]
+    guard = DivergenceGuard()
     callbacks = [
-        keras.callbacks.TerminateOnNaN(),
+        guard,
         _LearningRateLogger(),
-        _Checkpointer(manager),
+        GoodCheckpoints(manager, guard, model.variables),
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), update_freq="epoch"),
     ]
-    # Keras "epochs" of `every` steps end in a checkpoint; when `every` does not divide
-    # `steps`, a last shorter epoch ends the run exactly at `steps`.
+    optimizer = model.optimizer
     full_epochs, rest = divmod(steps, every)
     history = None
     for epochs, steps_per_epoch in [(full_epochs, every)] + ([(full_epochs + 1, rest)] if rest else []):
         done = int(optimizer.iterations.numpy())
-        if done >= min(steps, epochs * every):
+        if done >= min(steps, epochs * every) or guard.step is not None:
             continue
         history = model.fit(
-            train_stream(done),
+            _train_stream(model, config, sources, strategy, done),
             epochs=epochs,
             initial_epoch=min(done // every, full_epochs),
             steps_per_epoch=steps_per_epoch,
             shuffle=False,  # the tf.data pipeline shuffles
             callbacks=callbacks,
-            verbose=verbose if chief else 0,
+            verbose=verbose if is_chief(strategy) else 0,
         )
-    step = int(optimizer.iterations.numpy())
+    if guard.step is None and not all_finite(model.variables):
+        guard.step = int(optimizer.iterations.numpy())
+    if guard.step is not None:
+        raise diverged_error(guard, manager)
+    return history
+
+
+def _finalize(model, config, sources, out_dir, strategy, history):
+    """Save the trained model, evaluate its segmentation network on the validation split
+    and export it (chief only). Returns the result dict."""
+    step = int(model.optimizer.iterations.numpy())
     model_path = save_model_atomically(model, os.path.join(out_dir, "model.keras"))
     # What is evaluated and deployed: a GAN's segmentation network alone, RelationNet
     # without its similarity subnet.
@@ -337,24 +428,26 @@ def train(config, run_dir, verbose=1, strategy=None):
         "final_train_loss": None if history is None else float(history.history["loss"][-1]),
         "replicas": strategy.num_replicas_in_sync,
     }
-    if initialised_from:
-        result["initialised_from"] = initialised_from
-    if adversarial:
+    if isinstance(model, kseg.models.AdversarialSegmenter):
         result["generator"] = save_model_atomically(segmenter, os.path.join(out_dir, "generator.keras"))
-    if chief:
-        scores = evaluate_dataset(segmenter, val_ds, data["num_classes"])
-        json_path, md_path = write_report(scores, class_names, os.path.join(out_dir, "eval"), title=config["name"])
+    if is_chief(strategy):
+        data = config["data"]
+        val_ds = kdata.segmentation_dataset(
+            sources.val_pairs, data["num_classes"], training=False, label_table=sources.label_table,
+            skip_bad_examples=sources.bad_val,
+        )
+        with named_data_errors():
+            scores = evaluate_dataset(segmenter, val_ds, data["num_classes"])
+        json_path, md_path = write_report(scores, sources.class_names, os.path.join(out_dir, "eval"), title=config["name"])
         result.update(
             metrics={"json": json_path, "markdown": md_path},
             exports=export_saved_model_of_run(segmenter, config, out_dir, step),
             val_mean_iou=scores["mean_iou"],
             val_pixel_accuracy=scores["pixel_accuracy"],
         )
-        if config["export"]["onnx"]:
-            del model, segmenter, optimizer, checkpoint, manager, tracked, callbacks, history, val_ds
-            release_memory()
-            result["exports"]["onnx"] = export_onnx_of_run(result.get("generator", model_path), config, out_dir)
-    _write_json_atomically(result, os.path.join(out_dir, "result.json"))
+    skipped = sources.skipped()
+    if skipped:
+        result["skipped_examples"] = skipped
     return result
 
 
@@ -367,13 +460,6 @@ def _initialise_from(model, path):
     kept = f"; kept as initialised: {', '.join(report['kept'])}" if report["kept"] else ""
     print(f"Starting from {path}: copied {len(report['copied'])} layers{kept}", flush=True)
     return {"path": path, **report}
-
-
-def _write_json_atomically(value, path):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)
 
 
 def stage_dir(run_dir, index, name):
@@ -398,32 +484,34 @@ def run(config, run_dir, verbose=1):
     if len(strategies) > 1:
         raise ConfigError(f"Every stage must use the same train.strategy. Received: {sorted(strategies)}")
     strategy = make_strategy(strategies.pop())
-    results, previous_model = [], None
-    for index, (name, stage_config) in enumerate(stages, 1):
-        folder = stage_dir(run_dir, index, name)
-        done = os.path.join(worker_dir(folder, strategy), "result.json")
-        if os.path.isfile(done):
-            print(f"Stage {index} ({name}) already finished: {done}", flush=True)
-            with open(done) as f:
-                result = json.load(f)
-        else:
-            print(f"Stage {index}/{len(stages)} ({name}) in {folder}", flush=True)
-            stage_config = copy.deepcopy(stage_config)
-            if previous_model is not None:
-                stage_config["train"]["init_weights"] = previous_model
-            if index < len(stages):  # only the final model is deployed
-                stage_config["export"].update(saved_model=False, onnx=False)
-            result = train(stage_config, folder, verbose, strategy=strategy)
-        results.append({"stage": name, **result})
-        previous_model = os.path.join(worker_dir(folder, strategy), "model.keras")
     out_dir = worker_dir(run_dir, strategy)
-    os.makedirs(out_dir, exist_ok=True)
-    dump_config(config, os.path.join(out_dir, "config.yaml"))
-    final_model = os.path.join(out_dir, "model.keras")
-    tmp = final_model + ".tmp"
-    shutil.copyfile(previous_model, tmp)
-    os.replace(tmp, final_model)
-    summary = {**results[-1], "run_dir": out_dir, "config": os.path.join(out_dir, "config.yaml"), "model": final_model}
-    summary["stages"] = results
-    _write_json_atomically(summary, os.path.join(out_dir, "result.json"))
+    with run_lock(out_dir):
+        results, previous_model = [], None
+        for index, (name, stage_config) in enumerate(stages, 1):
+            result = _run_stage(index, len(stages), name, stage_config, run_dir, previous_model, verbose, strategy)
+            results.append({"stage": name, **result})
+            previous_model = os.path.join(worker_dir(stage_dir(run_dir, index, name), strategy), "model.keras")
+        write_text(os.path.join(out_dir, "config.yaml"), config_text(config))
+        final_model = copy_file(previous_model, os.path.join(out_dir, "model.keras"))
+        summary = {**results[-1], "run_dir": out_dir, "config": os.path.join(out_dir, "config.yaml"), "model": final_model}
+        summary["stages"] = results
+        write_json(os.path.join(out_dir, "result.json"), summary)
     return summary
+
+
+def _run_stage(index, count, name, stage_config, run_dir, previous_model, verbose, strategy):
+    """One stage of `run`: its result.json if it finished before, else train it from the
+    previous stage's model (exports only for the last stage)."""
+    folder = stage_dir(run_dir, index, name)
+    done = os.path.join(worker_dir(folder, strategy), "result.json")
+    if os.path.isfile(done):
+        print(f"Stage {index} ({name}) already finished: {done}", flush=True)
+        with open(done) as f:
+            return json.load(f)
+    print(f"Stage {index}/{count} ({name}) in {folder}", flush=True)
+    stage_config = copy.deepcopy(stage_config)
+    if previous_model is not None:
+        stage_config["train"]["init_weights"] = previous_model
+    if index < count:  # only the final model is deployed
+        stage_config["export"].update(saved_model=False, onnx=False)
+    return train(stage_config, folder, verbose, strategy=strategy)

@@ -175,8 +175,13 @@ def test_bad_data_errors_name_the_file(tmp_path):
     pairs = kd.folder_pairs(root)
     with pytest.raises(tf.errors.OpError, match="label.png"):
         list(kd.segmentation_dataset(pairs, 5, training=False))
-    kept = list(kd.segmentation_dataset(pairs, 5, training=False, skip_bad_examples=True))
+    skipped = kd.BadExamples(len(pairs), "folder", max_fraction=1.0)
+    kept = list(kd.segmentation_dataset(pairs, 5, training=False, skip_bad_examples=skipped))
     assert len(kept) == 1  # only ok.png survives
+    assert sorted(os.path.basename(p) for p in skipped.errors) == ["label.png", "size.png", "truncated.png"]
+    # 3 of 4 bad is more than the default share (data.max_bad_fraction = 0.1): stop, naming it
+    with pytest.raises(tf.errors.OpError, match=r"[0-9] of 4 examples are bad, more than data.max_bad_fraction=0.1"):
+        list(kd.segmentation_dataset(pairs, 5, training=False, skip_bad_examples=True))
 
 
 def test_voc_list_naming_a_missing_file(builtin_root, tmp_path):

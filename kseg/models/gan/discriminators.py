@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from kseg.layers.crf.convcrf import ConvCRF
 from kseg.models.common import check_num_classes
+from kseg.models.common import check_model_kwargs
 
 _LOG_FLOOR = 1e-6  # log(0) of a one-hot ground truth becomes log(1e-6) ~ -13.8
 
@@ -133,7 +134,7 @@ class SegGANDiscriminator(keras.Model):
             x = keras.layers.Conv2D(f, 3, strides=2, padding="same", name=f"conv{i}", dtype="float32" if last else None)(x)
             if not last:
                 x = keras.layers.LeakyReLU(negative_slope, name=f"leaky_relu{i}")(x)
-        super().__init__(inputs=[label_map, image], outputs=x, **kwargs)
+        super().__init__(inputs=[label_map, image], outputs=x, **check_model_kwargs(type(self), kwargs))
 
         self.num_classes = num_classes
         self.filters = filters
@@ -213,7 +214,7 @@ class SSGANDiscriminator(keras.Model):
             if i < len(filters):
                 x = keras.layers.AveragePooling2D(2, strides=2, padding="same", name=f"avg_pool{i}")(x)
         x = keras.layers.Conv2D(1, 3, padding="same", dtype="float32", name="confidence")(x)
-        super().__init__(inputs=[label_map, image], outputs=x, **kwargs)
+        super().__init__(inputs=[label_map, image], outputs=x, **check_model_kwargs(type(self), kwargs))
         self.num_classes = num_classes
         self.fusion = fusion
         self.filters = filters

@@ -7,6 +7,7 @@ from kseg.layers.aspp import ASPPV3
 from kseg.layers.atrous import AtrousConv2D
 from kseg.layers.resize import ResizeLike
 from kseg.models.common import check_backbone_name, check_input_shape, check_num_classes, output_head
+from kseg.models.common import check_model_kwargs
 
 SSGAN_GENERATORS = ("resnet50", "vgg16")
 
@@ -83,7 +84,7 @@ class SSGANGenerator(keras.Model):
             x = net(inputs)["fc7"]
         logits = keras.layers.Conv2D(num_classes, 1, name="classifier")(x)
         outputs = output_head(ResizeLike(name="upsample")([logits, inputs]), activation)
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, **check_model_kwargs(type(self), kwargs))
 
         self.num_classes = num_classes
         self.backbone_name = backbone
