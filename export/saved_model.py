@@ -14,6 +14,8 @@ import argparse
 import json
 import sys
 
+from kseg.serving.graph import MAX_PIXELS, MAX_SIDE
+
 
 def _size(text):
     try:
@@ -25,6 +27,16 @@ def _size(text):
     return h, w
 
 
+def _non_negative(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0. Received: {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0. Received: {text!r}")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m export.saved_model", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="a training run folder or a .keras file")
@@ -33,6 +45,14 @@ def main(argv=None):
     parser.add_argument("--version", type=int, help="version number (default: next integer)")
     parser.add_argument("--crf", choices=("dense", "conv"), help="CRF refinement inside the graph")
     parser.add_argument("--size", type=_size, help="resize inputs to H,W before the model (default: own size)")
+    parser.add_argument(
+        "--max-side", type=_non_negative, default=MAX_SIDE, metavar="N",
+        help=f"images with a longer side run downscaled to N (labels at full size); 0: no limit (default {MAX_SIDE})",
+    )
+    parser.add_argument(
+        "--max-pixels", type=_non_negative, default=MAX_PIXELS, metavar="N",
+        help=f"refuse images of more than N pixels before decoding; 0: no cap (default {MAX_PIXELS})",
+    )
     parser.add_argument("--no-probabilities", action="store_true", help="return labels only (smaller responses)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
     parser.add_argument("--serving-root", default="/models", help="where the server sees --out (models.config)")
@@ -53,6 +73,8 @@ def main(argv=None):
             include_probabilities=not args.no_probabilities,
             overwrite=args.overwrite,
             serving_root=args.serving_root,
+            max_side=args.max_side or None,
+            max_pixels=args.max_pixels or None,
         )
     except (ExportError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -48,6 +48,7 @@ def main(argv=None):
         parser.error("--shifted-steps and --sliding-window cannot be combined")
     model_path, config = resolve_run(parser, args)
 
+    from kseg.data import DataError
     from kseg.training.evaluation import EvaluationOptionError, evaluate_split
 
     out = args.out or os.path.join(args.run or ".", "eval")
@@ -68,6 +69,9 @@ def main(argv=None):
         )
     except EvaluationOptionError as error:
         parser.error(str(error))
+    except DataError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
     print(json.dumps(result, indent=2))
     print(f"\nmIoU {100 * result['mean_iou']:.2f}% -- report: {result['markdown']}")
     return 0

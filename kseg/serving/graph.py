@@ -38,6 +38,13 @@ def model_outputs_logits(model):
     return getattr(model, "activation", None) is None
 
 
+# The serving size policy (SavedModel signatures): images whose longer side exceeds
+# MAX_SIDE run through the network downscaled (labels come back at the image's own size);
+# images of more than MAX_PIXELS pixels are refused before they are decoded.
+MAX_SIDE = 2048
+MAX_PIXELS = 50_000_000
+
+
 class Segmenter:
     """Images in, (probabilities, labels) out, at each image's own size.
 
@@ -48,23 +55,43 @@ class Segmenter:
         size: `None` to run the model at the image's own size (the models are fully
             convolutional), or `(H, W)` to resize every image to that size (bilinear) and the
             output back to the image's size.
+        max_side: `None`, or an int: with `size=None`, an image whose longer side exceeds it
+            is downscaled (bilinear, aspect kept) so that side is `max_side` before the
+            network, and the network's output is resized back to the image's size.
     """
 
-    def __init__(self, model, crf=None, size=None):
+    def __init__(self, model, crf=None, size=None, max_side=None):
         self.model = model
         self.crf = crf
         self.size = check_size(size)
+        if max_side is not None and int(max_side) < 1:
+            raise ValueError(f"Expected max_side >= 1 or None. Received: max_side={max_side!r}")
+        self.max_side = None if max_side is None else int(max_side)
         self.logits_out = model_outputs_logits(model)
+
+    def _network_input(self, images):
+        if self.size is not None:
+            return tf.image.resize(images, self.size, method="bilinear")
+        if self.max_side is None:
+            return images
+        hw = tf.shape(images)[1:3]
+        scale = self.max_side / tf.cast(tf.reduce_max(hw), tf.float32)
+        target = tf.maximum(tf.cast(tf.round(tf.cast(hw, tf.float32) * scale), tf.int32), 1)
+        return tf.cond(scale < 1.0, lambda: tf.image.resize(images, target, method="bilinear"), lambda: images)
 
     def __call__(self, images):
         """`images`: float32 `(B, H, W, 3)` in [0, 255]. Returns float32 probabilities
         `(B, H, W, C)` and int32 labels `(B, H, W)`."""
-        x = images
-        if self.size is not None:
-            x = tf.image.resize(images, self.size, method="bilinear")
+        x = self._network_input(images)
         out = tf.cast(self.model(x, training=False), tf.float32)
         if self.size is not None:
             out = tf.image.resize(out, tf.shape(images)[1:3], method="bilinear")
+        elif self.max_side is not None:
+            out = tf.cond(
+                tf.reduce_all(tf.equal(tf.shape(out)[1:3], tf.shape(images)[1:3])),
+                lambda: out,
+                lambda: tf.image.resize(out, tf.shape(images)[1:3], method="bilinear"),
+            )
         logits = out if self.logits_out else tf.math.log(tf.maximum(out, 1e-12))
         if self.crf is not None:
             probabilities = tf.cast(self.crf([logits, images]), tf.float32)
@@ -81,14 +108,65 @@ def decode_image(data):
     return tf.cast(image, tf.float32)
 
 
-def segment_encoded(segmenter, images, include_probabilities=True):
+def _uint(data, start, count, big_endian):
+    """The unsigned integer in bytes [start, start + count) of `data` (scalar string)."""
+    raw = tf.cast(tf.io.decode_raw(tf.strings.substr(data, start, count), tf.uint8), tf.int64)
+    powers = range(count - 1, -1, -1) if big_endian else range(count)
+    return tf.reduce_sum(raw * tf.constant([256**k for k in powers], tf.int64))
+
+
+def encoded_image_shape(data, index):
+    """(height, width) int64 of encoded image bytes, read from the header without decoding
+    the pixels (JPEG: `tf.image.extract_jpeg_shape`; PNG IHDR; GIF screen; BMP header).
+    Bytes of no supported format fail an assertion naming `images[index]`."""
+    padded = tf.strings.join([data, tf.constant(b"\0" * 32)])  # every header read below stays in range
+    head = tf.strings.substr(padded, 0, 8)
+    is_png = tf.equal(head, b"\x89PNG\r\n\x1a\n")
+    is_gif = tf.equal(tf.strings.substr(padded, 0, 4), b"GIF8")
+    is_bmp = tf.equal(tf.strings.substr(padded, 0, 2), b"BM")
+    is_jpeg = tf.io.is_jpeg(data)
+    known = tf.reduce_any(tf.stack([is_png, is_gif, is_bmp, is_jpeg]))
+    message = tf.strings.format("images[{}]: not a JPEG, PNG, GIF or BMP image ({} bytes)", (index, tf.strings.length(data)))
+    with tf.control_dependencies([tf.debugging.Assert(known, [message])]):
+        return tf.case(
+            [
+                (is_jpeg, lambda: tf.cast(tf.image.extract_jpeg_shape(data)[:2], tf.int64)),
+                (is_png, lambda: tf.stack([_uint(padded, 20, 4, True), _uint(padded, 16, 4, True)])),
+                (is_gif, lambda: tf.stack([_uint(padded, 8, 2, False), _uint(padded, 6, 2, False)])),
+            ],
+            default=lambda: tf.abs(tf.stack([_uint(padded, 22, 4, False), _uint(padded, 18, 4, False)])),
+        )
+
+
+def checked_decode(data, index, max_pixels=MAX_PIXELS):
+    """`decode_image`, after checking from the header that the image is one of the supported
+    formats and has at most `max_pixels` pixels (None: no cap); errors name `images[index]`."""
+    hw = encoded_image_shape(data, index)
+    checks = []
+    if max_pixels is not None:
+        message = tf.strings.format(
+            "images[{}]: {}x{} is {} pixels, more than the {} this model accepts (export --max-pixels)",
+            (index, hw[1], hw[0], hw[0] * hw[1], max_pixels),
+        )
+        checks.append(tf.debugging.Assert(hw[0] * hw[1] <= max_pixels, [message]))
+    with tf.control_dependencies(checks):
+        return decode_image(data)
+
+
+def _check_not_empty(count):
+    return tf.debugging.Assert(count > 0, ["images: an empty batch; send at least one image"])
+
+
+def segment_encoded(segmenter, images, include_probabilities=True, max_pixels=MAX_PIXELS):
     """Segment a batch of encoded images of possibly different sizes.
 
-    Each image is decoded and segmented at its own size; results are padded to the largest
-    height and width in the batch (labels with 255, probabilities with 0).
+    Each image is checked from its header (format, at most `max_pixels` pixels), decoded
+    and segmented at its own size; results are padded to the largest height and width in
+    the batch (labels with 255, probabilities with 0). A bad image fails the request with
+    an `InvalidArgumentError` naming it (`images[1]: ...`).
 
     Args:
-        images: `tf.string` `(B,)`.
+        images: `tf.string` `(B,)`, B >= 1.
 
     Returns:
         dict: `labels` int32 `(B, Hmax, Wmax)`, `image_shape` int32 `(B, 2)` (the valid
@@ -96,10 +174,12 @@ def segment_encoded(segmenter, images, include_probabilities=True):
         `(B, Hmax, Wmax, C)`.
     """
     count = tf.shape(images)[0]
+    with tf.control_dependencies([_check_not_empty(count)]):
+        count = tf.identity(count)
     decoded = tf.TensorArray(tf.float32, size=count, infer_shape=False, element_shape=tf.TensorShape([None, None, 3]))
     shapes = tf.TensorArray(tf.int32, size=count, element_shape=tf.TensorShape([2]))
     for i in tf.range(count):
-        image = decode_image(images[i])
+        image = checked_decode(images[i], i, max_pixels)
         decoded = decoded.write(i, image)
         shapes = shapes.write(i, tf.shape(image)[:2])
     image_shape = tf.reshape(shapes.stack(), [-1, 2])
@@ -125,9 +205,11 @@ def segment_encoded(segmenter, images, include_probabilities=True):
 
 
 def segment_tensor(segmenter, images, include_probabilities=True):
-    """The `predict_tensor` signature: float `(B, H, W, 3)` in [0, 255] -> dict of `labels`
-    int32 `(B, H, W)` and (optionally) `probabilities` float32 `(B, H, W, C)`."""
-    probabilities, labels = segmenter(tf.cast(images, tf.float32))
+    """The `predict_tensor` signature: float `(B, H, W, 3)` in [0, 255], B >= 1 -> dict of
+    `labels` int32 `(B, H, W)` and (optionally) `probabilities` float32 `(B, H, W, C)`."""
+    with tf.control_dependencies([_check_not_empty(tf.shape(images)[0])]):
+        images = tf.cast(images, tf.float32)
+    probabilities, labels = segmenter(images)
     outputs = {"labels": labels}
     if include_probabilities:
         outputs["probabilities"] = probabilities
@@ -144,6 +226,10 @@ def trackables(segmenter):
 
 __all__ = [
     "CRF_CHOICES",
+    "MAX_PIXELS",
+    "MAX_SIDE",
+    "checked_decode",
+    "encoded_image_shape",
     "PAD_LABEL",
     "Segmenter",
     "check_size",

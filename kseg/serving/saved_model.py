@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from kseg.atomic import atomic_path, remove_stale_staging, write_text
-from kseg.serving.graph import Segmenter, make_crf, segment_encoded, segment_tensor, trackables
+from kseg.serving.graph import MAX_PIXELS, MAX_SIDE, Segmenter, make_crf, segment_encoded, segment_tensor, trackables
 
 SERVING_SIGNATURE = "serving_default"
 TENSOR_SIGNATURE = "predict_tensor"
@@ -26,16 +26,18 @@ def existing_versions(model_dir):
     return sorted(int(n) for n in os.listdir(model_dir) if _VERSION.match(n) and os.path.isdir(os.path.join(model_dir, n)))
 
 
-def build_archive(model, crf=None, size=None, include_probabilities=True, crf_params=None):
+def build_archive(
+    model, crf=None, size=None, include_probabilities=True, crf_params=None, max_side=MAX_SIDE, max_pixels=MAX_PIXELS
+):
     """A `keras.export.ExportArchive` with the `serving_default` (encoded images) and
     `predict_tensor` (float images) endpoints. See `export_saved_model`."""
     crf_layer = make_crf(crf, **(crf_params or {})) if isinstance(crf, str) or crf is None else crf
-    segmenter = Segmenter(model, crf_layer, size)
+    segmenter = Segmenter(model, crf_layer, size, max_side=max_side)
     segmenter(tf.zeros([1, 32, 32, 3]))  # builds the CRF layer before it is tracked
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
     def serve_encoded(images):
-        return segment_encoded(segmenter, images, include_probabilities)
+        return segment_encoded(segmenter, images, include_probabilities, max_pixels=max_pixels)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
     def serve_tensor(images):
@@ -61,6 +63,8 @@ def export_saved_model(
     overwrite=False,
     crf_params=None,
     serving_root="/models",
+    max_side=MAX_SIDE,
+    max_pixels=MAX_PIXELS,
 ):
     """Export `model` for TF Serving as `<out>/<name>/<version>/` and register it in
     `<out>/models.config`.
@@ -71,12 +75,17 @@ def export_saved_model(
     interrupted export are removed at the next export. Files get ordinary permissions
     (the umask's), so a server running as another user can read them.
 
-    Signatures:
-        `serving_default`: `images` tf.string `(B,)` encoded JPEG/PNG -> `labels` int32
-            `(B, Hmax, Wmax)` (255 outside each image), `image_shape` int32 `(B, 2)`,
+    Signatures (B >= 1; an empty batch is an `InvalidArgumentError`):
+        `serving_default`: `images` tf.string `(B,)` encoded JPEG/PNG/GIF/BMP -> `labels`
+            int32 `(B, Hmax, Wmax)` (255 outside each image), `image_shape` int32 `(B, 2)`,
             `probabilities` float32 `(B, Hmax, Wmax, C)` (unless `include_probabilities=False`).
+            Bytes of another format, or an image of more than `max_pixels` pixels (read
+            from its header, before decoding), fail the request with an error naming it
+            (`images[1]: ...`).
         `predict_tensor`: `images` float32 `(B, H, W, 3)` RGB in [0, 255] -> `labels` int32
             `(B, H, W)`, `probabilities` float32 `(B, H, W, C)`.
+    In both, an image whose longer side exceeds `max_side` runs through the network
+    downscaled to that side; labels and probabilities come back at the image's own size.
 
     Args:
         model: a kseg segmentation model (RGB 0-255 in, logits out).
@@ -90,6 +99,10 @@ def export_saved_model(
         crf_params: constructor arguments of the CRF layer.
         serving_root: the path at which the server sees `out` (written into models.config;
             "/models" for the tensorflow/serving Docker image).
+        max_side: int or None. Longest side the network sees (without `size`). Defaults
+            to 2048.
+        max_pixels: int or None. Largest image accepted by `serving_default`. Defaults to
+            50,000,000.
 
     Returns:
         The path of the version folder.
@@ -107,7 +120,10 @@ def export_saved_model(
     os.makedirs(model_dir, exist_ok=True)
 
     _remove_litter(out, model_dir)
-    archive = build_archive(model, crf=crf, size=size, include_probabilities=include_probabilities, crf_params=crf_params)
+    archive = build_archive(
+        model, crf=crf, size=size, include_probabilities=include_probabilities, crf_params=crf_params,
+        max_side=max_side, max_pixels=max_pixels,
+    )
     with atomic_path(final) as staging:
         archive.write_out(staging, verbose=False)
     write_models_config(out, name, serving_root)

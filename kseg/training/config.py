@@ -75,6 +75,8 @@ DEFAULTS = {
         "onnx": True,  # <run>/model.onnx, checked with ONNX Runtime
         "name": None,  # the served model's name; defaults to the run's name
         "crf": None,  # None | dense | conv: CRF inside the exported graphs
+        "max_side": 2048,  # SavedModel: longer image sides run downscaled to this (null: no limit)
+        "max_pixels": 50000000,  # SavedModel: larger images are refused before decoding (null: no cap)
     },
     "stages": [],  # optional list of override mappings, trained in turn (see the module docstring)
 }

@@ -123,9 +123,11 @@ def evaluate_split(model_path, config, out_dir, save_predictions=8, images=None,
     _, val_pairs, class_names, label_table = data_sources(config)
     val_pairs = val_pairs[:images] if images else val_pairs
     num_classes = config["data"]["num_classes"]
+    skip = config["data"]["skip_bad_examples"]
     dataset = kdata.segmentation_dataset(
         val_pairs, num_classes, training=False, label_table=label_table,
-        skip_bad_examples=config["data"]["skip_bad_examples"],
+        skip_bad_examples=kdata.BadExamples(len(val_pairs), config["data"]["val_split"], config["data"]["max_bad_fraction"])
+        if skip else False,
     )
     palette = visualize.cityscapes_palette() if config["data"]["format"] == "cityscapes" else visualize.voc_palette()
     metric = ConfusionMatrixMetric(num_classes)
@@ -141,16 +143,17 @@ def evaluate_split(model_path, config, out_dir, save_predictions=8, images=None,
         import tensorflow as tf
 
         forward = tf.function(forward, reduce_retracing=True)
-    for index, (images, masks) in enumerate(dataset):
-        scores = forward(images)
-        metric.update_state(masks, scores)
-        if index < save_predictions:
-            labels = np.asarray(scores).argmax(-1)[0].astype(np.uint8)
-            image = images.numpy()[0].astype(np.uint8)
-            Image.fromarray(visualize.colorize(labels, palette)).save(os.path.join(pictures, f"{index:04d}_pred.png"))
-            Image.fromarray(visualize.overlay(image, labels, palette=palette)).save(
-                os.path.join(pictures, f"{index:04d}_overlay.png")
-            )
+    with kdata.named_data_errors():
+        for index, (images, masks) in enumerate(dataset):
+            scores = forward(images)
+            metric.update_state(masks, scores)
+            if index < save_predictions:
+                labels = np.asarray(scores).argmax(-1)[0].astype(np.uint8)
+                image = images.numpy()[0].astype(np.uint8)
+                Image.fromarray(visualize.colorize(labels, palette)).save(os.path.join(pictures, f"{index:04d}_pred.png"))
+                Image.fromarray(visualize.overlay(image, labels, palette=palette)).save(
+                    os.path.join(pictures, f"{index:04d}_overlay.png")
+                )
     scores = metric.scores()
     json_path, md_path = write_report(scores, class_names, out_dir, title=config["name"])
     confusion_png = os.path.join(out_dir, "confusion_matrix.png")

@@ -232,7 +232,8 @@ def export_saved_model_of_run(model, config, run_dir, step):
         return {}
     name = options["name"] or config["name"]
     path = export_saved_model(
-        model, os.path.join(run_dir, "serving"), name, version=max(step, 1), crf=options["crf"], overwrite=True
+        model, os.path.join(run_dir, "serving"), name, version=max(step, 1), crf=options["crf"], overwrite=True,
+        max_side=options["max_side"], max_pixels=options["max_pixels"],
     )
     return {"saved_model": path}
 

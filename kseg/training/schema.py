@@ -198,7 +198,13 @@ SCHEMA = {
         "d_beta_2": _fraction,
     },
     "relation": {"scl_weight": _non_negative},
-    "export": {"saved_model": boolean, "onnx": boolean, "name": optional(text)},
+    "export": {
+        "saved_model": boolean,
+        "onnx": boolean,
+        "name": optional(text),
+        "max_side": optional(integer(low=1)),
+        "max_pixels": optional(integer(low=1)),
+    },
 }
 for (_section, _key), _options in CHOICES.items():
     SCHEMA[_section][_key] = choice(_options)

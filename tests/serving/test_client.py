@@ -129,7 +129,7 @@ def test_rest_round_trip_and_command_line(rest_server, exported, tmp_path, capsy
     assert [m.shape for m in masks] == [(40, 60), (50, 30)]
     np.testing.assert_array_equal(masks[0], direct["labels"][0, :40, :60].numpy())
 
-    with pytest.raises(ServingError, match="HTTP 400: .*Unknown image file format"):
+    with pytest.raises(ServingError, match=r"HTTP 400: .*images\[0\]: not a JPEG, PNG, GIF or BMP image"):
         predict_rest(rest_server, "pan", [b"not an image"])
     with pytest.raises(ServingError, match="HTTP 404: .*Servable not found"):
         predict_rest(rest_server, "other", images)

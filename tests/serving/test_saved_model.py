@@ -106,11 +106,63 @@ def test_reloaded_signatures_batch_sizes(exported, tiny_pan, batch):
 
 def test_bad_bytes_fail_that_call_only(exported):
     serve = tf.saved_model.load(exported).signatures["serving_default"]
-    with pytest.raises(tf.errors.InvalidArgumentError, match="Unknown image file format"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images\[0\]: not a JPEG, PNG, GIF or BMP image"):
         serve(images=tf.constant([b"this is not an image"]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images\[1\]: not a JPEG, PNG, GIF or BMP image \(3 bytes\)"):
+        serve(images=tf.constant([photo(40, 40), b"abc", photo(40, 40)]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images: an empty batch; send at least one image"):
+        serve(images=tf.constant([], tf.string))
+    tensor = tf.saved_model.load(exported).signatures["predict_tensor"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images: an empty batch"):
+        tensor(images=tf.zeros([0, 8, 8, 3]))
     with pytest.raises(tf.errors.InvalidArgumentError):
         serve(images=tf.constant([photo(40, 40), photo(40, 40)[:200]]))  # truncated JPEG
     assert serve(images=tf.constant([photo(40, 52)]))["labels"].shape == (1, 40, 52)
+
+
+def _with_jpeg_size(data, height, width):
+    """JPEG bytes whose frame header (SOF0) claims another size: what a huge photo's header says."""
+    at = data.index(b"\xff\xc0") + 5  # marker, length (2), precision (1), then height, width
+    return data[:at] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + data[at + 4:]
+
+
+def _png_header(height, width):
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + len(ihdr).to_bytes(4, "big") + b"IHDR" + ihdr + b"\0" * 4
+
+
+def test_header_dimensions_without_decoding():
+    from kseg.serving.graph import encoded_image_shape
+
+    assert encoded_image_shape(tf.constant(photo(37, 53)), 0).numpy().tolist() == [37, 53]
+    assert encoded_image_shape(tf.constant(photo(37, 53, fmt="PNG")), 0).numpy().tolist() == [37, 53]
+    assert encoded_image_shape(tf.constant(photo(37, 53, fmt="BMP")), 0).numpy().tolist() == [37, 53]
+    assert encoded_image_shape(tf.constant(photo(37, 53, fmt="GIF")), 0).numpy().tolist() == [37, 53]
+    assert encoded_image_shape(tf.constant(_with_jpeg_size(photo(16, 16), 6000, 9000)), 0).numpy().tolist() == [6000, 9000]
+
+
+def test_size_policy_caps_pixels_before_decoding_and_downscales_long_sides(small_net, tmp_path):
+    path = export_saved_model(small_net, str(tmp_path), "pan", max_side=64, max_pixels=100 * 150)
+    loaded = tf.saved_model.load(path)
+    serve = loaded.signatures["serving_default"]
+    # A photo whose header says 9000x6000 (54 MP) is refused from its header: its body
+    # is a 16x16 image, so decoding it would not even fail.
+    huge = _with_jpeg_size(photo(16, 16), 6000, 9000)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images\[1\]: 9000x6000 is 54000000 pixels, more than the 15000"):
+        serve(images=tf.constant([photo(40, 40), huge]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images\[0\]: 200x100 is 20000 pixels"):
+        serve(images=tf.constant([_png_header(100, 200)]))
+    # 100x150 (longer side over 64): the network sees 43x64, labels come back at 100x150.
+    data = photo(100, 150)
+    out = serve(images=tf.constant([data]))
+    assert out["labels"].shape == (1, 100, 150)
+    small = tf.image.resize(decoded(data)[None], (43, 64), method="bilinear")
+    logits = tf.image.resize(small_net(small), (100, 150), method="bilinear")
+    np.testing.assert_array_equal(out["labels"].numpy(), tf.argmax(logits, -1).numpy())
+    np.testing.assert_allclose(out["probabilities"].numpy(), tf.nn.softmax(logits).numpy(), atol=1e-5)
+    # Under the limit: the image's own size, as without a policy.
+    out = loaded.signatures["predict_tensor"](images=tf.constant(decoded(photo(40, 60))[None]))
+    np.testing.assert_allclose(out["probabilities"].numpy(), tf.nn.softmax(small_net(decoded(photo(40, 60))[None])).numpy(), atol=1e-5)
 
 
 def test_fixed_size_crf_and_labels_only(small_net, tmp_path):
@@ -166,3 +218,48 @@ def test_command_line(small_net, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--model", model_path, "--out", str(tmp_path), "--name", "x", "--size", "64"])
     assert "expected H,W" in capsys.readouterr().err
+
+
+def _modes(root):
+    import stat
+
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            found[os.path.relpath(path, root)] = stat.S_IMODE(os.stat(path).st_mode)
+    return found
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_exports_get_the_permissions_of_an_ordinary_write(small_net, tmp_path, umask):
+    """A TF Serving container running as another user must be able to read the export:
+    files 0666 and folders 0777 less the umask, as `open` and `mkdir` give (not the 0600 /
+    0700 of tempfile's staging)."""
+    old = os.umask(umask)
+    try:
+        out = str(tmp_path / "serving")
+        export_saved_model(small_net, out, "pan", version=3)
+    finally:
+        os.umask(old)
+    modes = _modes(out)
+    assert "models.config" in modes and os.path.join("pan", "3", "saved_model.pb") in modes
+    for name, mode in modes.items():
+        expected = 0o777 & ~umask if os.path.isdir(os.path.join(out, name)) else 0o666 & ~umask
+        assert mode == expected, f"{name}: {oct(mode)} instead of {oct(expected)}"
+
+
+def test_an_interrupted_export_leaves_no_litter_after_the_next(small_net, tmp_path):
+    from kseg.atomic import staging_name
+
+    out = str(tmp_path)
+    export_saved_model(small_net, out, "pan", version=1)
+    legacy = os.path.join(out, "pan", ".tmp-2-abc123")  # kseg 0.1's mkdtemp staging
+    os.makedirs(os.path.join(legacy, "model", "variables"))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = staging_name(os.path.join(out, "pan", "2")).replace(f"tmp-{os.getpid()}@", f"tmp-{dead.stdout.strip()}@")
+    os.makedirs(orphan)
+    mine = staging_name(os.path.join(out, "pan", "9"))  # a writer still running (this process)
+    os.makedirs(mine)
+    export_saved_model(small_net, out, "pan", version=2)
+    assert sorted(os.listdir(os.path.join(out, "pan"))) == sorted(["1", "2", os.path.basename(mine)])
