@@ -19,7 +19,11 @@ import os
 import signal
 import sys
 
-from kseg.training.config import ConfigError, load_config
+# TensorFlow's C++ warnings would repeat a tf.data error as a Python traceback per thread;
+# kseg reports it as one line. TF_CPP_MIN_LOG_LEVEL=0 shows them again.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from kseg.training.config import ConfigError, load_config  # noqa: E402
 
 
 CONFIG_ERROR, RUN_FAILED = 2, 1
@@ -31,8 +35,12 @@ def fail(prog, error, status):
     return status
 
 
+class Terminated(Exception):
+    """SIGTERM (`kill`, a scheduler's preemption): unwinds the run so its lock is released."""
+
+
 def _exit_on_sigterm(signum, frame):
-    raise SystemExit(128 + signum)
+    raise Terminated(f"terminated by signal {signum}; rerun the same command to resume from the last checkpoint")
 
 
 def main(argv=None):
@@ -70,6 +78,8 @@ def main(argv=None):
         return fail(parser.prog, error, CONFIG_ERROR)
     except RUN_ERRORS as error:
         return fail(parser.prog, error, RUN_FAILED)
+    except Terminated as error:
+        return fail(parser.prog, error, 128 + signal.SIGTERM)
     print(json.dumps(result, indent=2))
     if "val_mean_iou" in result:  # the chief evaluates; other workers only train
         model = result.get("generator", result["model"])  # a GAN: its segmentation network
@@ -78,4 +88,12 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    if status not in (0, CONFIG_ERROR):
+        # A run stopped in the middle can leave tf.data threads waiting on Python
+        # callbacks, which makes the interpreter's shutdown hang; everything the run writes
+        # is already on disk (and its lock released), so leave at once.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)

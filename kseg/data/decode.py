@@ -83,70 +83,92 @@ class BadExamples:
             raise ValueError(f"Expected max_fraction in [0, 1]. Received: max_fraction={max_fraction!r}")
         self.total, self.split, self.max_fraction = int(total), split, float(max_fraction)
         self.errors = {}  # image path -> message
+        self.fatal = None
         self._lock = threading.Lock()
 
     def record(self, key, error):
+        """Record a bad pair; returns True once the split has too many (the stream must
+        stop: `fatal` holds the `DataError` saying why, `named_data_errors` raises it)."""
         with self._lock:
+            if self.fatal is not None:
+                return True
             if key in self.errors:
-                return
+                return False
             self.errors[key] = str(error)
             count = len(self.errors)
+            if count >= self.total:
+                self.fatal = DataError(f"{self.split}: all {self.total} examples are bad (the last: {error})")
+            elif count > self.max_fraction * self.total:
+                self.fatal = DataError(
+                    f"{self.split}: {count} of {self.total} examples are bad, more than data.max_bad_fraction="
+                    f"{self.max_fraction:g} allows (the last: {error})"
+                )
         logger.warning("skipping bad example (%d so far in %s): %s", count, self.split, error)
-        if count >= self.total:
-            raise DataError(f"{self.split}: all {self.total} examples are bad (the last: {error})")
-        if count > self.max_fraction * self.total:
-            raise DataError(
-                f"{self.split}: {count} of {self.total} examples are bad, more than data.max_bad_fraction="
-                f"{self.max_fraction:g} allows (the last: {error})"
-            )
+        if self.fatal is not None:
+            _raised.append(self.fatal)
+            logger.error("%s", self.fatal)
+            return True
+        return False
 
     def summary(self):
         return f"skipped {len(self.errors)} of {self.total} examples of {self.split}"
 
 
-_raised = []  # DataErrors raised inside tf.data, newest last (see `named_data_errors`)
+_raised = []  # DataErrors met inside tf.data, oldest first (see `named_data_errors`)
+
+
+def pending_data_error():
+    """The first `DataError` a pipeline met since `named_data_errors` was entered, or None."""
+    return _raised[0] if _raised else None
 
 
 @contextlib.contextmanager
 def named_data_errors():
-    """Turn a TensorFlow error caused by a `DataError` inside a tf.data pipeline back into
-    that one-line `DataError` (the file and the reason) instead of TF's traceback."""
+    """Report a `DataError` met inside a tf.data pipeline as that one-line `DataError` (the
+    file and the reason): raised from the TensorFlow error it caused, or, when a
+    `BadExamples` limit ended the stream early, at the end of the block."""
     del _raised[:]
     try:
         yield
     except tf.errors.OpError:
-        if not _raised:
+        error = pending_data_error()
+        if error is None:
             raise
-        error = _raised[0]
         del _raised[:]
         raise error from None
+    error = pending_data_error()
+    if error is not None:
+        del _raised[:]
+        raise error
 
 
 def read_pair_op(image_path, mask_path, num_classes, label_table=None, skip_bad_examples=False):
-    """tf.data version of `read_pair`: returns (image, mask, ok) tensors.
+    """tf.data version of `read_pair`: returns (image, mask, ok, stop) tensors.
 
     `skip_bad_examples`: False (a `DataError` stops the pipeline with its message), or a
     `BadExamples` of the split: a bad pair is recorded (and logged once) and returned with
-    ok=False so the pipeline can drop it, until the split has too many bad pairs.
+    ok=False so the pipeline can drop it; stop=True once the split has too many bad pairs
+    (the pipeline ends there and `named_data_errors` raises the reason). Ending the stream
+    instead of failing the op keeps an endless training stream from stalling on the error.
     """
 
     def load(image_path, mask_path):
         image_path, mask_path = image_path.decode(), mask_path.decode()
         try:
-            try:
-                image, mask = read_pair(image_path, mask_path, num_classes, label_table)
-                return image, mask, True
-            except DataError as error:
-                if not skip_bad_examples:
-                    raise
-                skip_bad_examples.record(image_path, error)
-                return np.zeros((1, 1, 3), np.uint8), np.zeros((1, 1), np.uint8), False
+            image, mask = read_pair(image_path, mask_path, num_classes, label_table)
+            return image, mask, True, False
         except DataError as error:
-            _raised.append(error)
-            raise
+            if not skip_bad_examples:
+                _raised.append(error)
+                raise
+            stop = skip_bad_examples.record(image_path, error)
+            return np.zeros((1, 1, 3), np.uint8), np.zeros((1, 1), np.uint8), False, stop
 
-    image, mask, ok = tf.numpy_function(load, [image_path, mask_path], [tf.uint8, tf.uint8, tf.bool], stateful=False)
+    image, mask, ok, stop = tf.numpy_function(
+        load, [image_path, mask_path], [tf.uint8, tf.uint8, tf.bool, tf.bool], stateful=False
+    )
     image.set_shape([None, None, 3])
     mask.set_shape([None, None])
     ok.set_shape([])
-    return image, mask, ok
+    stop.set_shape([])
+    return image, mask, ok, stop

@@ -40,10 +40,13 @@ def segmentation_dataset(
     an interrupted run stopped without decoding the skipped examples. (`tf.data`'s own
     `shuffle(seed=...)` gives each new iterator a different order.)
 
-    `skip_bad_examples`: False (a bad file stops the pipeline with a `DataError` naming
-    it), True (skip and log bad pairs; stop once more than `max_bad_fraction` of `pairs`
-    are bad, or all of them), or a `kseg.data.BadExamples` that records what was skipped
-    (shared by the pipelines of one split). Skipped files shift later batches.
+    `skip_bad_examples`: False (a bad file stops the pipeline with a TensorFlow error
+    carrying the `DataError` naming it), True (skip and log bad pairs; the stream ends once
+    more than `max_bad_fraction` of `pairs` are bad, or all of them), or a
+    `kseg.data.BadExamples` that records what was skipped (shared by the pipelines of one
+    split; its `fatal` says why a stream ended). Iterate inside
+    `kseg.data.named_data_errors()` to get either as a one-line `DataError`. Skipped files
+    shift later batches.
 
     Yields:
         (images float32 (B, H, W, 3) in [0, 255], masks int32 (B, H, W) with values in
@@ -60,7 +63,7 @@ def segmentation_dataset(
     read = lambda i, m: read_pair_op(i, m, num_classes, label_table, skip_bad_examples)  # noqa: E731
     if not training:
         ds = tf.data.Dataset.from_tensor_slices((image_paths, mask_paths))
-        ds = ds.map(read, num_parallel_calls=AUTOTUNE).filter(_is_ok).map(_drop_flag)
+        ds = ds.map(read, num_parallel_calls=AUTOTUNE).take_while(_not_stopped).filter(_is_ok).map(_drop_flags)
         ds = ds.map(lambda image, mask: (tf.cast(image, tf.float32), tf.cast(mask, tf.int32)))
         return ds.batch(batch_size).prefetch(AUTOTUNE)
 
@@ -69,13 +72,13 @@ def segmentation_dataset(
     ds = training_order(len(pairs), seed, repeat).skip(start_batch * batch_size)
 
     def read_and_augment(position, index):
-        image, mask, ok = read(tf.gather(image_paths, index), tf.gather(mask_paths, index))
+        image, mask, ok, stop = read(tf.gather(image_paths, index), tf.gather(mask_paths, index))
         example_seed = tf.stack([tf.constant(seed, tf.int64), position])
         image, mask = augment(image, mask, example_seed, crop_size, scale_range, flip)
-        return image, tf.cast(mask, tf.int32), ok
+        return image, tf.cast(mask, tf.int32), ok, stop
 
     ds = ds.map(read_and_augment, num_parallel_calls=AUTOTUNE, deterministic=True)
-    ds = ds.filter(_is_ok).map(_drop_flag)
+    ds = ds.take_while(_not_stopped).filter(_is_ok).map(_drop_flags)
     return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 
@@ -92,9 +95,13 @@ def training_order(count, seed, repeat):
     return tf.data.Dataset.zip((tf.data.Dataset.counter(), order))
 
 
-def _is_ok(image, mask, ok):
+def _not_stopped(image, mask, ok, stop):
+    return tf.logical_not(stop)
+
+
+def _is_ok(image, mask, ok, stop):
     return ok
 
 
-def _drop_flag(image, mask, ok):
+def _drop_flags(image, mask, ok, stop):
     return image, mask

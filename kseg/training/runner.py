@@ -19,7 +19,7 @@ from kseg.training.config import ConfigError, expand_stages
 from kseg.training.distribute import is_chief, make_strategy, shard_by_data, worker_dir
 from kseg.training.evaluation import evaluate_dataset, write_report
 from kseg.training.guards import DivergenceGuard, GoodCheckpoints, all_finite, diverged_error
-from kseg.training.run_dir import config_text, reconcile_with_run, remove_litter
+from kseg.training.run_dir import config_text, has_checkpoint, reconcile_with_run, remove_litter
 from kseg.training.run_lock import run_lock
 from kseg.training.init_weights import transfer_weights
 from kseg.training.optimizers import CoupledWeightDecaySGD
@@ -297,7 +297,9 @@ def _train_locked(config, out_dir, verbose, strategy):
     keras.utils.set_random_seed(config["train"]["seed"])  # same initial weights in every process and rerun
     remove_litter(out_dir)
     config = reconcile_with_run(config, out_dir)
-    write_text(os.path.join(out_dir, "config.yaml"), config_text(config))
+    config_path = os.path.join(out_dir, "config.yaml")
+    if not has_checkpoint(out_dir):  # a resumed run keeps its config until it finishes
+        write_text(config_path, config_text(config))
     keras.mixed_precision.set_dtype_policy(config["train"]["precision"])
     sources = DataSources(config)
     steps = training_steps(config, len(sources.train_pairs))
@@ -314,6 +316,7 @@ def _train_locked(config, out_dir, verbose, strategy):
     with named_data_errors():
         history = _fit(model, config, sources, steps, manager, strategy, out_dir, verbose)
     result = _finalize(model, config, sources, out_dir, strategy, history)
+    write_text(config_path, config_text(config))
     if initialised_from:
         result["initialised_from"] = initialised_from
     if config["export"]["onnx"] and is_chief(strategy):
@@ -376,10 +379,31 @@ def _train_stream(model, config, sources, strategy, start_batch):
     return shard_by_data(ds) if strategy.num_replicas_in_sync > 1 else ds
 
 
+def chunk_plan(done, steps, every):
+    """The `model.fit` calls that take a run from step `done` to `steps` in Keras "epochs"
+    ending at multiples of `every` (each ends in a checkpoint) or at `steps`:
+    [(initial_epoch, epochs, steps_per_epoch)]. A run resumed after `every` changed first
+    trains up to the next multiple, so no step is trained twice or skipped."""
+    plan = []
+    while done < steps:
+        epoch = done // every
+        if done % every:  # a partial chunk up to the next boundary
+            length = min(every - done % every, steps - done)
+            plan.append((epoch, epoch + 1, length))
+        elif steps - done >= every:
+            full = (steps - done) // every
+            plan.append((epoch, epoch + full, every))
+            length = full * every
+        else:  # a shorter last chunk ends the run exactly at `steps`
+            length = steps - done
+            plan.append((epoch, epoch + 1, length))
+        done += length
+    return plan
+
+
 def _fit(model, config, sources, steps, manager, strategy, out_dir, verbose):
-    """Train up to `steps` in Keras "epochs" of `train.checkpoint_every` steps, each ending
-    in a checkpoint; when that does not divide `steps`, a shorter last epoch ends the run
-    exactly at `steps`. Returns the last History (None when nothing was left to train)."""
+    """Train from the optimizer's step to `steps` along `chunk_plan`, a checkpoint at the
+    end of every chunk. Returns the last History (None when nothing was left to train)."""
     every = config["train"]["checkpoint_every"]
     guard = DivergenceGuard()
     callbacks = [
@@ -389,21 +413,21 @@ def _fit(model, config, sources, steps, manager, strategy, out_dir, verbose):
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), update_freq="epoch"),
     ]
     optimizer = model.optimizer
-    full_epochs, rest = divmod(steps, every)
     history = None
-    for epochs, steps_per_epoch in [(full_epochs, every)] + ([(full_epochs + 1, rest)] if rest else []):
-        done = int(optimizer.iterations.numpy())
-        if done >= min(steps, epochs * every) or guard.step is not None:
-            continue
+    for initial_epoch, epochs, steps_per_epoch in chunk_plan(int(optimizer.iterations.numpy()), steps, every):
+        if guard.step is not None:
+            break
         history = model.fit(
-            _train_stream(model, config, sources, strategy, done),
+            _train_stream(model, config, sources, strategy, int(optimizer.iterations.numpy())),
             epochs=epochs,
-            initial_epoch=min(done // every, full_epochs),
+            initial_epoch=initial_epoch,
             steps_per_epoch=steps_per_epoch,
             shuffle=False,  # the tf.data pipeline shuffles
             callbacks=callbacks,
             verbose=verbose if is_chief(strategy) else 0,
         )
+        if kdata.pending_data_error() is not None:  # a bad-examples limit ended the stream
+            break
     if guard.step is None and not all_finite(model.variables):
         guard.step = int(optimizer.iterations.numpy())
     if guard.step is not None:

@@ -180,8 +180,13 @@ def test_bad_data_errors_name_the_file(tmp_path):
     assert len(kept) == 1  # only ok.png survives
     assert sorted(os.path.basename(p) for p in skipped.errors) == ["label.png", "size.png", "truncated.png"]
     # 3 of 4 bad is more than the default share (data.max_bad_fraction = 0.1): stop, naming it
-    with pytest.raises(tf.errors.OpError, match=r"[0-9] of 4 examples are bad, more than data.max_bad_fraction=0.1"):
-        list(kd.segmentation_dataset(pairs, 5, training=False, skip_bad_examples=True))
+    # the stream ends there, and named_data_errors says why
+    with pytest.raises(kd.DataError, match=r"the dataset: [0-9] of 4 examples are bad, more than data.max_bad_fraction=0.1"):
+        with kd.named_data_errors():
+            list(kd.segmentation_dataset(pairs, 5, training=False, skip_bad_examples=True))
+    with pytest.raises(kd.DataError, match=r"label.png: label values \[9\] are >= num_classes=5"):
+        with kd.named_data_errors():  # without skipping: the TF error becomes the DataError
+            list(kd.segmentation_dataset(kd.folder_pairs(root)[:2], 5, training=False))
 
 
 def test_voc_list_naming_a_missing_file(builtin_root, tmp_path):
