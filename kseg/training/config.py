@@ -123,9 +123,8 @@ def _deep_update(target, update):
 def apply_override(config, assignment):
     """Apply one `a.b.c=value` override in place; the value is parsed as YAML."""
     update = _parse_override(assignment)
-    options = update.get("model", {}).get("options") if isinstance(update.get("model"), dict) else None
-    if isinstance(options, dict) and "=" in assignment and assignment.split("=", 1)[0].strip().startswith("model.options."):
-        config["model"]["options"] = {**config["model"]["options"], **options}  # one option, the others kept
+    if assignment.split("=", 1)[0].strip().startswith("model.options."):  # one option; the others are kept
+        config["model"]["options"] = {**config["model"]["options"], **update["model"]["options"]}
         update = {"model": {"options": config["model"]["options"]}}
     else:
         _merge(config, update)
