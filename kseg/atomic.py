@@ -85,7 +85,8 @@ def make_staging_dir(path):
     return tmp
 
 
-def _pid_alive(pid):
+def pid_alive(pid):
+    """Whether process `pid` exists on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -103,7 +104,7 @@ def remove_stale_staging(folder):
     removed = []
     for name in os.listdir(folder):
         match = _STAGING.match(name)
-        if not match or match["host"] != _host() or _pid_alive(int(match["pid"])):
+        if not match or match["host"] != _host() or pid_alive(int(match["pid"])):
             continue
         _remove(os.path.join(folder, name))
         removed.append(os.path.join(folder, name))

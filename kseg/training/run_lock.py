@@ -13,21 +13,13 @@ import os
 import socket
 import time
 
+from kseg.atomic import pid_alive
+
 LOCK_NAME = "run.lock"
 
 
 class RunLockedError(RuntimeError):
     """Another process is training in this run directory."""
-
-
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _read_holder(path):
@@ -59,7 +51,7 @@ def acquire(run_dir):
         if holder is None:
             time.sleep(0.2)
             continue
-        if holder.get("host") == socket.gethostname() and not _pid_alive(int(holder.get("pid", -1))):
+        if holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid", -1))):
             print(f"Removing a stale lock {path} (process {holder.get('pid')} is gone)", flush=True)
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
