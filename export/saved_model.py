@@ -59,10 +59,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from kseg.serving import ExportError, export_saved_model
-    from kseg.serving.source import load_model
+    from kseg.models.loading import load_inference_model
 
     try:
-        model = load_model(args.model)
+        model = load_inference_model(args.model)
         path = export_saved_model(
             model,
             args.out,

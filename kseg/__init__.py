@@ -1,7 +1,8 @@
 """kseg: semantic-segmentation models for TensorFlow 2 / Keras 3.
 
 Public modules: ``kseg.layers``, ``kseg.backbones``, ``kseg.models``, ``kseg.losses``,
-``kseg.metrics`` and ``kseg.visualize``. Every model takes RGB images with values in
+``kseg.metrics``, ``kseg.inference``, ``kseg.data``, ``kseg.serving``, ``kseg.visualize`` and
+``kseg.training`` (the machinery behind ``python -m training.fit``). Every model takes RGB images with values in
 [0, 255] and normalises inside, so training, evaluation and serving agree on preprocessing.
 """
 

@@ -1,8 +1,7 @@
-"""`python -m kseg`: build a model and segment a real photo end to end.
+"""`python -m kseg`: build a model and segment a real photo end to end, in seconds.
 
-Until `python -m training.fit` exists this is the quick-start job: it builds
-`kseg.models.PAN(num_classes=21)` (random weights: no pretrained weights can be fetched on
-an offline machine, so the labels are meaningless), runs it on a photo that ships with
+It builds `kseg.models.PAN(num_classes=21)` with random weights (so the labels are
+meaningless: `python -m training.fit` trains a model), runs it on a photo that ships with
 matplotlib (or `--image`), and writes the label map, a colourised mask and an overlay.
 """
 

@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 
+from kseg.constants import IGNORE_LABEL
 from kseg.layers.crf import DenseCRF
 from kseg.metrics import ConfusionMatrixMetric
 
@@ -16,7 +17,7 @@ DEEPLAB_GRID = {
 }
 
 
-def evaluate_crf(samples, num_classes, ignore_label=255, **crf_params):
+def evaluate_crf(samples, num_classes, ignore_label=IGNORE_LABEL, **crf_params):
     """mIoU of DenseCRF-refined predictions over `samples`.
 
     Args:
@@ -51,7 +52,7 @@ def grid_search_crf(
     num_iterations=10,
     spatial_weight=3.0,
     theta_gamma=3.0,
-    ignore_label=255,
+    ignore_label=IGNORE_LABEL,
     callback=None,
 ):
     """Search DenseCRF's (w1, theta_alpha, theta_beta) coarse to fine, as DeepLab v2 does.
@@ -113,7 +114,7 @@ def grid_search_crf(
     return results[0], results
 
 
-def unrefined_miou(samples, num_classes, ignore_label=255):
+def unrefined_miou(samples, num_classes, ignore_label=IGNORE_LABEL):
     """mIoU of the unary predictions alone, for comparison with the searched CRF."""
     metric = ConfusionMatrixMetric(num_classes, ignore_label=ignore_label)
     for logits, _, labels in samples:

@@ -4,7 +4,7 @@ confidence-map losses of Seg-GAN and SS-GAN."""
 import keras
 import tensorflow as tf
 
-IGNORE_LABEL = 255
+from kseg.constants import IGNORE_LABEL
 
 
 @keras.saving.register_keras_serializable(package="kseg")

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-IGNORE_LABEL = 255
+from kseg.constants import IGNORE_LABEL
 
 
 @keras.saving.register_keras_serializable(package="kseg")

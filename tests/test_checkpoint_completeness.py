@@ -35,7 +35,7 @@ BUILDERS = {
     "ASPP": lambda: _called(kseg.layers.ASPP(3, rates="S"), (9, 9, 8)),
     "ASPP(vgg form)": lambda: _called(kseg.layers.ASPP(3, rates=(2, 4), hidden_filters=8), (9, 9, 8)),
     "ASPPV3": lambda: _called(kseg.layers.ASPPV3(8), (9, 9, 8)),
-    "AtrousConv2D": lambda: _called(kseg.layers.AtrousConv2D(4, 3, 2, batch_norm=True), (9, 9, 3)),
+    "ConvBNActivation": lambda: _called(kseg.layers.ConvBNActivation(4, 3, 2, batch_norm=True), (9, 9, 3)),
     "FeaturePyramidAttention": lambda: _called(kseg.layers.FeaturePyramidAttention(8), (16, 16, 8)),
     "GlobalAttentionUpsample": lambda: _called(kseg.layers.GlobalAttentionUpsample(8), (8, 8, 8), (16, 16, 4)),
     "DeformableConv2D": lambda: _called(kseg.layers.DeformableConv2D(4, 3), (9, 9, 3)),

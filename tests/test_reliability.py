@@ -175,7 +175,7 @@ def test_resume_refuses_another_model_and_applies_other_changes(tmp_path, data_r
 
 
 def test_chunks_end_at_checkpoint_boundaries_even_after_checkpoint_every_changed():
-    from kseg.training.runner import chunk_plan
+    from kseg.training.loop import chunk_plan
 
     assert chunk_plan(0, 14, 4) == [(0, 3, 4), (3, 4, 2)]  # 3 chunks of 4, then 2: ends at 14
     assert chunk_plan(8, 14, 4) == [(2, 3, 4), (3, 4, 2)]
@@ -207,7 +207,10 @@ def test_numbers_written_the_yaml_1_1_way_are_numbers():
 
 
 def test_model_options_are_checked_against_the_architecture():
-    from kseg.training.runner import check_model_options
+    from kseg.training.tasks import get_task
+
+    def check_model_options(config):
+        get_task(config).check()
 
     with pytest.raises(ConfigError, match=r"model.options.bogus is not an argument of PAN \(model.architecture=pan\); it takes: .*decoder_filters"):
         check_model_options(load_config(overrides=["model.options.bogus=1"]))

@@ -48,7 +48,7 @@ def test_relationnet_recipe_is_the_papers_alternating_training():
     assert [s["data"]["annotation"] for s in (fine, coarse, tune)] == ["gtFine", "gtCoarse", "gtFine"]
     assert coarse["data"]["train_split"] == "train_extra"
 
-    from kseg.training.runner import build_schedule, training_steps
+    from kseg.training.optimization import build_schedule, training_steps
 
     steps = training_steps(fine, 2975)  # 60 epochs of the 2975 fine images
     assert steps == 22313
@@ -100,7 +100,8 @@ def test_transfer_weights_by_layer_name_and_clear_mismatches():
 def test_two_stage_relationnet_run_hands_weights_over_and_resumes(tmp_path, data_root):
     import keras
 
-    from kseg.training.runner import build_model, run
+    from kseg.training.runner import run
+    from kseg.training.tasks import get_task
 
     recipe = {
         "name": "two_stage",
@@ -135,7 +136,7 @@ def test_two_stage_relationnet_run_hands_weights_over_and_resumes(tmp_path, data
     assert result["stages"][1]["initialised_from"]["kept"] == []
     assert result["stages"][1]["initialised_from"]["path"] == os.path.join(fine_dir, "model.keras")
     keras.utils.set_random_seed(0)
-    untrained = build_model(expand_stages(config)[0][1])
+    untrained = get_task(expand_stages(config)[0][1]).build_model()
     assert not np.allclose(untrained.get_layer("classifier").get_weights()[0], fine.get_layer("classifier").get_weights()[0])
     assert fine.get_layer("relation").weights[0].path == "relation/rows/forward_gru/gru_cell/kernel"  # stable names
     for layer in coarse.layers:

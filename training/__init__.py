@@ -1,4 +1,4 @@
-"""Training and evaluation commands (`python -m training.fit`, `python -m training.evaluate`).
-
-Not yet implemented: see the training issue. The library code they will drive lives in `kseg`.
-"""
+"""The training commands: `python -m training.fit` (train, evaluate, export a recipe),
+`python -m training.evaluate` (score a run with test-time options) and
+`python -m training.tune_crf` (DeepLab's CRF grid search). They parse arguments and call
+`kseg.training`; `configs/` holds one recipe per paper and dataset."""

@@ -49,7 +49,8 @@ def main(argv=None):
     model_path, config = resolve_run(parser, args)
 
     from kseg.data import DataError
-    from kseg.training.evaluation import EvaluationOptionError, evaluate_split
+    from kseg.inference import TestTimeOptionError
+    from kseg.training.evaluation import evaluate_split
 
     out = args.out or os.path.join(args.run or ".", "eval")
     try:
@@ -67,7 +68,7 @@ def main(argv=None):
             images=args.images,
             save_predictions=args.save_predictions,
         )
-    except EvaluationOptionError as error:
+    except TestTimeOptionError as error:
         parser.error(str(error))
     except DataError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)

@@ -3,6 +3,7 @@
     python -m training.fit                                   # small PAN on the built-in data (minutes on a CPU)
     python -m training.fit --config training/configs/pan_voc.yaml --set data.root=/data/VOCdevkit/VOC2012
     python -m training.fit --config ... --set train.steps=1000 --set data.batch_size=4
+    python -m training.fit --config training/configs/deeplab_v2_voc.yaml --dry-run   # check a recipe, build its model
     TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}}' \
         python -m training.fit --strategy multi_worker   # on each machine, index 0, 1, ...
 
@@ -23,7 +24,8 @@ import sys
 # kseg reports it as one line. TF_CPP_MIN_LOG_LEVEL=0 shows them again.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kseg.training.config import ConfigError, load_config  # noqa: E402
+from kseg.constants import STRATEGIES  # noqa: E402
+from kseg.training.config import ConfigError, config_text, load_config  # noqa: E402
 
 
 CONFIG_ERROR, RUN_FAILED = 2, 1
@@ -43,6 +45,20 @@ def _exit_on_sigterm(signum, frame):
     raise Terminated(f"terminated by signal {signum}; rerun the same command to resume from the last checkpoint")
 
 
+def _dry_run(parser, config):
+    from kseg.training.runner import dry_run
+
+    try:
+        stages = dry_run(config)
+    except ConfigError as error:
+        return fail(parser.prog, error, CONFIG_ERROR)
+    print(config_text(config), end="")
+    for stage in stages:
+        where = f"stage {stage['stage']}: " if stage["stage"] else ""
+        print(f"# {where}{stage['architecture']} -> {stage['model']}: {stage['parameters']:,} parameters")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.fit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="YAML recipe (training/configs/*.yaml); default: the built-in preset")
@@ -50,12 +66,16 @@ def main(argv=None):
     parser.add_argument("--run-dir", help="where checkpoints, logs, metrics and the model go (default: runs/<name>)")
     parser.add_argument(
         "--strategy",
-        choices=("default", "mirrored", "multi_worker"),
+        choices=STRATEGIES,
         help="tf.distribute strategy (train.strategy); multi_worker reads TF_CONFIG",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
         "--skip-bad-examples", action="store_true", help="log and skip unreadable or inconsistent files instead of stopping"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true",
+        help="resolve and check the config, build the model, print both and exit (no data, no run folder)",
     )
     args = parser.parse_args(argv)
     if args.strategy:
@@ -69,6 +89,9 @@ def main(argv=None):
 
     from kseg.training.errors import RUN_ERRORS  # TensorFlow is imported only once the arguments are fine
     from kseg.training.runner import run
+
+    if args.dry_run:
+        return _dry_run(parser, config)
 
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so the run lock is released
     run_dir = args.run_dir or os.path.join("runs", config["name"])

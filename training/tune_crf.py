@@ -36,13 +36,14 @@ def main(argv=None):
 
     from kseg import data as kdata
     from kseg.crf_tuning import DEEPLAB_GRID, grid_search_crf, unrefined_miou
-    from kseg.serving.source import load_model
-    from kseg.training.runner import data_sources
+    from kseg.models.loading import load_inference_model
 
-    model = load_model(model_path)
-    _, pairs, _, label_table = data_sources(config)
+    model = load_inference_model(model_path)
+    splits = kdata.dataset_splits(config["data"])
     num_classes = config["data"]["num_classes"]
-    dataset = kdata.segmentation_dataset(pairs[: args.images], num_classes, training=False, label_table=label_table)
+    dataset = kdata.segmentation_dataset(
+        splits.val_pairs[: args.images], num_classes, training=False, label_table=splits.label_table
+    )
     samples = [(model(images, training=False).numpy(), images.numpy(), masks.numpy()) for images, masks in dataset]
     grid = {
         "bilateral_weight": args.w1 or DEEPLAB_GRID["bilateral_weight"],

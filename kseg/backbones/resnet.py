@@ -4,6 +4,7 @@ import keras
 
 from kseg.backbones.common import check_input_shape, check_model_kwargs, check_output_stride, stage_strides_and_rates
 from kseg.backbones.weights import load_backbone_weights
+from kseg.constructor_config import ConstructorConfigModel
 from kseg.layers.preprocessing import ImageNormalization
 
 # Blocks per stage (conv2_x .. conv5_x) and bottleneck widths, He et al. 2016, Tab. 1.
@@ -31,16 +32,17 @@ def _bottleneck(x, filters, stride, rate, name, shortcut_conv):
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def _standard_stem(x):
+def _standard_stem(x, width):
     x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(x)
-    x = keras.layers.Conv2D(64, 7, strides=2, name="conv1_conv")(x)
+    x = keras.layers.Conv2D(width, 7, strides=2, name="conv1_conv")(x)
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
     return keras.layers.Activation("relu", name="conv1_relu")(x)
 
 
-def _deep_stem(x):
-    """Three 3x3 convs (64 stride 2, 64, 128) replacing the 7x7 conv, as in PSPNet and PAN §3.3."""
-    for i, (filters, stride) in enumerate(((64, 2), (64, 1), (128, 1)), start=1):
+def _deep_stem(x, width):
+    """Three 3x3 convs (`width` stride 2, `width`, 2 `width`; 64-64-128 in PSPNet and PAN §3.3)
+    replacing the 7x7 conv."""
+    for i, (filters, stride) in enumerate(((width, 2), (width, 1), (2 * width, 1)), start=1):
         if stride == 2:
             x = keras.layers.ZeroPadding2D(1, name=f"stem_conv{i}_pad")(x)
         x = keras.layers.Conv2D(
@@ -53,7 +55,7 @@ def _deep_stem(x):
 
 
 @keras.saving.register_keras_serializable(package="kseg")
-class ResNetBackbone(keras.Model):
+class ResNetBackbone(ConstructorConfigModel):
     """ResNet v1 feature extractor whose output stride is set by atrous convolution.
 
     Layer names are those of `keras.applications.ResNet50/101` so their ImageNet weights
@@ -79,6 +81,11 @@ class ResNetBackbone(keras.Model):
         include_preprocessing: bool. Normalise RGB 0-255 input inside the model (the
             "caffe" preprocessing the ImageNet weights expect). Defaults to True.
         input_shape: tuple. Defaults to (None, None, 3).
+        blocks: bottleneck blocks per stage (conv2_x..conv5_x), or None for `depth`'s
+            (He et al. Tab. 1). Defaults to None.
+        stage_filters: bottleneck widths per stage (the outputs are 4x), also the stem's
+            width. Defaults to (64, 128, 256, 512). Smaller `blocks` and `stage_filters`
+            make the tiny backbones the tests use; ImageNet weights need the defaults.
 
     Example:
     >>> backbone = ResNetBackbone(depth=101, output_stride=16)
@@ -94,27 +101,33 @@ class ResNetBackbone(keras.Model):
         weights=None,
         include_preprocessing=True,
         input_shape=(None, None, 3),
+        blocks=None,
+        stage_filters=STAGE_FILTERS,
         **kwargs,
     ):
         arch = f"resnet{depth}"
         if arch not in RESNET_BLOCKS:
             raise ValueError(f"Expected depth in (50, 101). Received: depth={depth}")
+        blocks = RESNET_BLOCKS[arch] if blocks is None else tuple(int(b) for b in blocks)
+        stage_filters = tuple(int(f) for f in stage_filters)
+        if len(blocks) != 4 or len(stage_filters) != 4 or min(blocks + stage_filters) < 1:
+            raise ValueError(
+                f"Expected 4 positive blocks and stage_filters. Received: blocks={blocks}, stage_filters={stage_filters}"
+            )
         output_stride = check_output_stride(output_stride)
         input_shape = check_input_shape(input_shape)
         kwargs.setdefault("name", arch)
 
         inputs = keras.Input(shape=input_shape, name="images")
         x = ImageNormalization(name="preprocessing")(inputs) if include_preprocessing else inputs
-        x = _deep_stem(x) if deep_stem else _standard_stem(x)
+        x = _deep_stem(x, stage_filters[0]) if deep_stem else _standard_stem(x, stage_filters[0])
         x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
         x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
         plan = [(1, 1)] + stage_strides_and_rates(3, 4, output_stride)
         features = {}
-        for stage, (blocks, filters, (stride, rate)) in enumerate(
-            zip(RESNET_BLOCKS[arch], STAGE_FILTERS, plan), start=2
-        ):
-            for block in range(1, blocks + 1):
+        for stage, (count, filters, (stride, rate)) in enumerate(zip(blocks, stage_filters, plan), start=2):
+            for block in range(1, count + 1):
                 x = _bottleneck(
                     x, filters, stride if block == 1 else 1, rate, f"conv{stage}_block{block}", block == 1
                 )
@@ -125,7 +138,7 @@ class ResNetBackbone(keras.Model):
         self.output_stride = output_stride
         self.deep_stem = bool(deep_stem)
         self.include_preprocessing = bool(include_preprocessing)
-        self._input_shape_arg = input_shape
+        self.blocks, self.stage_filters = blocks, stage_filters
         stem = [layer.name for layer in self.layers if layer.name.startswith("stem_")]
         load_backbone_weights(
             self,
@@ -133,17 +146,6 @@ class ResNetBackbone(keras.Model):
             lambda w: _application(arch, w),
             allowed_missing=stem + ["conv2_block1_0_conv", "conv2_block1_1_conv"] if deep_stem else (),
         )
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "depth": self.depth,
-            "output_stride": self.output_stride,
-            "deep_stem": self.deep_stem,
-            "include_preprocessing": self.include_preprocessing,
-            "input_shape": list(self._input_shape_arg),
-        }
 
 
 def _application(arch, weights):

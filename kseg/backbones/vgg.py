@@ -4,14 +4,16 @@ import keras
 
 from kseg.backbones.common import check_input_shape, check_model_kwargs, check_output_stride, stage_strides_and_rates
 from kseg.backbones.weights import decimate_vgg_fc, load_backbone_weights
-from kseg.layers.atrous import AtrousConv2D
+from kseg.constructor_config import ConstructorConfigModel
+from kseg.layers.conv_block import ConvBNActivation
 from kseg.layers.preprocessing import ImageNormalization
+
 
 VGG16_BLOCKS = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
 
 
 @keras.saving.register_keras_serializable(package="kseg")
-class VGG16Backbone(keras.Model):
+class VGG16Backbone(ConstructorConfigModel):
     """VGG-16 with DeepLab-LargeFOV's changes.
 
     At output stride 8 (the default): pool4 and pool5 have stride 1 (3x3 windows,
@@ -82,9 +84,9 @@ class VGG16Backbone(keras.Model):
             rate = pool_rate if stride == 1 else rate
             features[f"P{block}"] = x
         if include_fc:
-            x = AtrousConv2D(fc_filters, fc_kernel_size, fc_rate, activation="relu", name="fc6")(x)
+            x = ConvBNActivation(fc_filters, fc_kernel_size, fc_rate, activation="relu", name="fc6")(x)
             x = keras.layers.Dropout(dropout_rate, name="drop6")(x)
-            x = AtrousConv2D(fc_filters, 1, activation="relu", name="fc7")(x)
+            x = ConvBNActivation(fc_filters, 1, activation="relu", name="fc7")(x)
             x = keras.layers.Dropout(dropout_rate, name="drop7")(x)
             features["fc7"] = x
         super().__init__(inputs=inputs, outputs=features, **check_model_kwargs(type(self), kwargs))
@@ -97,7 +99,6 @@ class VGG16Backbone(keras.Model):
         self.dropout_rate = float(dropout_rate)
         self.pool_size = int(pool_size)
         self.include_preprocessing = bool(include_preprocessing)
-        self._input_shape_arg = input_shape
         if weights is not None:
             self._load(weights)
 
@@ -117,21 +118,6 @@ class VGG16Backbone(keras.Model):
             )
             self.get_layer("fc6").set_weights([fc6_k, fc6_b])
             self.get_layer("fc7").set_weights([fc7_k, fc7_b])
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "output_stride": self.output_stride,
-            "include_fc": self.include_fc,
-            "fc_filters": self.fc_filters,
-            "fc_rate": self.fc_rate,
-            "fc_kernel_size": self.fc_kernel_size,
-            "dropout_rate": self.dropout_rate,
-            "pool_size": self.pool_size,
-            "include_preprocessing": self.include_preprocessing,
-            "input_shape": list(self._input_shape_arg),
-        }
 
 
 def VGG16(output_stride=8, include_fc=True, weights=None, **kwargs):

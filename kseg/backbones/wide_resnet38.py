@@ -4,8 +4,10 @@ ResNet Model for Visual Recognition", 2016) with RelationNet's changes (§II-A1)
 import keras
 
 from kseg.backbones.common import check_input_shape, check_model_kwargs
+from kseg.constructor_config import ConstructorConfigModel
 from kseg.layers.deformable import DeformableConv2D
 from kseg.layers.preprocessing import ImageNormalization
+
 
 # Model A, Wu et al. Fig. 3 / Tab. 1: units per block and the widths of each unit's convs.
 # B2-B5: two 3x3 convs; B6, B7: bottleneck 1x1 - 3x3 - 1x1. 1 + 2 (3+3+6+3) + 3 (1+1) = 37
@@ -60,7 +62,7 @@ def _conv3x3(x, filters, rate, deformable, name):
 
 
 @keras.saving.register_keras_serializable(package="kseg")
-class WideResNet38Backbone(keras.Model):
+class WideResNet38Backbone(ConstructorConfigModel):
     """Wide ResNet-38 (model A) as RelationNet uses it (§II-A1), output stride 8.
 
     Layout (Wu et al. 2016, model A; pre-activation units, no max pooling):
@@ -145,22 +147,10 @@ class WideResNet38Backbone(keras.Model):
         super().__init__(inputs=inputs, outputs=features, **check_model_kwargs(type(self), kwargs))
 
         self.deformable = bool(deformable)
+        self.output_stride = 8
         self.blocks = blocks
         self.stem_filters = int(stem_filters)
         self.dropout_rates = tuple(float(r) for r in dropout_rates)
         self.include_preprocessing = bool(include_preprocessing)
-        self._input_shape_arg = input_shape
         if weights is not None:
             self.load_weights(weights)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "deformable": self.deformable,
-            "blocks": [[units, list(widths)] for units, widths in self.blocks],
-            "stem_filters": self.stem_filters,
-            "dropout_rates": list(self.dropout_rates),
-            "include_preprocessing": self.include_preprocessing,
-            "input_shape": list(self._input_shape_arg),
-        }

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from kseg.atomic import make_staging_dir
+from kseg.constants import IGNORE_LABEL
 from kseg.data.sources import DataError
 from kseg.visualize import voc_palette
 
@@ -108,7 +109,7 @@ def make_example(index, size=SIZE, seed=0):
     return image, mask
 
 
-def coarsen(mask, band=COARSE_BAND, ignore_label=255):
+def coarsen(mask, band=COARSE_BAND, ignore_label=IGNORE_LABEL):
     """`mask` (H, W) with every pixel within `band` pixels (Chebyshev) of another label set
     to `ignore_label`: a coarse annotation of the same picture."""
     padded = np.pad(mask, band, mode="edge")

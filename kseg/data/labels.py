@@ -2,7 +2,7 @@
 
 import numpy as np
 
-IGNORE_LABEL = 255
+from kseg.constants import IGNORE_LABEL  # noqa: F401  (re-exported)
 
 VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",

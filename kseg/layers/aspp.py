@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from kseg.layers.atrous import AtrousConv2D
+from kseg.layers.conv_block import ConvBNActivation
 from kseg.layers.tracking import ContainerTracking
 
 # DeepLab v2 §4.1.2, Tab. 3: ASPP-S and ASPP-L rates; LargeFOV is the single fc6 branch at r = 12.
@@ -74,14 +74,14 @@ class ASPP(ContainerTracking, keras.layers.Layer):
         self.branches = []
         for i, rate in enumerate(self.branch_rates):
             if self.hidden_filters is None:
-                branch = [AtrousConv2D(self.num_classes, 3, rate, kernel_initializer=classifier_init, name=f"c{i}")]
+                branch = [ConvBNActivation(self.num_classes, 3, rate, kernel_initializer=classifier_init, name=f"c{i}")]
             else:
                 branch = [
-                    AtrousConv2D(self.hidden_filters, 3, rate, activation="relu", name=f"fc6_{i}"),
+                    ConvBNActivation(self.hidden_filters, 3, rate, activation="relu", name=f"fc6_{i}"),
                     keras.layers.Dropout(self.dropout_rate, name=f"drop6_{i}"),
-                    AtrousConv2D(self.hidden_filters, 1, activation="relu", name=f"fc7_{i}"),
+                    ConvBNActivation(self.hidden_filters, 1, activation="relu", name=f"fc7_{i}"),
                     keras.layers.Dropout(self.dropout_rate, name=f"drop7_{i}"),
-                    AtrousConv2D(self.num_classes, 1, kernel_initializer=classifier_init, name=f"fc8_{i}"),
+                    ConvBNActivation(self.num_classes, 1, kernel_initializer=classifier_init, name=f"fc8_{i}"),
                 ]
             self.branches.append(branch)
 
@@ -144,17 +144,17 @@ class ASPPV3(ContainerTracking, keras.layers.Layer):
         self.rates = resolve_aspp_rates(tuple(rates))
         self.image_pooling = bool(image_pooling)
         self.dropout_rate = float(dropout_rate)
-        self.conv_1x1 = AtrousConv2D(self.filters, 1, batch_norm=True, activation="relu", name="conv_1x1")
+        self.conv_1x1 = ConvBNActivation(self.filters, 1, batch_norm=True, activation="relu", name="conv_1x1")
         self.atrous = [
-            AtrousConv2D(self.filters, 3, r, batch_norm=True, activation="relu", name=f"atrous_{i}")
+            ConvBNActivation(self.filters, 3, r, batch_norm=True, activation="relu", name=f"atrous_{i}")
             for i, r in enumerate(self.rates)
         ]
         self.pool_conv = (
-            AtrousConv2D(self.filters, 1, batch_norm=True, activation="relu", name="pool_conv")
+            ConvBNActivation(self.filters, 1, batch_norm=True, activation="relu", name="pool_conv")
             if self.image_pooling
             else None
         )
-        self.project = AtrousConv2D(self.filters, 1, batch_norm=True, activation="relu", name="project")
+        self.project = ConvBNActivation(self.filters, 1, batch_norm=True, activation="relu", name="project")
         self.dropout = keras.layers.Dropout(self.dropout_rate, name="dropout")
 
     def build(self, input_shape):

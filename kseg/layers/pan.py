@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from kseg.layers.atrous import AtrousConv2D
+from kseg.layers.conv_block import ConvBNActivation
 from kseg.layers.tracking import ContainerTracking
 
 _POOLING = ("average", "max")
@@ -110,15 +110,15 @@ class FeaturePyramidAttention(ContainerTracking, keras.layers.Layer):
         pool_cls = keras.layers.AveragePooling2D if pooling == "average" else keras.layers.MaxPooling2D
         self.pools = [pool_cls(2, 2, padding="same", name=f"pool_{i}") for i in range(3)]
         self.down = [
-            AtrousConv2D(pyramid, k, batch_norm=True, activation="relu", name=f"down_{k}x{k}_{i}")
+            ConvBNActivation(pyramid, k, batch_norm=True, activation="relu", name=f"down_{k}x{k}_{i}")
             for i, k in enumerate(kernel_sizes)
         ]
         self.lateral = [
-            AtrousConv2D(pyramid, k, batch_norm=True, name=f"lateral_{k}x{k}_{i}") for i, k in enumerate(kernel_sizes)
+            ConvBNActivation(pyramid, k, batch_norm=True, name=f"lateral_{k}x{k}_{i}") for i, k in enumerate(kernel_sizes)
         ]
-        self.master = AtrousConv2D(self.filters, 1, batch_norm=True, activation="relu", name="master")
+        self.master = ConvBNActivation(self.filters, 1, batch_norm=True, activation="relu", name="master")
         self.global_conv = (
-            AtrousConv2D(self.filters, 1, batch_norm=True, activation="relu", name="global_conv")
+            ConvBNActivation(self.filters, 1, batch_norm=True, activation="relu", name="global_conv")
             if self.global_pooling
             else None
         )
@@ -217,11 +217,11 @@ class GlobalAttentionUpsample(keras.layers.Layer):
         self.global_pooling = bool(global_pooling)
         self.attention_activation = keras.activations.get(attention_activation)
         self._attention_activation_name = attention_activation
-        self.low_conv = AtrousConv2D(
+        self.low_conv = ConvBNActivation(
             self.filters, self.low_kernel_size, batch_norm=True, activation="relu", name="low_conv"
         )
         self.context_conv = (
-            AtrousConv2D(self.filters, 1, batch_norm=True, name="context_conv") if self.global_pooling else None
+            ConvBNActivation(self.filters, 1, batch_norm=True, name="context_conv") if self.global_pooling else None
         )
 
     def build(self, input_shape):

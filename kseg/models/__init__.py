@@ -1,7 +1,7 @@
 """Segmentation models: functional keras.Models taking RGB in [0, 255], returning logits at input size."""
 
 from kseg.models.deeplab import DeepLabV2  # noqa: F401
-from kseg.models.deployable import segmentation_network  # noqa: F401
+from kseg.models.common import SegmentationModel, inference_model  # noqa: F401
 from kseg.models.pan import PAN  # noqa: F401
 from kseg.models.relationnet import RelationNet  # noqa: F401
 from kseg.models.gan import (  # noqa: F401

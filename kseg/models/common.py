@@ -3,6 +3,7 @@
 import keras
 
 from kseg.backbones.common import check_input_shape, check_model_kwargs  # noqa: F401  (re-exported for the models)
+from kseg.constructor_config import ConstructorConfigModel  # noqa: F401  (re-exported)
 
 _ACTIVATIONS = (None, "softmax")
 
@@ -13,15 +14,31 @@ def check_num_classes(num_classes):
     return num_classes
 
 
-def check_backbone_name(name, allowed):
-    if name not in allowed:
-        raise ValueError(f"Unknown backbone {name!r}. Expected one of {sorted(allowed)}.")
-    return name
-
-
 def output_head(logits, activation):
     """Float32 logits, or probabilities with `activation="softmax"`."""
     if activation not in _ACTIVATIONS:
         raise ValueError(f"Expected activation in {_ACTIVATIONS}. Received: activation={activation!r}")
     name = "probabilities" if activation else "logits"
     return keras.layers.Activation(activation or "linear", dtype="float32", name=name)(logits)
+
+
+class SegmentationModel(ConstructorConfigModel):
+    """Base of kseg's segmentation networks: images (B, H, W, 3) in [0, 255] -> logits (B, H, W, C).
+
+    `SCORE_LAYER` names the layer producing the class scores at the output stride, before
+    upsampling (what shifted testing and the stride-resolution tools read).
+    `inference_model()` is the network to evaluate and deploy: the model itself, unless a
+    subclass has training-only outputs.
+    """
+
+    SCORE_LAYER = "classifier"
+
+    def inference_model(self):
+        return self
+
+
+def inference_model(model):
+    """The part of `model` that segments (what is evaluated and deployed): its
+    `inference_model()` if it has one (a GAN's generator, RelationNet without its training
+    heads), else `model` itself."""
+    return model.inference_model() if hasattr(model, "inference_model") else model

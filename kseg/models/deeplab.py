@@ -2,17 +2,14 @@
 
 import keras
 
-from kseg.backbones import ResNetBackbone, VGG16Backbone, transfer_weights_by_name
+from kseg.backbones import VGG16Backbone, resolve_backbone, transfer_weights_by_name
 from kseg.layers.aspp import ASPP, resolve_aspp_rates
 from kseg.layers.resize import ResizeByScale, ResizeLike
-from kseg.models.common import check_backbone_name, check_input_shape, check_num_classes, output_head
-from kseg.models.common import check_model_kwargs
-
-DEEPLAB_BACKBONES = ("resnet50", "resnet101", "vgg16")
+from kseg.models.common import SegmentationModel, check_input_shape, check_model_kwargs, check_num_classes, output_head
 
 
 @keras.saving.register_keras_serializable(package="kseg")
-class DeepLabV2(keras.Model):
+class DeepLabV2(SegmentationModel):
     """DeepLab v2 (Chen et al., TPAMI 2017): dilated backbone + ASPP, logits upsampled bilinearly.
 
     - ResNet-101 (or 50) at output stride 8 (conv4_x rate 2, conv5_x rate 4); ASPP
@@ -28,11 +25,12 @@ class DeepLabV2(keras.Model):
 
     Args:
         num_classes: int >= 2.
-        backbone: "resnet101", "resnet50" or "vgg16". Defaults to "resnet101".
+        backbone: "resnet101", "resnet50" or "vgg16", or a backbone model returning `P5`
+            (see `kseg.backbones`; it gets the ResNet form of ASPP). Defaults to "resnet101".
         aspp: "L" (rates 6, 12, 18, 24), "S" (2, 4, 8, 12), "LargeFOV" (12) or a tuple of
             rates. Defaults to "L".
         multi_scale: None or a tuple of scales, e.g. (0.5, 0.75, 1.0). Defaults to None.
-        output_stride: 8, 16 or 32. Defaults to 8 (the paper's).
+        output_stride: 8, 16 or 32 for a named backbone. Defaults to 8 (the paper's).
         backbone_weights: None, "imagenet" or a path; see the backbones. Defaults to None.
         dropout_rate: float. Dropout after fc6 and fc7 in each ASPP branch of the VGG16
             model (the paper's prototxt: 0.5); unused with ResNet. Defaults to 0.5.
@@ -47,6 +45,9 @@ class DeepLabV2(keras.Model):
     >>> model(keras.ops.zeros((1, 321, 321, 3))).shape
     TensorShape([1, 321, 321, 21])
     """
+
+    BACKBONES = ("resnet50", "resnet101", "vgg16")  # the names `backbone=` takes (or a backbone model)
+    SCORE_LAYER = "aspp"
 
     def __init__(
         self,
@@ -64,20 +65,21 @@ class DeepLabV2(keras.Model):
         check_num_classes(num_classes)
         if not 0 <= float(dropout_rate) < 1:
             raise ValueError(f"Expected 0 <= dropout_rate < 1. Received: dropout_rate={dropout_rate}")
-        check_backbone_name(backbone, DEEPLAB_BACKBONES)
         input_shape = check_input_shape(input_shape)
         rates = resolve_aspp_rates(aspp)
         if multi_scale is not None:
             multi_scale = tuple(float(s) for s in multi_scale)
             if not multi_scale or any(s <= 0 for s in multi_scale):
                 raise ValueError(f"Expected multi_scale=None or positive scales. Received: multi_scale={multi_scale}")
-        kwargs.setdefault("name", f"deeplab_v2_{backbone}")
-
-        if backbone == "vgg16":
-            net = VGG16Backbone(output_stride=output_stride, include_fc=False)
+        vgg = backbone == "vgg16"
+        net, backbone_name = resolve_backbone(
+            backbone, self.BACKBONES, ("P5",), output_stride=output_stride,
+            **(dict(include_fc=False) if vgg else dict(weights=backbone_weights)),  # VGG: weights loaded below
+        )
+        kwargs.setdefault("name", f"deeplab_v2_{backbone_name}")
+        if vgg:
             head = ASPP(num_classes, rates, hidden_filters=1024, dropout_rate=float(dropout_rate), name="aspp")
         else:
-            net = ResNetBackbone(int(backbone[len("resnet"):]), output_stride=output_stride, weights=backbone_weights)
             head = ASPP(num_classes, rates, name="aspp")
 
         inputs = keras.Input(shape=input_shape, name="images")
@@ -91,16 +93,12 @@ class DeepLabV2(keras.Model):
         super().__init__(inputs=inputs, outputs=outputs, **check_model_kwargs(type(self), kwargs))
 
         self.num_classes = num_classes
-        self.backbone_name = backbone
-        self.aspp = aspp if isinstance(aspp, str) else tuple(int(r) for r in aspp)
+        self.backbone_name = backbone_name
         self.multi_scale = multi_scale
-        self.output_stride = int(output_stride)
-        self.dropout_rate = float(dropout_rate)
-        self.activation = activation
-        self._input_shape_arg = input_shape
+        self.output_stride = int(getattr(net, "output_stride", output_stride))
         self.backbone = net
         self.head = head
-        if backbone_weights is not None and backbone == "vgg16":
+        if backbone_weights is not None and vgg:
             self._load_vgg_weights(backbone_weights)
 
     def _load_vgg_weights(self, weights):
@@ -111,17 +109,3 @@ class DeepLabV2(keras.Model):
         for branch in self.head.branches:
             branch[0].set_weights(fc6)
             branch[2].set_weights(fc7)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_classes": self.num_classes,
-            "backbone": self.backbone_name,
-            "aspp": self.aspp if isinstance(self.aspp, str) else list(self.aspp),
-            "multi_scale": None if self.multi_scale is None else list(self.multi_scale),
-            "output_stride": self.output_stride,
-            "dropout_rate": self.dropout_rate,
-            "activation": self.activation,
-            "input_shape": list(self._input_shape_arg),
-        }

@@ -2,17 +2,14 @@
 
 import keras
 
-from kseg.backbones import ResNetBackbone
+from kseg.backbones import resolve_backbone
 from kseg.layers.pan import FeaturePyramidAttention, GlobalAttentionUpsample
 from kseg.layers.resize import ResizeLike
-from kseg.models.common import check_backbone_name, check_input_shape, check_num_classes, output_head
-from kseg.models.common import check_model_kwargs
-
-PAN_BACKBONES = ("resnet50", "resnet101")
+from kseg.models.common import SegmentationModel, check_input_shape, check_model_kwargs, check_num_classes, output_head
 
 
 @keras.saving.register_keras_serializable(package="kseg")
-class PAN(keras.Model):
+class PAN(SegmentationModel):
     """PAN: dilated ResNet, Feature Pyramid Attention, then Global Attention Upsample steps.
 
     Fig. 2: ResNet-101 with the three-3x3 stem and dilated res5 (output stride 16, §3.3)
@@ -26,9 +23,11 @@ class PAN(keras.Model):
 
     Args:
         num_classes: int >= 2.
-        backbone: "resnet101" or "resnet50". Defaults to "resnet101".
-        output_stride: 8, 16 or 32. Defaults to 16 (the paper's).
-        deep_stem: bool. Three 3x3 convs instead of the 7x7 (§3.3). Defaults to True.
+        backbone: "resnet101" or "resnet50", or a backbone model returning `P2`..`P5`
+            (see `kseg.backbones`). Defaults to "resnet101".
+        output_stride: 8, 16 or 32 for a named backbone. Defaults to 16 (the paper's).
+        deep_stem: bool. Three 3x3 convs instead of the 7x7 (§3.3), for a named
+            backbone. Defaults to True.
         decoder_filters: int. Defaults to 256.
         pyramid_filters: int or None. FPA pyramid width: None (= decoder_filters,
             per-channel attention) or 1 (one spatial map; about 34M fewer parameters, most
@@ -47,6 +46,8 @@ class PAN(keras.Model):
     TensorShape([1, 512, 512, 21])
     """
 
+    BACKBONES = ("resnet50", "resnet101")  # the names `backbone=` takes (or a backbone model)
+
     def __init__(
         self,
         num_classes,
@@ -62,13 +63,13 @@ class PAN(keras.Model):
         **kwargs,
     ):
         check_num_classes(num_classes)
-        check_backbone_name(backbone, PAN_BACKBONES)
         input_shape = check_input_shape(input_shape)
-        kwargs.setdefault("name", f"pan_{backbone}")
-
-        net = ResNetBackbone(
-            int(backbone[len("resnet"):]), output_stride=output_stride, deep_stem=deep_stem, weights=backbone_weights
+        net, backbone_name = resolve_backbone(
+            backbone, self.BACKBONES, ("P2", "P3", "P4", "P5"),
+            output_stride=output_stride, deep_stem=deep_stem, weights=backbone_weights,
         )
+        kwargs.setdefault("name", f"pan_{backbone_name}")
+
         inputs = keras.Input(shape=input_shape, name="images")
         features = net(inputs)
         x = FeaturePyramidAttention(
@@ -87,27 +88,7 @@ class PAN(keras.Model):
         super().__init__(inputs=inputs, outputs=output_head(logits, activation), **check_model_kwargs(type(self), kwargs))
 
         self.num_classes = num_classes
-        self.backbone_name = backbone
-        self.output_stride = int(output_stride)
-        self.deep_stem = bool(deep_stem)
+        self.backbone_name = backbone_name
+        self.output_stride = int(getattr(net, "output_stride", output_stride))
         self.decoder_filters = int(decoder_filters)
-        self.pyramid_filters = pyramid_filters
-        self.attention_activation = attention_activation
-        self.activation = activation
-        self._input_shape_arg = input_shape
         self.backbone = net
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_classes": self.num_classes,
-            "backbone": self.backbone_name,
-            "output_stride": self.output_stride,
-            "deep_stem": self.deep_stem,
-            "decoder_filters": self.decoder_filters,
-            "pyramid_filters": self.pyramid_filters,
-            "attention_activation": self.attention_activation,
-            "activation": self.activation,
-            "input_shape": list(self._input_shape_arg),
-        }

@@ -3,16 +3,16 @@ bidirectional-GRU relation module, a classifier and, for training, the similarit
 
 import keras
 
-from kseg.backbones.wide_resnet38 import WIDE_RESNET38_BLOCKS, WideResNet38Backbone
-from kseg.layers.atrous import AtrousConv2D
+from kseg.backbones import resolve_backbone
+from kseg.backbones.wide_resnet38 import WIDE_RESNET38_BLOCKS
+from kseg.layers.conv_block import ConvBNActivation
 from kseg.layers.relation import RelationModule, ShiftCorrelation, SimilarityHead
 from kseg.layers.resize import ResizeLike
-from kseg.models.common import check_input_shape, check_num_classes, output_head
-from kseg.models.common import check_model_kwargs
+from kseg.models.common import SegmentationModel, check_input_shape, check_model_kwargs, check_num_classes, output_head
 
 
 @keras.saving.register_keras_serializable(package="kseg")
-class RelationNet(keras.Model):
+class RelationNet(SegmentationModel):
     """RelationNet (Fig. 2): Wide ResNet-38 (deformable blocks 6-7, output stride 8) ->
     relation module (left-right then up-down bidirectional GRU, §II-A2) -> 1x1 classifier,
     upsampled bilinearly to the input size.
@@ -33,13 +33,15 @@ class RelationNet(keras.Model):
 
     Args:
         num_classes: int >= 2.
+        backbone: "wide_resnet38", or a backbone model returning `block7` (see
+            `kseg.backbones`). Defaults to "wide_resnet38".
         hidden_size: int. GRU units per direction in the relation module. Defaults to 256.
         reduce_filters: int. Width of the 1x1 reduction before the relation module; 0 for
             none. Defaults to 512.
         deformable: bool. Deformable convs in backbone blocks 6-7. Defaults to True.
         training_heads: bool. Also output the similarity subnet. Defaults to False.
         similarity_hidden: int. Hidden width of the similarity head. Defaults to 256.
-        backbone_blocks: Wide ResNet-38 block layout. Defaults to model A's.
+        backbone_blocks: Wide ResNet-38 block layout (named backbone). Defaults to model A's.
         backbone_weights: None or a path. Defaults to None.
         activation: None (logits) or "softmax". Defaults to None.
         input_shape: tuple (H, W, 3). Defaults to (None, None, 3).
@@ -50,9 +52,12 @@ class RelationNet(keras.Model):
     TensorShape([1, 64, 64, 19])
     """
 
+    BACKBONES = ("wide_resnet38",)  # the names `backbone=` takes (or a backbone model)
+
     def __init__(
         self,
         num_classes,
+        backbone="wide_resnet38",
         hidden_size=256,
         reduce_filters=512,
         deformable=True,
@@ -67,11 +72,14 @@ class RelationNet(keras.Model):
         check_num_classes(num_classes)
         input_shape = check_input_shape(input_shape)
         kwargs.setdefault("name", "relationnet")
-        backbone = WideResNet38Backbone(deformable=deformable, blocks=backbone_blocks, weights=backbone_weights)
+        net, backbone_name = resolve_backbone(
+            backbone, self.BACKBONES, ("block7",), deformable=deformable, blocks=backbone_blocks,
+            weights=backbone_weights,
+        )
         inputs = keras.Input(shape=input_shape, name="images")
-        x = backbone(inputs)["block7"]
+        x = net(inputs)["block7"]
         if reduce_filters:
-            x = AtrousConv2D(int(reduce_filters), 1, batch_norm=True, activation="relu", name="reduce")(x)
+            x = ConvBNActivation(int(reduce_filters), 1, batch_norm=True, activation="relu", name="reduce")(x)
         relation = RelationModule(hidden_size, name="relation")(x)
         logits = keras.layers.Conv2D(num_classes, 1, name="classifier")(relation)
         logits = output_head(ResizeLike(name="upsample")([logits, inputs]), activation)
@@ -84,15 +92,12 @@ class RelationNet(keras.Model):
         super().__init__(inputs=inputs, outputs=outputs, **check_model_kwargs(type(self), kwargs))
 
         self.num_classes = num_classes
-        self.hidden_size = int(hidden_size)
-        self.reduce_filters = int(reduce_filters)
-        self.deformable = bool(deformable)
+        self.backbone_name = backbone_name
         self.training_heads = bool(training_heads)
-        self.similarity_hidden = int(similarity_hidden)
-        self.backbone_blocks = tuple((int(u), tuple(int(w) for w in ws)) for u, ws in backbone_blocks)
-        self.activation = activation
-        self._input_shape_arg = input_shape
-        self.backbone = backbone
+        self.backbone = net
+
+    def inference_model(self):
+        return self.without_training_heads() if self.training_heads else self
 
     def without_training_heads(self):
         """The inference model: same weights, logits only (drops the similarity subnet)."""
@@ -102,18 +107,3 @@ class RelationNet(keras.Model):
             if layer.weights:
                 layer.set_weights(self.get_layer(layer.name).get_weights())
         return model
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_classes": self.num_classes,
-            "hidden_size": self.hidden_size,
-            "reduce_filters": self.reduce_filters,
-            "deformable": self.deformable,
-            "training_heads": self.training_heads,
-            "similarity_hidden": self.similarity_hidden,
-            "backbone_blocks": [[u, list(ws)] for u, ws in self.backbone_blocks],
-            "activation": self.activation,
-            "input_shape": list(self._input_shape_arg),
-        }

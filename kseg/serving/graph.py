@@ -3,24 +3,20 @@ optional CRF. Pure TF ops, so it lives inside a SavedModel or an ONNX graph."""
 
 import tensorflow as tf
 
-from kseg.layers.crf import ConvCRF, DenseCRF
+from kseg.constants import IGNORE_LABEL
+from kseg.layers import crf as crf_layers
 
-PAD_LABEL = 255
-CRF_CHOICES = ("dense", "conv")
+PAD_LABEL = IGNORE_LABEL  # labels outside each image of a padded batch
 
 
 def make_crf(crf, onnx=False, **params):
-    """The CRF layer for `crf` in {None, "dense", "conv"}; for ONNX the DenseCRF uses
-    `implementation="gather"` (tf2onnx has no SparseTensorDenseMatMul)."""
+    """The CRF layer for `crf` (None or a name of `kseg.layers.crf.CRF_LAYERS`); for ONNX the
+    DenseCRF uses `implementation="gather"` (tf2onnx has no SparseTensorDenseMatMul)."""
     if crf is None:
         return None
-    if crf == "dense":
-        if onnx:
-            params.setdefault("implementation", "gather")
-        return DenseCRF(**params)
-    if crf == "conv":
-        return ConvCRF(**params)
-    raise ValueError(f"Unknown crf {crf!r}. Expected one of {CRF_CHOICES} or None.")
+    if crf == "dense" and onnx:
+        params.setdefault("implementation", "gather")
+    return crf_layers.make_crf(crf, **params)
 
 
 def check_size(size):
@@ -225,7 +221,6 @@ def trackables(segmenter):
 
 
 __all__ = [
-    "CRF_CHOICES",
     "MAX_PIXELS",
     "MAX_SIDE",
     "checked_decode",

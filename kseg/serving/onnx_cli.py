@@ -25,10 +25,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from kseg.serving import OnnxExportError, export_onnx
-    from kseg.serving.source import load_model
+    from kseg.models.loading import load_inference_model
 
     try:
-        result = export_onnx(load_model(args.model), args.out, opset=args.opset, crf=args.crf, check=not args.no_verify)
+        result = export_onnx(load_inference_model(args.model), args.out, opset=args.opset, crf=args.crf, check=not args.no_verify)
     except (OnnxExportError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -11,75 +11,9 @@ import copy
 
 import yaml
 
-from kseg.training.schema import CHOICES, ConfigError, check_types  # noqa: F401  (ConfigError re-exported)
+from kseg.atomic import write_text
+from kseg.training.schema import DEFAULTS, ConfigError, check_types  # noqa: F401  (ConfigError re-exported)
 
-DEFAULTS = {
-    "name": "builtin_pan_r50",
-    "model": {
-        "architecture": "pan",  # pan | deeplabv2 | seggan | ssgan | relationnet
-        "backbone": "resnet50",
-        "output_stride": 16,
-        "backbone_weights": None,  # None | imagenet | path to a keras.applications weight file
-        "options": {"decoder_filters": 64},  # further constructor arguments (aspp, multi_scale, ...)
-    },
-    "data": {
-        "format": "builtin",  # builtin | voc | cityscapes | folder
-        "root": None,
-        "num_classes": 5,
-        "train_split": "train",  # a split or a list of splits (their union)
-        "val_split": "val",
-        "annotation": "gtFine",  # Cityscapes: gtFine | gtCoarse
-        "crop": [96, 96],
-        "scale": [0.75, 1.5],  # None for no random scaling
-        "flip": True,
-        "batch_size": 8,
-        "seed": 0,
-        "skip_bad_examples": False,
-        "max_bad_fraction": 0.1,  # with skip_bad_examples: stop when more of a split is bad
-    },
-    "optimizer": {
-        "learning_rate": 0.05,
-        "power": 0.9,  # poly schedule; 1 is linear
-        "end_learning_rate": 0.0,
-        "hold_fraction": 0.0,  # share of the steps at the initial rate before the decay starts
-        "momentum": 0.9,
-        "nesterov": False,
-        "weight_decay": 1e-4,  # the papers' L2 term (coupled), see CoupledWeightDecaySGD
-    },
-    "train": {
-        "steps": 300,  # or null with `epochs`
-        "epochs": None,  # passes over the training split; converted to steps from its size
-        "init_weights": None,  # a .keras model to start from (matching layers by name)
-        "checkpoint_every": 50,
-        "loss": "cross_entropy",  # cross_entropy | ohem
-        "ohem_threshold": 0.6,  # RelationNet eq. 3
-        "ohem_min_kept": 100000,
-        "precision": "float32",  # float32 | mixed_bfloat16 | mixed_float16
-        "jit_compile": False,
-        "strategy": "default",  # default | mirrored | multi_worker (reads TF_CONFIG)
-        "seed": 0,  # weight initialisation
-    },
-    "adversarial": {  # seggan / ssgan only
-        "lambda_adv": 0.01,  # weight of L_adv in L_seg = L_ce + lambda L_adv; `--set lambda_adv=...` for short
-        "adversarial_loss": "non_saturating",  # non_saturating (Seg-GAN eq. 4) | minimax
-        "d_loss": "bce",  # bce (eq. 1) | focal
-        "d_learning_rate": 1e-4,  # Adam for D, same poly decay as the segmentation network
-        "d_beta_1": 0.9,
-        "d_beta_2": 0.999,
-    },
-    "relation": {  # relationnet only
-        "scl_weight": 0.1,  # lambda of the Spatial Correlation Loss (eq. 2); 0 trains without the similarity subnet
-    },
-    "export": {
-        "saved_model": True,  # <run>/serving/<name>/<steps>/ for TF Serving (+ models.config)
-        "onnx": True,  # <run>/model.onnx, checked with ONNX Runtime
-        "name": None,  # the served model's name; defaults to the run's name
-        "crf": None,  # None | dense | conv: CRF inside the exported graphs
-        "max_side": 2048,  # SavedModel: longer image sides run downscaled to this (null: no limit)
-        "max_pixels": 50000000,  # SavedModel: larger images are refused before decoding (null: no cap)
-    },
-    "stages": [],  # optional list of override mappings, trained in turn (see the module docstring)
-}
 
 def _merge(base, update, path=""):
     for key, value in update.items():
@@ -147,10 +81,22 @@ def load_config(path=None, overrides=()):
         if not isinstance(recipe, dict):
             raise ConfigError(f"--config: {path} must hold a mapping at the top level")
         _merge(config, recipe)
+    if _changes_architecture(config, overrides):
+        config["model"]["options"] = {}  # the recipe's options were written for its own architecture
     for assignment in overrides:
         apply_override(config, assignment)
     validate(config)
     return config
+
+
+def _changes_architecture(config, overrides):
+    """Whether an override sets `model.architecture` to another value than the recipe's."""
+    for assignment in overrides:
+        update = _parse_override(assignment)
+        architecture = update.get("model", {}).get("architecture") if isinstance(update.get("model"), dict) else None
+        if architecture is not None and architecture != config["model"]["architecture"]:
+            return True
+    return False
 
 
 def expand_stages(config):
@@ -204,16 +150,17 @@ def _validate_one(config):
             "Set exactly one of train.steps and train.epochs (the other null). "
             f"Received: steps={train['steps']!r}, epochs={train['epochs']!r}"
         )
-    model = config["model"]
-    if model["architecture"] == "relationnet" and model["backbone"] != "wide_resnet38":
-        raise ConfigError(
-            f"model.backbone must be 'wide_resnet38' for model.architecture=relationnet. Received: {model['backbone']!r}"
-        )
-    if model["architecture"] != "relationnet" and model["backbone"] == "wide_resnet38":
-        raise ConfigError("model.backbone=wide_resnet38 is RelationNet's backbone: set model.architecture=relationnet")
+    from kseg.training.tasks import get_task  # builds nothing; reads the models' signatures
+
+    get_task(config).check()
     return config
 
 
+def config_text(config):
+    """`config` as the YAML written next to a run (keys in schema order)."""
+    return yaml.safe_dump(config, sort_keys=False)
+
+
 def dump_config(config, path):
-    with open(path, "w") as f:
-        yaml.safe_dump(config, f, sort_keys=False)
+    """Write `config` as YAML to `path`, atomically."""
+    return write_text(path, config_text(config))

@@ -79,5 +79,3 @@ def remove_litter(out_dir):
     return removed
 
 
-def config_text(config):
-    return yaml.safe_dump(config, sort_keys=False)

@@ -1,13 +1,30 @@
-"""The type and range of every leaf key of the training configuration.
+"""The training configuration's schema: one dataclass per section, each field with its
+default, its check (type, range or choices) and what it means.
 
-`check_types(config)` runs before any data or model work; a wrong value is a one-line
+`DEFAULTS` is the schema's defaults as the nested dict recipes override;
+`check_types(config)` runs before any data or model work, and a wrong value is a one-line
 `ConfigError` naming the key, what it must be, and what it is (value and type). Numbers
 given as strings are converted (YAML 1.1, which PyYAML reads, takes `1e8` for a string).
+`reference()` renders the schema as the Markdown table in docs/configuration.md.
 """
+
+import dataclasses
+
+from kseg import constants
 
 
 class ConfigError(ValueError):
     """A recipe or override that does not fit the configuration schema."""
+
+
+def _expects(text):
+    """Decorator: the check's `expected` text, shown in the configuration reference."""
+
+    def attach(check):
+        check.expected = text
+        return check
+
+    return attach
 
 
 def _describe(value):
@@ -53,6 +70,7 @@ def number(low=None, high=None, low_open=False, high_open=False):
     """A float (or int) in the given range; `*_open` excludes the bound."""
     expected = _range_text(low, high, low_open, high_open)
 
+    @_expects(f"a number {expected}" if expected.startswith("in") else expected)
     def check(key, value):
         value = _number(key, value, f"a number {expected}" if expected.startswith("in") else expected)
         if (low is not None and (value < low or (low_open and value == low))) or (
@@ -70,6 +88,7 @@ def integer(low=None, choices=None):
     else:
         expected = {None: "an integer", 0: "an integer >= 0", 1: "a positive integer"}.get(low, f"an integer >= {low}")
 
+    @_expects(expected)
     def check(key, value):
         value = _integer(key, value, expected)
         if (low is not None and value < low) or (choices and value not in choices):
@@ -79,25 +98,25 @@ def integer(low=None, choices=None):
     return check
 
 
-def boolean(key, value):
-    if not isinstance(value, bool):
-        _fail(key, "true or false", value)
-    return value
+def _accepting(expected, accepts):
+    """A check passing the values `accepts(value)` is true for."""
+
+    @_expects(expected)
+    def check(key, value):
+        if not accepts(value):
+            _fail(key, expected, value)
+        return value
+
+    return check
 
 
-def text(key, value):
-    if not isinstance(value, str) or not value:
-        _fail(key, "a non-empty string", value)
-    return value
-
-
-def mapping(key, value):
-    if not isinstance(value, dict):
-        _fail(key, "a mapping", value)
-    return value
+boolean = _accepting("true or false", lambda value: isinstance(value, bool))
+text = _accepting("a non-empty string", lambda value: isinstance(value, str) and bool(value))
+mapping = _accepting("a mapping", lambda value: isinstance(value, dict))
 
 
 def optional(check):
+    @_expects(f"{check.expected} or null")
     def check_optional(key, value):
         return None if value is None else check(key, value)
 
@@ -107,6 +126,7 @@ def optional(check):
 def pair(check, what):
     """A list of two values, each passing `check`."""
 
+    @_expects(f"[{what}]")
     def check_pair(key, value):
         if not isinstance(value, (list, tuple)) or len(value) != 2:
             _fail(key, f"[{what}] (a list of two)", value)
@@ -118,6 +138,7 @@ def pair(check, what):
     return check_pair
 
 
+@_expects("a split name or a list of them")
 def split_names(key, value):
     names = value if isinstance(value, list) else [value]
     if not names or not all(isinstance(n, str) and n for n in names):
@@ -126,6 +147,7 @@ def split_names(key, value):
 
 
 def choice(options):
+    @_expects(" | ".join("null" if o is None else str(o) for o in options))
     def check(key, value):
         if value not in options:
             raise ConfigError(f"{key} must be one of {list(options)}. Received: {_describe(value)}")
@@ -134,88 +156,141 @@ def choice(options):
     return check
 
 
-# One place for each choice list of the configuration.
-CHOICES = {
-    ("model", "architecture"): ("pan", "deeplabv2", "seggan", "ssgan", "relationnet"),
-    ("adversarial", "adversarial_loss"): ("non_saturating", "minimax"),
-    ("adversarial", "d_loss"): ("bce", "focal"),
-    ("data", "format"): ("builtin", "voc", "cityscapes", "folder"),
-    ("data", "annotation"): ("gtFine", "gtCoarse"),
-    ("train", "loss"): ("cross_entropy", "ohem"),
-    ("train", "precision"): ("float32", "mixed_bfloat16", "mixed_float16"),
-    ("train", "strategy"): ("default", "mirrored", "multi_worker"),
-    ("export", "crf"): (None, "dense", "conv"),
-}
-
 _positive = number(0, low_open=True)
 _non_negative = number(0)
 _fraction = number(0, 1, high_open=True)
 
-SCHEMA = {
-    "name": text,
-    "model": {
-        "backbone": text,
-        "output_stride": integer(choices=(8, 16, 32)),
-        "backbone_weights": optional(text),
-        "options": mapping,
-    },
-    "data": {
-        "root": optional(text),
-        "num_classes": integer(low=2),
-        "train_split": split_names,
-        "val_split": text,
-        "crop": pair(integer(low=1), "height, width: positive integers"),
-        "scale": optional(pair(_positive, "low, high: positive numbers")),
-        "flip": boolean,
-        "batch_size": integer(low=1),
-        "seed": optional(integer()),
-        "skip_bad_examples": boolean,
-        "max_bad_fraction": number(0, 1),
-    },
-    "optimizer": {
-        "learning_rate": _non_negative,  # 0 allowed: weights stay, BN statistics still update
-        "power": _positive,
-        "end_learning_rate": _non_negative,
-        "hold_fraction": _fraction,
-        "momentum": _fraction,
-        "nesterov": boolean,
-        "weight_decay": _non_negative,
-    },
-    "train": {
-        "steps": optional(integer(low=1)),
-        "epochs": optional(_positive),
-        "init_weights": optional(text),
-        "checkpoint_every": integer(low=1),
-        "ohem_threshold": number(0, 1, low_open=True),
-        "ohem_min_kept": integer(low=0),
-        "jit_compile": boolean,
-        "seed": integer(),
-    },
-    "adversarial": {
-        "lambda_adv": _non_negative,
-        "d_learning_rate": _positive,
-        "d_beta_1": _fraction,
-        "d_beta_2": _fraction,
-    },
-    "relation": {"scl_weight": _non_negative},
-    "export": {
-        "saved_model": boolean,
-        "onnx": boolean,
-        "name": optional(text),
-        "max_side": optional(integer(low=1)),
-        "max_pixels": optional(integer(low=1)),
-    },
+
+def entry(default, check, doc):
+    """A config key: its default, the check its value must pass, one line on what it means."""
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"check": check, "doc": doc})
+    return dataclasses.field(default=default, metadata={"check": check, "doc": doc})
+
+
+@dataclasses.dataclass
+class ModelSection:
+    architecture: str = entry("pan", text, "a registered task's architecture: pan | deeplabv2 | seggan | ssgan | relationnet")
+    backbone: str = entry("resnet50", text, "a backbone name the architecture takes (kseg.backbones.BACKBONES)")
+    output_stride: int = entry(16, integer(choices=(8, 16, 32)), "the backbone's output stride, by dilation")
+    backbone_weights: str = entry(None, optional(text), "null | imagenet | a weight file")
+    options: dict = entry(
+        {"decoder_filters": 64}, mapping,
+        "further constructor arguments of the architecture's model; dropped when --set changes model.architecture",
+    )
+
+
+@dataclasses.dataclass
+class DataSection:
+    format: str = entry("builtin", choice(constants.DATA_FORMATS), "the dataset layout")
+    root: str = entry(None, optional(text), "the dataset folder (builtin: the cache or an empty folder when null)")
+    num_classes: int = entry(5, integer(low=2), "classes, the ignore label 255 excluded")
+    train_split: str = entry("train", split_names, "a split or a list of splits (their union)")
+    val_split: str = entry("val", text, "the split evaluated at the end")
+    annotation: str = entry("gtFine", choice(constants.CITYSCAPES_ANNOTATIONS), "Cityscapes labels for training")
+    crop: list = entry([96, 96], pair(integer(low=1), "height, width: positive integers"), "training crop [h, w]")
+    scale: list = entry([0.75, 1.5], optional(pair(_positive, "low, high: positive numbers")), "random scaling range, or null")
+    flip: bool = entry(True, boolean, "random left-right flips")
+    batch_size: int = entry(8, integer(low=1), "the global batch")
+    seed: int = entry(0, optional(integer()), "augmentation and shuffling seed (null: nondeterministic)")
+    skip_bad_examples: bool = entry(False, boolean, "log and skip unreadable or inconsistent files")
+    max_bad_fraction: float = entry(0.1, number(0, 1), "with skip_bad_examples: stop when more of a split is bad")
+
+
+@dataclasses.dataclass
+class OptimizerSection:
+    learning_rate: float = entry(0.05, _non_negative, "initial rate (0: weights stay, BN statistics still update)")
+    power: float = entry(0.9, _positive, "poly schedule power; 1 is linear")
+    end_learning_rate: float = entry(0.0, _non_negative, "the rate the poly schedule ends at")
+    hold_fraction: float = entry(0.0, _fraction, "share of the steps at the initial rate before the decay")
+    momentum: float = entry(0.9, _fraction, "SGD momentum")
+    nesterov: bool = entry(False, boolean, "Nesterov momentum")
+    weight_decay: float = entry(1e-4, _non_negative, "the papers' L2 term, coupled (CoupledWeightDecaySGD)")
+
+
+@dataclasses.dataclass
+class TrainSection:
+    steps: int = entry(300, optional(integer(low=1)), "optimizer steps, or null with epochs")
+    epochs: float = entry(None, optional(_positive), "passes over the training split, converted to steps")
+    init_weights: str = entry(None, optional(text), "a .keras model to start from (layers matched by name)")
+    checkpoint_every: int = entry(50, integer(low=1), "steps between checkpoints")
+    loss: str = entry("cross_entropy", choice(constants.SEGMENTATION_LOSSES), "the segmentation loss")
+    ohem_threshold: float = entry(0.6, number(0, 1, low_open=True), "OHEM: keep pixels below this probability (RelationNet eq. 3)")
+    ohem_min_kept: int = entry(100000, integer(low=0), "OHEM: keep at least this many pixels")
+    precision: str = entry("float32", choice(constants.PRECISIONS), "the Keras dtype policy")
+    jit_compile: bool = entry(False, boolean, "XLA-compile the train step")
+    strategy: str = entry("default", choice(constants.STRATEGIES), "tf.distribute strategy; multi_worker reads TF_CONFIG")
+    seed: int = entry(0, integer(), "weight initialisation seed")
+
+
+@dataclasses.dataclass
+class AdversarialSection:
+    lambda_adv: float = entry(0.01, _non_negative, "weight of L_adv in L_seg = L_ce + lambda L_adv (--set lambda_adv=)")
+    adversarial_loss: str = entry("non_saturating", choice(constants.ADVERSARIAL_LOSSES), "Seg-GAN eq. 4 or minimax")
+    d_loss: str = entry("bce", choice(constants.DISCRIMINATOR_LOSSES), "the discriminator's loss (eq. 1) or focal")
+    d_learning_rate: float = entry(1e-4, _positive, "Adam for D, same schedule shape as the segmentation network")
+    d_beta_1: float = entry(0.9, _fraction, "Adam beta_1 for D")
+    d_beta_2: float = entry(0.999, _fraction, "Adam beta_2 for D")
+
+
+@dataclasses.dataclass
+class RelationSection:
+    scl_weight: float = entry(0.1, _non_negative, "lambda of the Spatial Correlation Loss (eq. 2); 0: no similarity subnet")
+    shifted_steps: int = entry(None, optional(integer(low=1)), "evaluate with shifted multi-step testing (§II-C): 1, 2, 4 or 8")
+
+
+@dataclasses.dataclass
+class ExportSection:
+    saved_model: bool = entry(True, boolean, "<run>/serving/<name>/<steps>/ for TF Serving (+ models.config)")
+    onnx: bool = entry(True, boolean, "<run>/model.onnx, checked with ONNX Runtime")
+    name: str = entry(None, optional(text), "the served model's name (null: the run's name)")
+    crf: str = entry(None, choice((None,) + constants.CRF_NAMES), "null | dense | conv: a CRF inside the exported graphs")
+    max_side: int = entry(2048, optional(integer(low=1)), "SavedModel: longer image sides run downscaled to this")
+    max_pixels: int = entry(50000000, optional(integer(low=1)), "SavedModel: larger images are refused before decoding")
+
+
+# section name -> schema; seggan/ssgan read `adversarial`, relationnet `relation`
+SECTIONS = {
+    "model": ModelSection,
+    "data": DataSection,
+    "optimizer": OptimizerSection,
+    "train": TrainSection,
+    "adversarial": AdversarialSection,
+    "relation": RelationSection,
+    "export": ExportSection,
 }
-for (_section, _key), _options in CHOICES.items():
-    SCHEMA[_section][_key] = choice(_options)
+NAME = entry("builtin_pan_r50", text, "the run's name: runs/<name>, the served model's default name")
+
+DEFAULTS = {
+    "name": NAME.default,
+    **{section: dataclasses.asdict(schema()) for section, schema in SECTIONS.items()},
+    "stages": [],  # optional list of override mappings, trained in turn (see kseg.training.config)
+}
 
 
 def check_types(config):
     """Check (and normalise: numeric strings to numbers) every leaf key in place."""
-    for section, rule in SCHEMA.items():
-        if isinstance(rule, dict):
-            for key, check in rule.items():
-                config[section][key] = check(f"{section}.{key}", config[section][key])
-        else:
-            config[section] = rule(section, config[section])
+    config["name"] = NAME.metadata["check"]("name", config["name"])
+    for section, schema in SECTIONS.items():
+        for field in dataclasses.fields(schema):
+            key = f"{section}.{field.name}"
+            config[section][field.name] = field.metadata["check"](key, config[section][field.name])
     return config
+
+
+def reference():
+    """The schema as Markdown: one table row per key with its default and meaning."""
+    def cell(text):
+        return str(text).replace("|", "\\|")
+
+    def row(key, default, field_metadata):
+        check = field_metadata["check"]
+        return f"| `{key}` | `{default}` | {cell(check.expected)} | {cell(field_metadata['doc'])} |"
+
+    rows = ["| key | default | must be | meaning |", "|---|---|---|---|", row("name", NAME.default, NAME.metadata)]
+    for section, schema in SECTIONS.items():
+        for field in dataclasses.fields(schema):
+            default = field.default_factory() if field.default is dataclasses.MISSING else field.default
+            default = "null" if default is None else str(default).replace("True", "true").replace("False", "false")
+            rows.append(row(f"{section}.{field.name}", default, field.metadata))
+    return "\n".join(rows) + "\n"

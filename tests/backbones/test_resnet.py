@@ -113,7 +113,7 @@ def test_weights_of_another_architecture_are_rejected(tmp_path):
 
 
 def test_get_backbone_lists_valid_names():
-    with pytest.raises(ValueError, match=r"Unknown backbone 'resnet18'. Expected one of \['resnet101', 'resnet50', 'vgg16'\]"):
+    with pytest.raises(ValueError, match=r"Unknown backbone 'resnet18'. Expected one of \['resnet101', 'resnet50', 'vgg16', 'wide_resnet38'\]"):
         get_backbone("resnet18")
 
 

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures")
 CASES = ("voc2007_000129", "coffee_320x240")
 
 

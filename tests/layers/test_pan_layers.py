@@ -8,7 +8,7 @@ from tests.test_case import run_layer_test, run_model_saving_test
 
 
 def _conv_bn(layer, x, relu):
-    """Reference for an AtrousConv2D with BN at inference, from its weights."""
+    """Reference for an ConvBNActivation with BN at inference, from its weights."""
     y = tf.nn.conv2d(x, layer.kernel, 1, "SAME").numpy()
     bn = layer.bn
     y = (y - bn.moving_mean.numpy()) / np.sqrt(bn.moving_variance.numpy() + bn.epsilon) * bn.gamma.numpy()

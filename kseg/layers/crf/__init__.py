@@ -1,4 +1,14 @@
-"""CRF layers: DenseCRF (permutohedral lattice) and ConvCRF."""
+"""CRF layers: DenseCRF (permutohedral lattice) and ConvCRF, by the names users give them."""
 
+from kseg.constants import CRF_NAMES
 from kseg.layers.crf.convcrf import ConvCRF  # noqa: F401
 from kseg.layers.crf.densecrf import DenseCRF  # noqa: F401
+
+CRF_LAYERS = dict(zip(CRF_NAMES, (DenseCRF, ConvCRF)))  # "dense", "conv"
+
+
+def make_crf(name, **params):
+    """The CRF layer called `name` ("dense" or "conv") with constructor `params`."""
+    if name not in CRF_LAYERS:
+        raise ValueError(f"Unknown crf {name!r}. Expected one of {sorted(CRF_NAMES)}.")
+    return CRF_LAYERS[name](**params)

@@ -68,22 +68,10 @@ def _canonical(d):
     return c
 
 
-def build_lattice(features, groups=None):
-    """Build the lattice for `features` (N, d) float32, already divided by their bandwidths.
-
-    Args:
-        features: (N, d) float tensor.
-        groups: optional (N,) int tensor; points of different groups never interact.
-
-    Returns:
-        Lattice.
-    """
-    features = tf.cast(features, tf.float32)
-    d = int(features.shape[-1])
+def _enclosing_simplex(elevated, d):
+    """The remainder-0 vertex (N, d+1) int32 and the rank (N, d+1) of each coordinate of the
+    simplex enclosing each elevated point (Adams et al. 2010, §3.1)."""
     d1 = d + 1
-    n = tf.shape(features)[0]
-
-    elevated = tf.matmul(features * _scale_factors(d), _elevation_matrix(d))  # (N, d+1)
     v = elevated / d1
     up = tf.math.ceil(v) * d1
     down = tf.math.floor(v) * d1
@@ -105,22 +93,30 @@ def build_lattice(features, groups=None):
     too_low = tf.logical_and(total < 0, rank < -total)
     rem0_i = tf.where(too_high, rem0_i - d1, tf.where(too_low, rem0_i + d1, rem0_i))
     rank = tf.where(too_high, rank + total - d1, tf.where(too_low, rank + d1 + total, rank + total))
+    return rem0_i, rank
 
-    # Barycentric coordinates.
+
+def _barycentric_weights(elevated, rem0_i, rank, d):
+    """Each point's weights (N, d+1) on its simplex's vertices."""
+    d1 = d + 1
     delta = (elevated - tf.cast(rem0_i, tf.float32)) / d1  # (N, d+1)
     slots = d - rank
     bary = tf.reduce_sum(
         delta[:, :, None] * (tf.one_hot(slots, d + 2) - tf.one_hot(slots + 1, d + 2)), axis=1
     )  # (N, d+2)
-    weights = tf.concat([bary[:, :1] + 1.0 + bary[:, d1 : d1 + 1], bary[:, 1:d1]], axis=1)  # (N, d+1)
+    return tf.concat([bary[:, :1] + 1.0 + bary[:, d1 : d1 + 1], bary[:, 1:d1]], axis=1)
 
-    # Vertex coordinates: keys[n, r, i] = rem0[n, i] + canonical[r, rank[n, i]], first d coordinates.
+
+def _packed_vertex_keys(rem0_i, rank, d, groups):
+    """Every point's d+1 vertices as int64 keys (N*(d+1),), packed mixed-radix with a margin
+    of d+1 on each side so that neighbour keys (coordinates moved by at most d) never alias
+    another key; points of different `groups` get disjoint key ranges. Returns (packed keys,
+    radix (d,), a check that the range fits int64)."""
+    d1 = d + 1
+    # keys[n, r, i] = rem0[n, i] + canonical[r, rank[n, i]], first d coordinates.
     canonical = tf.constant(_canonical(d), tf.int32)
     keys = tf.transpose(tf.gather(canonical, rank[:, :d], axis=1), [1, 0, 2]) + rem0_i[:, None, :d]
     keys = tf.reshape(tf.cast(keys, tf.int64), [-1, d])  # (N*(d+1), d)
-
-    # Mixed-radix packing with a margin of d+1 on each side so that neighbour keys
-    # (coordinates moved by at most d) never alias another key.
     low = tf.reduce_min(keys, axis=0) - d1
     span = tf.reduce_max(keys, axis=0) - low + d1 + 1
     radices = [tf.constant(1, tf.int64)]
@@ -138,15 +134,18 @@ def build_lattice(features, groups=None):
     )
     if groups is not None:
         packed = packed + tf.repeat(tf.cast(groups, tf.int64), d1) * key_range
-    with tf.control_dependencies([check]):
-        unique_keys, vertex_index = tf.unique(packed, out_idx=tf.int32)
-    num_points = tf.shape(unique_keys)[0]
-    vertices = tf.reshape(vertex_index, [n, d1])
+    return packed, radix, check
 
+
+def _neighbours(unique_keys, radix, d):
+    """(d+1, 2, M+1) lattice index of each vertex's neighbour along each direction, forwards
+    and backwards; M (the extra empty vertex) where there is none."""
     # Neighbours along direction j: coordinates + d at j and -1 elsewhere (j = d: -1 everywhere).
     # Looked up with a second tf.unique over [keys, queries]: the keys come first and are
     # distinct, so a query's index is below M exactly when it is an existing key, and is
     # then that key's lattice index.
+    d1 = d + 1
+    num_points = tf.shape(unique_keys)[0]
     steps = np.full((d1, d), -1, np.int64)
     for j in range(d):
         steps[j, j] = d
@@ -155,8 +154,33 @@ def build_lattice(features, groups=None):
     _, found = tf.unique(tf.concat([unique_keys, tf.reshape(queries, [-1])], axis=0), out_idx=tf.int32)
     found = found[num_points:]
     neighbor = tf.reshape(tf.where(found < num_points, found, num_points), [d1, 2, num_points])
-    empty = tf.fill([d1, 2, 1], num_points)
-    neighbors = tf.concat([neighbor, empty], axis=2)
+    return tf.concat([neighbor, tf.fill([d1, 2, 1], num_points)], axis=2)
+
+
+def build_lattice(features, groups=None):
+    """Build the lattice for `features` (N, d) float32, already divided by their bandwidths.
+
+    Args:
+        features: (N, d) float tensor.
+        groups: optional (N,) int tensor; points of different groups never interact.
+
+    Returns:
+        Lattice.
+    """
+    features = tf.cast(features, tf.float32)
+    d = int(features.shape[-1])
+    d1 = d + 1
+    n = tf.shape(features)[0]
+
+    elevated = tf.matmul(features * _scale_factors(d), _elevation_matrix(d))  # (N, d+1)
+    rem0_i, rank = _enclosing_simplex(elevated, d)
+    weights = _barycentric_weights(elevated, rem0_i, rank, d)
+    packed, radix, check = _packed_vertex_keys(rem0_i, rank, d, groups)
+    with tf.control_dependencies([check]):
+        unique_keys, vertex_index = tf.unique(packed, out_idx=tf.int32)
+    num_points = tf.shape(unique_keys)[0]
+    vertices = tf.reshape(vertex_index, [n, d1])
+    neighbors = _neighbours(unique_keys, radix, d)
     # Rows in point order, which is what sparse_dense_matmul wants for both products used
     # (plain for slicing, adjoint for splatting); measured 3-8x faster than scatter/gather.
     splat = tf.SparseTensor(

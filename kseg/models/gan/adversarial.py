@@ -17,8 +17,7 @@ from kseg.models.deeplab import DeepLabV2
 from kseg.models.gan.discriminators import SegGANDiscriminator, SSGANDiscriminator
 from kseg.models.gan.generators import SSGANGenerator
 
-ADVERSARIAL_LOSSES = ("non_saturating", "minimax")
-DISCRIMINATOR_LOSSES = ("bce", "focal")
+from kseg.constants import ADVERSARIAL_LOSSES, DISCRIMINATOR_LOSSES
 
 
 def label_maps(labels, probabilities, num_classes, ignore_label=IGNORE_LABEL):
@@ -122,6 +121,10 @@ class AdversarialSegmenter(keras.Model):
 
     def call(self, images, training=False):
         return self.generator(images, training=training)
+
+    def inference_model(self):
+        """The segmentation network S (what is evaluated and deployed)."""
+        return self.generator
 
     def compile(self, g_optimizer=None, d_optimizer=None, jit_compile=False, **kwargs):
         """Args: g_optimizer for the segmentation network (also `model.optimizer`),
@@ -269,6 +272,8 @@ class SegGAN(AdversarialSegmenter):
     >>> gan.generator.save("segmenter.keras")  # S alone, for evaluation and export
     """
 
+    BACKBONES = DeepLabV2.BACKBONES  # the names `backbone=` takes (S is DeepLab v2)
+
     def __init__(
         self,
         num_classes,
@@ -323,6 +328,8 @@ class SSGAN(AdversarialSegmenter):
     Example:
     >>> gan = SSGAN(num_classes=21, generator="resnet50")
     """
+
+    BACKBONES = SSGANGenerator.BACKBONES  # the names `generator=` takes
 
     def __init__(
         self,

@@ -15,8 +15,7 @@ import keras
 import tensorflow as tf
 
 from kseg.layers.crf.convcrf import ConvCRF
-from kseg.models.common import check_num_classes
-from kseg.models.common import check_model_kwargs
+from kseg.models.common import ConstructorConfigModel, check_model_kwargs, check_num_classes
 
 _LOG_FLOOR = 1e-6  # log(0) of a one-hot ground truth becomes log(1e-6) ~ -13.8
 
@@ -55,7 +54,7 @@ class ProductFusion(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kseg")
-class SegGANDiscriminator(keras.Model):
+class SegGANDiscriminator(ConstructorConfigModel):
     """Seg-GAN's discriminator D (Zhao et al., §3.2): cascaded ConvCRFs, then five 3x3
     stride-2 convolutions with {64, 128, 256, 512, 1} channels, LeakyReLU(0.2) after all
     but the last; fully convolutional, so the output is a confidence map at 1/32 of the
@@ -144,26 +143,10 @@ class SegGANDiscriminator(keras.Model):
         self.crf_blur = int(crf_blur)
         self.crf_iterations = int(crf_iterations)
         self.condition_on_image = bool(condition_on_image)
-        self._input_shape_arg = (height, width)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_classes": self.num_classes,
-            "filters": list(self.filters),
-            "negative_slope": self.negative_slope,
-            "crf_modules": self.crf_modules,
-            "crf_filter_size": self.crf_filter_size,
-            "crf_blur": self.crf_blur,
-            "crf_iterations": self.crf_iterations,
-            "condition_on_image": self.condition_on_image,
-            "input_shape": list(self._input_shape_arg),
-        }
 
 
 @keras.saving.register_keras_serializable(package="kseg")
-class SSGANDiscriminator(keras.Model):
+class SSGANDiscriminator(ConstructorConfigModel):
     """SS-GAN's adversarial model (Liu, Table 2 / Fig. 4): judges (label map, image) pairs.
 
     Table 2 is only partly legible in the available text: row 1 is a convolution (its
@@ -218,14 +201,3 @@ class SSGANDiscriminator(keras.Model):
         self.num_classes = num_classes
         self.fusion = fusion
         self.filters = filters
-        self._input_shape_arg = (height, width)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_classes": self.num_classes,
-            "fusion": self.fusion,
-            "filters": list(self.filters),
-            "input_shape": list(self._input_shape_arg),
-        }

@@ -2,18 +2,15 @@
 
 import keras
 
-from kseg.backbones import ResNetBackbone, VGG16Backbone
+from kseg.backbones import resolve_backbone
 from kseg.layers.aspp import ASPPV3
-from kseg.layers.atrous import AtrousConv2D
+from kseg.layers.conv_block import ConvBNActivation
 from kseg.layers.resize import ResizeLike
-from kseg.models.common import check_backbone_name, check_input_shape, check_num_classes, output_head
-from kseg.models.common import check_model_kwargs
-
-SSGAN_GENERATORS = ("resnet50", "vgg16")
+from kseg.models.common import SegmentationModel, check_input_shape, check_model_kwargs, check_num_classes, output_head
 
 
 @keras.saving.register_keras_serializable(package="kseg")
-class SSGANGenerator(keras.Model):
+class SSGANGenerator(SegmentationModel):
     """The generator ("generated model") of SS-GAN, Table 1, rows 0-7:
 
     - ResNet50-G: ResNet-50 whose stages 3 and 4 (conv4_x, conv5_x) are "hole"
@@ -31,8 +28,10 @@ class SSGANGenerator(keras.Model):
 
     Args:
         num_classes: int >= 2.
-        backbone: "resnet50" or "vgg16". Defaults to "resnet50".
-        output_stride: 8, 16 or 32. Defaults to 8 for ResNet50-G and 32 for VGG16-G.
+        backbone: "resnet50" or "vgg16", or a backbone model returning `P5` (see
+            `kseg.backbones`; it gets ResNet50-G's head). Defaults to "resnet50".
+        output_stride: 8, 16 or 32 for a named backbone. Defaults to 8 for ResNet50-G and
+            32 for VGG16-G.
         aspp_rates: tuple of 3 ints or None (from the output stride). Defaults to None.
         head_filters: int. Width of ASPP and of row 6 (ResNet50-G). Defaults to 256.
         backbone_weights: None, "imagenet" or a path. Defaults to None.
@@ -47,6 +46,8 @@ class SSGANGenerator(keras.Model):
     TensorShape([1, 64, 64, 21])
     """
 
+    BACKBONES = ("resnet50", "vgg16")  # the names `backbone=` takes (or a backbone model)
+
     def __init__(
         self,
         num_classes,
@@ -60,20 +61,13 @@ class SSGANGenerator(keras.Model):
         **kwargs,
     ):
         check_num_classes(num_classes)
-        check_backbone_name(backbone, SSGAN_GENERATORS)
         input_shape = check_input_shape(input_shape)
+        vgg = backbone == "vgg16"
         if output_stride is None:
-            output_stride = 8 if backbone == "resnet50" else 32
-        kwargs.setdefault("name", f"ssgan_generator_{backbone}")
-        inputs = keras.Input(shape=input_shape, name="images")
-        if backbone == "resnet50":
-            net = ResNetBackbone(50, output_stride=output_stride, weights=backbone_weights)
-            if aspp_rates is None:
-                aspp_rates = {8: (12, 24, 36), 16: (6, 12, 18), 32: (3, 6, 9)}[int(output_stride)]
-            x = ASPPV3(head_filters, rates=tuple(aspp_rates), name="enhanced_aspp")(net(inputs)["P5"])
-            x = AtrousConv2D(head_filters, 1, batch_norm=True, activation="relu", name="conv6")(x)
-        else:
-            net = VGG16Backbone(
+            output_stride = 32 if vgg else 8
+        if vgg:
+            net, backbone_name = resolve_backbone(
+                backbone, self.BACKBONES, ("fc7",),
                 output_stride=output_stride,
                 fc_filters=4096,
                 fc_kernel_size=7,
@@ -81,29 +75,25 @@ class SSGANGenerator(keras.Model):
                 pool_size=2 if int(output_stride) == 32 else 3,
                 weights=backbone_weights,
             )
+        else:
+            net, backbone_name = resolve_backbone(
+                backbone, self.BACKBONES, ("P5",), output_stride=output_stride, weights=backbone_weights
+            )
+        output_stride = int(getattr(net, "output_stride", output_stride))
+        kwargs.setdefault("name", f"ssgan_generator_{backbone_name}")
+        inputs = keras.Input(shape=input_shape, name="images")
+        if vgg:
             x = net(inputs)["fc7"]
+        else:
+            if aspp_rates is None:
+                aspp_rates = {8: (12, 24, 36), 16: (6, 12, 18), 32: (3, 6, 9)}[output_stride]
+            x = ASPPV3(head_filters, rates=tuple(aspp_rates), name="enhanced_aspp")(net(inputs)["P5"])
+            x = ConvBNActivation(head_filters, 1, batch_norm=True, activation="relu", name="conv6")(x)
         logits = keras.layers.Conv2D(num_classes, 1, name="classifier")(x)
         outputs = output_head(ResizeLike(name="upsample")([logits, inputs]), activation)
         super().__init__(inputs=inputs, outputs=outputs, **check_model_kwargs(type(self), kwargs))
 
         self.num_classes = num_classes
-        self.backbone_name = backbone
-        self.output_stride = int(output_stride)
-        self.aspp_rates = None if aspp_rates is None else tuple(int(r) for r in aspp_rates)
-        self.head_filters = int(head_filters)
-        self.activation = activation
-        self._input_shape_arg = input_shape
+        self.backbone_name = backbone_name
+        self.output_stride = output_stride
         self.backbone = net
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_classes": self.num_classes,
-            "backbone": self.backbone_name,
-            "output_stride": self.output_stride,
-            "aspp_rates": None if self.aspp_rates is None else list(self.aspp_rates),
-            "head_filters": self.head_filters,
-            "activation": self.activation,
-            "input_shape": list(self._input_shape_arg),
-        }

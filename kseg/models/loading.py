@@ -1,4 +1,4 @@
-"""Finding the model to export: a training run folder or a `.keras` file."""
+"""Loading a trained model for evaluation or deployment: a training run folder or a `.keras` file."""
 
 import os
 
@@ -18,11 +18,12 @@ def resolve_model_path(path):
     return path
 
 
-def load_model(path):
-    """Load the segmentation network of a run folder or a `.keras` file (a GAN's generator,
-    RelationNet without its training heads; compile state is not needed)."""
+def load_inference_model(path):
+    """The segmentation network saved in a run folder or a `.keras` file: its
+    `inference_model()` (a GAN's generator, RelationNet without its training heads),
+    without compile state."""
     import keras
 
-    import kseg  # registers the kseg classes
+    from kseg.models.common import inference_model  # importing kseg.models registers the kseg classes
 
-    return kseg.models.segmentation_network(keras.saving.load_model(resolve_model_path(path), compile=False))
+    return inference_model(keras.saving.load_model(resolve_model_path(path), compile=False))

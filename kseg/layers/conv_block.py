@@ -1,12 +1,15 @@
-"""Atrous (dilated) convolution, DeepLab v2 §3.1."""
+"""The project's convolution block: an atrous (dilated) convolution (DeepLab v2 §3.1), then
+optional BatchNormalization and activation."""
 
 import keras
 import tensorflow as tf
 
 
 @keras.saving.register_keras_serializable(package="kseg")
-class AtrousConv2D(keras.layers.Layer):
-    """Convolution with holes: `y[i] = sum_k x[i + rate * k] w[k]` (DeepLab v2 eq. 1).
+class ConvBNActivation(keras.layers.Layer):
+    """Convolution with holes, `y[i] = sum_k x[i + rate * k] w[k]` (DeepLab v2 eq. 1), then
+    optional BN and activation: ASPP's atrous branches (rate > 1) and every conv-BN-ReLU
+    block of the decoders (often 1x1) alike.
 
     Computed with `tf.nn.conv2d(..., dilations=rate)`, which on CPU is faster than
     `keras.layers.Conv2D(dilation_rate=...)` at large rates (that one lowers to
@@ -32,7 +35,7 @@ class AtrousConv2D(keras.layers.Layer):
     Output shape: `(batch, height, width, filters)`.
 
     Example:
-    >>> layer = AtrousConv2D(1024, kernel_size=3, rate=12)   # DeepLab-LargeFOV fc6
+    >>> layer = ConvBNActivation(1024, kernel_size=3, rate=12)   # DeepLab-LargeFOV fc6
     >>> layer(keras.ops.ones((1, 41, 41, 512))).shape
     TensorShape([1, 41, 41, 1024])
 
@@ -79,7 +82,7 @@ class AtrousConv2D(keras.layers.Layer):
     def build(self, input_shape):
         channels = input_shape[-1]
         if channels is None:
-            raise ValueError(f"AtrousConv2D needs a known channel count. Received: input_shape={input_shape}")
+            raise ValueError(f"ConvBNActivation needs a known channel count. Received: input_shape={input_shape}")
         self.kernel = self.add_weight(
             name="kernel",
             shape=(self.kernel_size, self.kernel_size, channels, self.filters),
@@ -123,3 +126,7 @@ class AtrousConv2D(keras.layers.Layer):
             "bn_momentum": self.bn_momentum,
             "bn_epsilon": self.bn_epsilon,
         }
+
+
+# Models saved before the rename name the layer "kseg>AtrousConv2D"; they still load.
+keras.saving.get_custom_objects()["kseg>AtrousConv2D"] = ConvBNActivation

@@ -1,0 +1,13 @@
+"""Conventions every module shares and the names users choose among, each defined once."""
+
+IGNORE_LABEL = 255  # label pixels carrying no supervision (VOC borders, Cityscapes void); also the padding label
+
+CRF_NAMES = ("dense", "conv")  # kseg.layers.DenseCRF, kseg.layers.ConvCRF
+STRATEGIES = ("default", "mirrored", "multi_worker")  # tf.distribute; multi_worker reads TF_CONFIG
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype policies
+SEGMENTATION_LOSSES = ("cross_entropy", "ohem")
+ADVERSARIAL_LOSSES = ("non_saturating", "minimax")  # Seg-GAN eq. 4 | Goodfellow's original
+DISCRIMINATOR_LOSSES = ("bce", "focal")
+DATA_FORMATS = ("builtin", "voc", "cityscapes", "folder")
+CITYSCAPES_ANNOTATIONS = ("gtFine", "gtCoarse")
+TTA_FUSIONS = ("mean", "max")  # multi-scale fusion: PAN's softmax mean | DeepLab's MSC max

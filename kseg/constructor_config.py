@@ -1,0 +1,69 @@
+"""`get_config` written once for kseg's functional models: the constructor's arguments."""
+
+import inspect
+
+import keras
+
+
+def _plain(value):
+    """`value` as JSON would give it back: tuples as lists, at any depth."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _is_serialized_object(value):
+    return isinstance(value, dict) and "class_name" in value and "config" in value
+
+
+class ConstructorConfigModel(keras.Model):
+    """A functional `keras.Model` whose config is the arguments its constructor was called with.
+
+    kseg's models and backbones build their graph in `__init__` from a few arguments; this
+    base records those arguments (defaults filled in) when the object is created, so
+    `get_config()` returns exactly them and `from_config(config)` calls the constructor
+    again: no subclass lists its arguments a second time. Keras objects among the
+    arguments (a backbone model given as `backbone=`) are stored with
+    `keras.saving.serialize_keras_object` and rebuilt by `from_config`. Arguments named in
+    `NOT_IN_CONFIG` (pretrained-weight sources: the saved model carries the weights
+    themselves) are left out.
+    """
+
+    NOT_IN_CONFIG = ("weights", "backbone_weights")
+
+    def __new__(cls, *args, **kwargs):
+        instance = super().__new__(cls, *args, **kwargs)
+        try:
+            bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+        except TypeError:  # a bad call: __init__ raises the error users should see
+            return instance
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        arguments.pop("self")
+        for name, parameter in inspect.signature(cls.__init__).parameters.items():
+            if parameter.kind == parameter.VAR_KEYWORD:
+                arguments.update(arguments.pop(name, {}))
+            elif parameter.kind == parameter.VAR_POSITIONAL:
+                arguments.pop(name, None)
+        object.__setattr__(instance, "_constructor_arguments", arguments)  # before Keras tracking exists
+        return instance
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        for key, value in getattr(self, "_constructor_arguments", {}).items():
+            if key in self.NOT_IN_CONFIG or key in config:
+                continue
+            if isinstance(value, keras.layers.Layer):
+                value = keras.saving.serialize_keras_object(value)
+            config[key] = _plain(value)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = {
+            key: keras.saving.deserialize_keras_object(value) if _is_serialized_object(value) else value
+            for key, value in config.items()
+        }
+        return cls(**config)

@@ -1,0 +1,9 @@
+"""Test-time procedures on top of a segmentation model's output: multi-scale and flip
+augmentation, sliding windows, RelationNet's shifted testing, CRF refinement, and
+`predict`, which composes them as `training.evaluate` and `training.fit` run them."""
+
+from kseg.inference.crf import refine  # noqa: F401
+from kseg.inference.multi_scale import FUSIONS, predict_multi_scale  # noqa: F401
+from kseg.inference.predict import TestTimeOptionError, predict, predictor, shifted_base  # noqa: F401
+from kseg.inference.shifted import logits_stride, shifted_predict, stride_logits_model  # noqa: F401
+from kseg.inference.sliding_window import predict_sliding_window  # noqa: F401

@@ -1,0 +1,57 @@
+"""What a finished run leaves behind besides checkpoints: `.keras` models, the SavedModel
+for TF Serving and the ONNX file, each written atomically."""
+
+import os
+
+import keras
+
+from kseg.atomic import atomic_path
+
+
+def save_model_atomically(model, path):
+    """Write `path` (.keras) under a staging name in the same folder, then rename."""
+    with atomic_path(path) as tmp:
+        model.save(tmp + ".keras")  # Keras insists on the extension
+        os.replace(tmp + ".keras", tmp)
+    return path
+
+
+def export_saved_model_of_run(model, config, run_dir, step):
+    """The SavedModel the config's `export` section asks for, at `<run>/serving/<name>/<step>/`
+    (the step is the version, so re-running a finished job rewrites the same version)."""
+    from kseg.serving import export_saved_model
+
+    options = config["export"]
+    if not options["saved_model"]:
+        return {}
+    name = options["name"] or config["name"]
+    path = export_saved_model(
+        model, os.path.join(run_dir, "serving"), name, version=max(step, 1), crf=options["crf"], overwrite=True,
+        max_side=options["max_side"], max_pixels=options["max_pixels"],
+    )
+    return {"saved_model": path}
+
+
+def export_onnx_of_run(model_path, config, run_dir):
+    """`<run>/model.onnx` from the saved `model_path`, converted and checked in a child
+    process (see `kseg.serving.onnx_cli.export_in_subprocess`). A failed export is reported
+    in the result and does not discard the trained model."""
+    from kseg.serving.onnx_cli import export_in_subprocess
+
+    result = export_in_subprocess(model_path, os.path.join(run_dir, "model.onnx"), crf=config["export"]["crf"])
+    if "error" in result:
+        print(f"ONNX export failed: {result['error']}", flush=True)
+    return result
+
+
+def release_memory():
+    """Hand the training state's memory back before a memory-hungry step (the ONNX export)."""
+    import ctypes
+    import gc
+
+    keras.backend.clear_session()
+    gc.collect()
+    try:  # glibc keeps freed heap pages; give them back to the OS
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

@@ -1,0 +1,94 @@
+"""The training loop: `model.fit` in chunks that each end in a checkpoint, with the
+divergence guard and the data stream resumed at the optimizer's step."""
+
+import os
+
+import keras
+
+from kseg import data as kdata
+from kseg.training.distribute import is_chief, shard_by_data
+from kseg.training.guards import DivergenceGuard, GoodCheckpoints, all_finite, diverged_error
+
+
+class _LearningRateLogger(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+def chunk_plan(done, steps, every):
+    """The `model.fit` calls that take a run from step `done` to `steps` in Keras "epochs"
+    ending at multiples of `every` (each ends in a checkpoint) or at `steps`:
+    [(initial_epoch, epochs, steps_per_epoch)]. A run resumed after `every` changed first
+    trains up to the next multiple, so no step is trained twice or skipped."""
+    plan = []
+    while done < steps:
+        epoch = done // every
+        if done % every:  # a partial chunk up to the next boundary
+            length = min(every - done % every, steps - done)
+            plan.append((epoch, epoch + 1, length))
+        elif steps - done >= every:
+            full = (steps - done) // every
+            plan.append((epoch, epoch + full, every))
+            length = full * every
+        else:  # a shorter last chunk ends the run exactly at `steps`
+            length = steps - done
+            plan.append((epoch, epoch + 1, length))
+        done += length
+    return plan
+
+
+def training_stream(job, start_batch):
+    """The endless augmented training stream from batch `start_batch` on, as the task's targets."""
+    data = job.config["data"]
+    ds = kdata.segmentation_dataset(
+        job.splits.train_pairs,
+        num_classes=data["num_classes"],
+        training=True,
+        batch_size=data["batch_size"],
+        crop_size=tuple(data["crop"]),
+        scale_range=tuple(data["scale"]) if data["scale"] else None,
+        flip=data["flip"],
+        seed=data["seed"],
+        label_table=job.splits.label_table,
+        skip_bad_examples=job.bad_train,
+        repeat=True,
+        start_batch=start_batch,  # a resumed run continues the stream where it stopped
+    )
+    ds = job.task.training_targets(ds)
+    return shard_by_data(ds) if job.strategy.num_replicas_in_sync > 1 else ds
+
+
+def fit(job, verbose):
+    """Train `job.model` from its optimizer's step to `job.steps` along `chunk_plan`, a
+    checkpoint at the end of every chunk. Raises `TrainingDiverged` at a non-finite loss
+    or weight. Returns the last History (None when nothing was left to train)."""
+    model, config = job.model, job.config
+    guard = DivergenceGuard()
+    callbacks = [
+        guard,
+        _LearningRateLogger(),
+        GoodCheckpoints(job.manager, guard, model.variables),
+        keras.callbacks.TensorBoard(os.path.join(job.out_dir, "logs"), update_freq="epoch"),
+    ]
+    iterations = model.optimizer.iterations
+    history = None
+    for initial_epoch, epochs, steps_per_epoch in chunk_plan(int(iterations.numpy()), job.steps, config["train"]["checkpoint_every"]):
+        if guard.step is not None:
+            break
+        history = model.fit(
+            training_stream(job, int(iterations.numpy())),
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            shuffle=False,  # the tf.data pipeline shuffles
+            callbacks=callbacks,
+            verbose=verbose if is_chief(job.strategy) else 0,
+        )
+        if kdata.pending_data_error() is not None:  # a bad-examples limit ended the stream
+            break
+    if guard.step is None and not all_finite(model.variables):
+        guard.step = int(iterations.numpy())
+    if guard.step is not None:
+        raise diverged_error(guard, job.manager)
+    return history

@@ -1,0 +1,42 @@
+"""Seg-GAN and SS-GAN: a segmentation network trained against a discriminator, by the
+model's own `train_step` with two optimizers (Seg-GAN §4.2, SS-GAN §3)."""
+
+import kseg
+from kseg.training.optimization import build_discriminator_adam
+from kseg.training.tasks.base import Task, register_task
+
+
+@register_task("seggan", "ssgan")
+class AdversarialTask(Task):
+    """S (the generator) learns with the config's SGD, D with Adam (`adversarial.d_*`) on the
+    same schedule shape; the losses are the model's (`adversarial.lambda_adv`,
+    `adversarial_loss`, `d_loss`). S alone is evaluated, exported and saved as
+    `generator.keras`."""
+
+    MODELS = {"seggan": kseg.models.SegGAN, "ssgan": kseg.models.SSGAN}
+    ARGUMENTS_FROM_CONFIG = {
+        **Task.ARGUMENTS_FROM_CONFIG,
+        "generator": "model.backbone",
+        "lambda_adv": "adversarial.lambda_adv",
+        "adversarial_loss": "adversarial.adversarial_loss",
+        "d_loss": "adversarial.d_loss",
+    }
+
+    def config_arguments(self):
+        arguments = super().config_arguments()
+        if self.architecture == "ssgan":  # SSGAN names its generator's backbone `generator`
+            arguments["generator"] = arguments.pop("backbone")
+        adversarial = self.config["adversarial"]
+        return {**arguments, **{key: adversarial[key] for key in ("lambda_adv", "adversarial_loss", "d_loss")}}
+
+    def build_optimizers(self, steps):
+        return {**super().build_optimizers(steps), "d_optimizer": build_discriminator_adam(self.config, steps)}
+
+    def compile(self, model, optimizers):
+        model.compile(
+            g_optimizer=optimizers["optimizer"], d_optimizer=optimizers["d_optimizer"],
+            jit_compile=self.config["train"]["jit_compile"],
+        )
+
+    def saved_parts(self, model):
+        return {"generator": ("generator.keras", self.inference_model(model))}

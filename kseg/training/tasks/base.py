@@ -1,0 +1,158 @@
+"""What the trainer asks of a model family (TF Model Garden's `Task`, in Keras terms)."""
+
+import inspect
+
+import keras
+
+import kseg
+from kseg.training.optimization import build_sgd
+from kseg.training.schema import ConfigError
+
+TASKS = {}  # architecture name -> Task subclass
+
+
+def register_task(*architectures):
+    """Class decorator: `cls` trains the models named `architectures` (`model.architecture`)."""
+
+    def register(cls):
+        for name in architectures:
+            if name in TASKS:
+                raise ValueError(f"architecture {name!r} is already registered by {TASKS[name].__name__}")
+            TASKS[name] = cls
+        return cls
+
+    return register
+
+
+def get_task(config):
+    """The task for `config["model"]["architecture"]`, bound to `config`."""
+    architecture = config["model"]["architecture"]
+    if architecture not in TASKS:
+        raise ConfigError(f"model.architecture must be one of {list(TASKS)}. Received: {architecture!r}")
+    return TASKS[architecture](config)
+
+
+class Task:
+    """Everything that differs between model families, behind one interface.
+
+    The trainer (`kseg.training.runner`) knows no architecture: it asks the task for the
+    model, its optimizers, how to compile it, the targets its outputs are trained
+    against, the variables to checkpoint, the model to evaluate and deploy and the
+    test-time procedure. A subclass overrides what its papers need and registers the
+    architecture names it trains with `@register_task(...)`.
+
+    `MODELS` maps each architecture to its constructor. `ARGUMENTS_FROM_CONFIG` maps the
+    constructor arguments that other config keys set to those keys; `model.options` may
+    give any other constructor argument.
+    """
+
+    MODELS = {}
+    ARGUMENTS_FROM_CONFIG = {
+        "num_classes": "data.num_classes",
+        "backbone": "model.backbone",
+        "output_stride": "model.output_stride",
+        "backbone_weights": "model.backbone_weights",
+    }
+
+    def __init__(self, config):
+        self.config = config
+        self.architecture = config["model"]["architecture"]
+
+    @property
+    def model_class(self):
+        return self.MODELS[self.architecture]
+
+    # --- configuration -------------------------------------------------------------
+
+    def config_arguments(self):
+        """Constructor arguments taken from config keys other than `model.options`."""
+        model = self.config["model"]
+        return dict(
+            num_classes=self.config["data"]["num_classes"],
+            backbone=model["backbone"],
+            output_stride=model["output_stride"],
+            backbone_weights=model["backbone_weights"],
+        )
+
+    def accepted_options(self):
+        """The constructor arguments `model.options` may set."""
+        parameters = inspect.signature(self.model_class.__init__).parameters.items()
+        return [
+            name for name, p in parameters
+            if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and name not in self.ARGUMENTS_FROM_CONFIG
+        ]
+
+    def check(self):
+        """Raise a one-line `ConfigError` for a config this task cannot train (before any
+        data or model work): every `model.options` key must be a constructor argument
+        that no other key sets, and `model.backbone` one the architecture takes."""
+        names, backbone = self.model_class.BACKBONES, self.config["model"]["backbone"]
+        if backbone not in names:
+            expected = repr(names[0]) if len(names) == 1 else f"one of {list(names)}"
+            others = [name for name, task in TASKS.items() if backbone in task.MODELS[name].BACKBONES]
+            hint = f"; set model.architecture={' or '.join(others)} to use it" if others else ""
+            raise ConfigError(
+                f"model.backbone must be {expected} for model.architecture={self.architecture}. "
+                f"Received: {backbone!r}{hint}"
+            )
+        accepted = self.accepted_options()
+        for key in self.config["model"]["options"]:
+            if key in self.ARGUMENTS_FROM_CONFIG:
+                raise ConfigError(f"model.options.{key}: set {self.ARGUMENTS_FROM_CONFIG[key]} instead")
+            if key not in accepted:
+                raise ConfigError(
+                    f"model.options.{key} is not an argument of {self.model_class.__name__} "
+                    f"(model.architecture={self.architecture}); it takes: {', '.join(accepted)}"
+                )
+
+    # --- building ------------------------------------------------------------------
+
+    def build_model(self):
+        """The architecture's model; a constructor's argument error becomes a `ConfigError`."""
+        try:
+            return self.model_class(**self.config_arguments(), **self.config["model"]["options"])
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"model (architecture={self.architecture}): {error}") from error
+
+    def build_loss(self):
+        """The segmentation loss `train.loss` names."""
+        train = self.config["train"]
+        if train["loss"] == "ohem":
+            return kseg.losses.OHEMCrossEntropy(threshold=train["ohem_threshold"], min_kept=train["ohem_min_kept"])
+        return kseg.losses.MaskedSparseCategoricalCrossentropy()
+
+    def build_optimizers(self, steps):
+        """{checkpoint name: optimizer}; "optimizer" (the model's own) comes first."""
+        return {"optimizer": build_sgd(self.config, steps)}
+
+    def compile(self, model, optimizers):
+        """Compile `model` for `model.fit` with `optimizers` from `build_optimizers`."""
+        metric = kseg.metrics.ConfusionMatrixMetric(self.config["data"]["num_classes"])
+        model.compile(
+            optimizer=optimizers["optimizer"], loss=self.build_loss(), metrics=[metric],
+            jit_compile=self.config["train"]["jit_compile"],
+        )
+        optimizers["optimizer"].build(model.trainable_variables)
+
+    def training_targets(self, dataset):
+        """`dataset` of (images, labels) batches as what `model.fit` trains against."""
+        return dataset
+
+    # --- after training ------------------------------------------------------------
+
+    def inference_model(self, model):
+        """The network to evaluate and export: images -> logits."""
+        return kseg.models.inference_model(model)
+
+    def saved_parts(self, model):
+        """{result key: (file name, model)}: parts saved next to `model.keras`."""
+        return {}
+
+    def test_time_options(self):
+        """Keyword arguments of `kseg.inference.predict` for the run's own evaluation."""
+        return {}
+
+
+def parameter_count(model):
+    """Number of scalars in `model`'s weights (trainable and not)."""
+    return int(sum(keras.ops.size(w) for w in model.weights))

@@ -1,0 +1,60 @@
+"""RelationNet (Zhuang et al., ICPR 2018): OHEM on the logits, the Spatial Correlation Loss
+on the similarity subnet (eq. 2), the subnet dropped for evaluation and deployment."""
+
+import kseg
+from kseg.training.schema import ConfigError
+from kseg.training.tasks.base import Task, register_task
+
+
+@register_task("relationnet")
+class RelationNetTask(Task):
+    """`relation.scl_weight > 0` builds the similarity subnet (`training_heads`) and trains
+    `{"logits": train.loss, "similarity": SCL x scl_weight}`, both supervised by the same
+    label map; with 0 the model is a plain segmentation network (Alternating Training's
+    coarse stage, §III-C2). `relation.shifted_steps` evaluates the run with shifted
+    multi-step testing (§II-C)."""
+
+    MODELS = {"relationnet": kseg.models.RelationNet}
+    ARGUMENTS_FROM_CONFIG = {
+        "num_classes": "data.num_classes",
+        "backbone": "model.backbone",
+        "backbone_weights": "model.backbone_weights",
+        "training_heads": "relation.scl_weight",
+    }
+
+    def check(self):
+        super().check()
+        steps = self.config["relation"]["shifted_steps"]
+        if steps is not None and 8 % steps:
+            raise ConfigError(f"relation.shifted_steps must divide the output stride 8: 1, 2, 4 or 8. Received: {steps!r}")
+
+    @property
+    def similarity_head(self):
+        return self.config["relation"]["scl_weight"] > 0
+
+    def config_arguments(self):
+        arguments = super().config_arguments()
+        del arguments["output_stride"]  # fixed at 8 by Wide ResNet-38 (§II-A1)
+        return {**arguments, "training_heads": self.similarity_head}
+
+    def compile(self, model, optimizers):
+        if not self.similarity_head:
+            return super().compile(model, optimizers)
+        metric = kseg.metrics.ConfusionMatrixMetric(self.config["data"]["num_classes"])
+        model.compile(
+            optimizer=optimizers["optimizer"],
+            loss={"logits": self.build_loss(), "similarity": kseg.losses.SpatialCorrelationLoss()},
+            loss_weights={"logits": 1.0, "similarity": float(self.config["relation"]["scl_weight"])},
+            metrics={"logits": [metric]},
+            jit_compile=self.config["train"]["jit_compile"],
+        )
+        optimizers["optimizer"].build(model.trainable_variables)
+
+    def training_targets(self, dataset):
+        if not self.similarity_head:
+            return dataset
+        return dataset.map(lambda images, labels: (images, {"logits": labels, "similarity": labels}))
+
+    def test_time_options(self):
+        steps = self.config["relation"]["shifted_steps"]
+        return {"shifted_steps": steps} if steps else {}

@@ -1,0 +1,92 @@
+"""The trainer sees architectures only through their tasks; the config picks the task and
+each task checks its options against its model's constructor."""
+
+import ast
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kseg.training.config import ConfigError, load_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL_CLASSES = ("PAN", "DeepLabV2", "SegGAN", "SSGAN", "RelationNet", "AdversarialSegmenter", "SSGANGenerator")
+
+
+def test_every_architecture_has_a_task():
+    from kseg.training.tasks import TASKS
+
+    assert list(TASKS) == ["pan", "deeplabv2", "seggan", "ssgan", "relationnet"]
+
+
+def test_the_trainer_names_no_architecture_and_checks_no_model_type():
+    """Outside kseg/training/tasks/, no string is an architecture name, no code asks a
+    model's type, and nothing reads kseg.models' classes."""
+    from kseg.training.tasks import TASKS
+
+    folder = os.path.join(ROOT, "kseg", "training")
+    found = []
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".py") or name == "schema.py":  # the schema documents the names
+            continue
+        tree = ast.parse(open(os.path.join(folder, name)).read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value in TASKS:
+                found.append(f"{name}:{node.lineno} {node.value!r}")
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "isinstance":
+                checked = ast.unparse(node.args[1])
+                if "models" in checked or any(model in checked for model in MODEL_CLASSES):
+                    found.append(f"{name}:{node.lineno} isinstance(..., {checked})")
+            if isinstance(node, (ast.Attribute, ast.Name)) and getattr(node, "attr", getattr(node, "id", None)) in MODEL_CLASSES:
+                found.append(f"{name}:{node.lineno} {ast.unparse(node)}")
+    assert found == []
+
+
+def test_another_architecture_on_the_default_preset_drops_its_options():
+    config = load_config(overrides=["model.architecture=deeplabv2"])
+    assert config["model"]["options"] == {}
+    config = load_config(overrides=["model.options.aspp=S", "model.architecture=deeplabv2"])
+    assert config["model"]["options"] == {"aspp": "S"}  # what --set gives is kept, in any order
+    assert load_config(overrides=["model.architecture=pan"])["model"]["options"] == {"decoder_filters": 64}
+    with pytest.raises(ConfigError, match=r"model.options.decoder_filters is not an argument of DeepLabV2"):
+        load_config(overrides=["model.architecture=deeplabv2", "model.options.decoder_filters=8"])
+
+
+def test_relationnet_shifted_steps_must_divide_its_stride():
+    path = os.path.join(ROOT, "training", "configs", "relationnet_builtin.yaml")
+    assert load_config(path, ["relation.shifted_steps=4"])["relation"]["shifted_steps"] == 4
+    with pytest.raises(ConfigError, match=r"relation.shifted_steps must divide the output stride 8: 1, 2, 4 or 8. Received: 3"):
+        load_config(path, ["relation.shifted_steps=3"])
+
+
+def test_a_constructor_error_is_a_config_error_naming_the_model():
+    from kseg.training.tasks import get_task
+
+    config = load_config(overrides=["model.architecture=deeplabv2", "model.options.aspp=Q"])
+    with pytest.raises(ConfigError, match=r"model \(architecture=deeplabv2\): Unknown ASPP preset .Q."):
+        get_task(config).build_model()
+
+
+def test_dry_run_builds_the_model_and_touches_nothing(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "training.fit", "--dry-run", "--run-dir", str(tmp_path / "run"),
+         "--set", "data.format=voc", "--set", f"data.root={tmp_path / 'no_such_dataset'}",
+         "--set", "data.num_classes=21", "--set", "model.architecture=deeplabv2", "--set", "model.backbone=vgg16",
+         "--set", "model.options={aspp: LargeFOV}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "architecture: deeplabv2" in result.stdout and "format: voc" in result.stdout
+    summary = [line for line in result.stdout.splitlines() if line.startswith("# ")]
+    assert summary == ["# deeplabv2 -> deeplab_v2_vgg16: 20,505,429 parameters"]
+    assert os.listdir(tmp_path) == []  # no run folder, no dataset
+
+
+def test_dry_run_reports_a_bad_option_as_a_config_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "training.fit", "--dry-run", "--set", "model.options.pyramid_filters=0.5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert result.returncode == 2 and len(errors) == 1 and "model (architecture=pan)" in errors[0]
