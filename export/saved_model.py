@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 
+from kseg.constants import CRF_NAMES
 from kseg.serving.graph import MAX_PIXELS, MAX_SIDE
 
 
@@ -43,7 +44,7 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="serving root folder (TF Serving's /models)")
     parser.add_argument("--name", required=True, help="model name (REST path /v1/models/<name>)")
     parser.add_argument("--version", type=int, help="version number (default: next integer)")
-    parser.add_argument("--crf", choices=("dense", "conv"), help="CRF refinement inside the graph")
+    parser.add_argument("--crf", choices=CRF_NAMES, help="CRF refinement inside the graph")
     parser.add_argument("--size", type=_size, help="resize inputs to H,W before the model (default: own size)")
     parser.add_argument(
         "--max-side", type=_non_negative, default=MAX_SIDE, metavar="N",

@@ -11,3 +11,4 @@ DISCRIMINATOR_LOSSES = ("bce", "focal")
 DATA_FORMATS = ("builtin", "voc", "cityscapes", "folder")
 CITYSCAPES_ANNOTATIONS = ("gtFine", "gtCoarse")
 TTA_FUSIONS = ("mean", "max")  # multi-scale fusion: PAN's softmax mean | DeepLab's MSC max
+OUTPUT_STRIDES = (8, 16, 32)  # backbones reach these by dilation (DeepLab §3.1)

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 import kseg
 from kseg.training.checkpoint import complete_checkpoint, unreached_variables
+from tests.tiny import TINY_RESNET, TINY_VGG
 
 TINY_BLOCKS = ((1, (8, 8)), (1, (8, 8)), (1, (16, 16)), (1, (16, 24)), (1, (8, 16, 24)), (1, (8, 16, 32)))
 
@@ -43,17 +44,21 @@ BUILDERS = {
     "SimilarityHead": lambda: _called(kseg.layers.SimilarityHead(8), (5, 5, 6)),
     "ConvCRF": lambda: _called(kseg.layers.ConvCRF(learnable=True, learnable_compatibility=True, filter_size=3, blur=1), (8, 8, 3), (8, 8, 3)),
     "DenseCRF": lambda: _called(kseg.layers.DenseCRF(num_iterations=1, learnable=True), (8, 8, 3), (8, 8, 3)),
-    "ResNetBackbone": lambda: kseg.backbones.ResNetBackbone(50, output_stride=8, deep_stem=True),
-    "VGG16Backbone": lambda: kseg.backbones.VGG16Backbone(),
+    "ResNetBackbone": lambda: kseg.backbones.ResNetBackbone(50, output_stride=8, deep_stem=True, **TINY_RESNET),
+    "VGG16Backbone": lambda: kseg.backbones.VGG16Backbone(fc_filters=16, **TINY_VGG),
     "WideResNet38Backbone": lambda: kseg.backbones.WideResNet38Backbone(blocks=TINY_BLOCKS, stem_filters=8),
-    "PAN": lambda: kseg.models.PAN(num_classes=5, backbone="resnet50", decoder_filters=32),
-    "DeepLabV2": lambda: kseg.models.DeepLabV2(num_classes=5, backbone="vgg16", aspp="LargeFOV"),
-    "DeepLabV2(resnet, MSC)": lambda: kseg.models.DeepLabV2(num_classes=5, backbone="resnet50", aspp="S", multi_scale=(0.5, 1.0)),
+    "PAN": lambda: kseg.models.PAN(num_classes=5, backbone="resnet50", decoder_filters=32, backbone_options=TINY_RESNET),
+    "DeepLabV2": lambda: kseg.models.DeepLabV2(num_classes=5, backbone="vgg16", aspp="LargeFOV", backbone_options=TINY_VGG),
+    "DeepLabV2(resnet, MSC)": lambda: kseg.models.DeepLabV2(
+        num_classes=5, backbone="resnet50", aspp="S", multi_scale=(0.5, 1.0), backbone_options=TINY_RESNET
+    ),
     "RelationNet": lambda: kseg.models.RelationNet(
         3, training_heads=True, hidden_size=4, reduce_filters=8, similarity_hidden=8, backbone_blocks=TINY_BLOCKS
     ),
-    "SSGANGenerator": lambda: kseg.models.SSGANGenerator(3, backbone="vgg16", head_filters=8),
-    "SSGAN": lambda: kseg.models.SSGAN(num_classes=5, generator="resnet50"),
+    "SSGANGenerator": lambda: kseg.models.SSGANGenerator(3, backbone="vgg16", head_filters=8, backbone_options={**TINY_VGG, "fc_filters": 16}),
+    "SSGAN": lambda: kseg.models.SSGAN(
+        num_classes=5, generator="resnet50", generator_options={"head_filters": 8, "backbone_options": TINY_RESNET}
+    ),
     "SSGANDiscriminator": lambda: kseg.models.SSGANDiscriminator(3, filters=(8, 8)),
     "SegGANDiscriminator": lambda: kseg.models.SegGANDiscriminator(3, filters=(8, 8, 8, 8, 1), crf_filter_size=3, crf_blur=2),
     "SegGAN": lambda: kseg.models.SegGAN(
@@ -108,7 +113,7 @@ def test_optimizers_round_trip_with_the_model(tmp_path):
 
     def build():
         keras.utils.set_random_seed(0)
-        model = kseg.models.DeepLabV2(num_classes=3, backbone="vgg16", aspp="LargeFOV")
+        model = kseg.models.DeepLabV2(num_classes=3, backbone="vgg16", aspp="LargeFOV", backbone_options=TINY_VGG)
         sgd = CoupledWeightDecaySGD(PolyDecay(0.01, 10), l2=5e-4)
         adam = keras.optimizers.Adam(1e-4)
         sgd.build(model.trainable_variables)

@@ -9,6 +9,7 @@ from PIL import Image
 import kseg
 from kseg.training.config import dump_config, load_config
 from kseg.training.evaluation import evaluate_dataset
+from tests.tiny import TINY_RESNET
 from training.evaluate import main
 
 
@@ -25,7 +26,7 @@ def saved_run(tmp_path_factory):
     config = load_config(overrides=[f"data.root={root}", "data.val_split=val_small"])
     dump_config(config, str(folder / "config.yaml"))
     keras.utils.set_random_seed(0)
-    model = kseg.models.PAN(num_classes=5, backbone="resnet50", decoder_filters=16)
+    model = kseg.models.PAN(num_classes=5, backbone="resnet50", decoder_filters=16, backbone_options=TINY_RESNET)
     model.save(str(folder / "model.keras"))
     return str(folder), config
 

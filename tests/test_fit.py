@@ -11,6 +11,7 @@ import yaml
 
 from kseg.training.config import ConfigError, load_config
 from tests.serving.run_export_checks import check_run_exports
+from tests.tiny import TINY_RESNET, TINY_VGG, options_override
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = os.path.join(ROOT, "training", "configs")
@@ -18,7 +19,7 @@ TINY = [
     "train.checkpoint_every=2",
     "data.crop=[64,64]",
     "data.batch_size=2",
-    "model.options={decoder_filters: 32}",
+    options_override(decoder_filters=32, backbone_options=TINY_RESNET),
     "export.onnx=false",  # exports: on in the short run below only (tests/serving/run_export_checks.py)
     "export.saved_model=false",
 ]
@@ -165,17 +166,25 @@ DETERMINISTIC_ENV = {
 KILL_AND_RESUME = {
     # DeepLab-LargeFOV with dropout: its ASPP branch is a list of layers and its dropout
     # streams are Keras seed states, both once missing from the checkpoint.
-    "deeplab_largefov": ["model.architecture=deeplabv2", "model.backbone=vgg16", "model.options={aspp: LargeFOV}"],
-    # The default PAN preset: the FPA's pyramid convs and BatchNorms are lists of layers.
+    "deeplab_largefov": [
+        "model.architecture=deeplabv2", "model.backbone=vgg16", options_override(aspp="LargeFOV", backbone_options=TINY_VGG),
+    ],
+    # The default PAN preset (a tiny ResNet): the FPA's pyramid convs and BatchNorms are lists of layers.
     "pan_default": [],
+    # The same at full size (the default preset's ResNet-50).
+    "pan_default_full_size": [options_override(decoder_filters=32)],
 }
+KILL_AND_RESUME_STEPS = {"pan_default_full_size": 12}
 
 
-@pytest.mark.parametrize("preset", sorted(KILL_AND_RESUME))
+@pytest.mark.parametrize(
+    "preset", [pytest.param(p, marks=pytest.mark.large) if "full_size" in p else p for p in sorted(KILL_AND_RESUME)]
+)
 def test_kill_and_resume(tmp_path, data_root, preset):
     run_dir = str(tmp_path / "run")
+    steps = KILL_AND_RESUME_STEPS.get(preset, 40)  # tiny models: enough steps to be killed between checkpoints
     # Deterministic settings: a resumed run can be compared with an uninterrupted one to 1e-5.
-    settings = TINY + KILL_AND_RESUME[preset] + ["train.steps=12", f"data.root={data_root}"]
+    settings = TINY + KILL_AND_RESUME[preset] + [f"train.steps={steps}", f"data.root={data_root}"]
     command = _fit_command(run_dir, settings)
     env = {**os.environ, **DETERMINISTIC_ENV}
     first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -193,7 +202,7 @@ def test_kill_and_resume(tmp_path, data_root, preset):
     first.wait()
     latest = tf.train.latest_checkpoint(checkpoint_dir)
     saved = [int(latest.rsplit("-", 1)[1])]
-    assert 0 < saved[-1] < 12
+    assert 0 < saved[-1] < steps
 
     uninterrupted_dir = str(tmp_path / "uninterrupted")
     uninterrupted = subprocess.Popen(
@@ -203,7 +212,7 @@ def test_kill_and_resume(tmp_path, data_root, preset):
     assert second.returncode == 0, second.stderr[-2000:]
     assert f"(step {saved[-1]})" in second.stdout  # resumed where the killed run left off
     with open(os.path.join(run_dir, "result.json")) as f:
-        assert json.load(f)["steps"] == 12  # the step counter continued, it did not restart
+        assert json.load(f)["steps"] == steps  # the step counter continued, it did not restart
     # Nothing lost: weights, optimizer state and the data stream position were restored, so
     # the resumed run ends where a run that was never killed ends.
     assert uninterrupted.wait(timeout=600) == 0, uninterrupted.stderr.read()[-2000:]

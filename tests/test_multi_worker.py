@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from kseg.training.distribute import DistributeError, read_tf_config
+from tests.tiny import TINY_VGG, options_override
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMON = [
@@ -29,14 +30,16 @@ DEEPLAB = COMMON + [
     "model.architecture=deeplabv2",
     "model.backbone=vgg16",
     "model.output_stride=8",
-    "model.options={aspp: LargeFOV, dropout_rate: 0.0}",
+    options_override(aspp="LargeFOV", dropout_rate=0.0, backbone_options=TINY_VGG),
 ]
 SEGGAN = COMMON + [
     "model.architecture=seggan",
     "model.backbone=vgg16",
     "model.output_stride=8",
-    "model.options={aspp: LargeFOV, crf_modules: 2, generator_options: {dropout_rate: 0.0},"
-    " discriminator_options: {crf_filter_size: 3, filters: [16, 16, 16, 16, 1]}}",
+    options_override(
+        aspp="LargeFOV", crf_modules=2, generator_options={"dropout_rate": 0.0, "backbone_options": TINY_VGG},
+        discriminator_options={"crf_filter_size": 3, "filters": [16, 16, 16, 16, 1]},
+    ),
 ]
 # MirroredStrategy over two logical CPU devices of one process (how one multi-GPU machine trains)
 MIRRORED = (

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 
+from kseg.constants import CRF_NAMES, TTA_FUSIONS
 from training.common import add_run_arguments, resolve_run
 
 
@@ -27,14 +28,14 @@ def main(argv=None):
     add_run_arguments(parser)
     parser.add_argument("--scales", type=_floats, default=(1.0,), help="comma-separated test scales")
     parser.add_argument("--flip", action="store_true", help="add horizontally flipped inputs")
-    parser.add_argument("--fusion", choices=("mean", "max"), default="mean", help="how scales/flips are fused")
+    parser.add_argument("--fusion", choices=TTA_FUSIONS, default="mean", help="how scales/flips are fused")
     parser.add_argument("--sliding-window", type=int, help="window side for large images")
     parser.add_argument("--stride", type=int, help="window stride (default: 2/3 of the window)")
     parser.add_argument(
         "--shifted-steps", type=int, metavar="N",
         help="shifted multi-step testing (RelationNet §II-C): N^2 runs shifted by output_stride/N pixels, interleaved",
     )
-    parser.add_argument("--crf", choices=("dense", "conv"), help="refine with a CRF")
+    parser.add_argument("--crf", choices=CRF_NAMES, help="refine with a CRF")
     parser.add_argument("--images", type=int, metavar="N", help="score the first N images of the split only")
     parser.add_argument("--save-predictions", type=int, default=8, metavar="N", help="colourise the first N images")
     parser.add_argument("--out", help="output folder (default: <run>/eval or ./eval)")

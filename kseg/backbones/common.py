@@ -1,6 +1,6 @@
 """Checks and stride bookkeeping shared by the backbones."""
 
-OUTPUT_STRIDES = (8, 16, 32)
+from kseg.constants import OUTPUT_STRIDES
 
 
 def check_output_stride(output_stride):

@@ -41,6 +41,8 @@ class VGG16Backbone(ConstructorConfigModel):
             fc1/fc2 by decimation (see `decimate_vgg_fc`). Defaults to None.
         include_preprocessing: bool. Normalise RGB 0-255 input inside. Defaults to True.
         input_shape: tuple. Defaults to (None, None, 3).
+        blocks: (convs, filters) for each of the five stages. Defaults to VGG-16's; smaller
+            widths make the tiny backbones the tests use (ImageNet weights need the default).
     """
 
     def __init__(
@@ -55,9 +57,13 @@ class VGG16Backbone(ConstructorConfigModel):
         weights=None,
         include_preprocessing=True,
         input_shape=(None, None, 3),
+        blocks=VGG16_BLOCKS,
         **kwargs,
     ):
         output_stride = check_output_stride(output_stride)
+        blocks = tuple((int(convs), int(filters)) for convs, filters in blocks)
+        if len(blocks) != 5 or min(min(b) for b in blocks) < 1:
+            raise ValueError(f"Expected 5 positive (convs, filters) blocks. Received: blocks={blocks}")
         input_shape = check_input_shape(input_shape)
         if fc_kernel_size not in (3, 7):
             raise ValueError(f"Expected fc_kernel_size in (3, 7). Received: fc_kernel_size={fc_kernel_size}")
@@ -70,7 +76,7 @@ class VGG16Backbone(ConstructorConfigModel):
         plan = [(2, 1)] + stage_strides_and_rates(4, 2, output_stride)
         features = {}
         rate = 1
-        for block, ((convs, filters), (stride, pool_rate)) in enumerate(zip(VGG16_BLOCKS, plan), start=1):
+        for block, ((convs, filters), (stride, pool_rate)) in enumerate(zip(blocks, plan), start=1):
             for i in range(1, convs + 1):
                 x = keras.layers.Conv2D(
                     filters, 3, padding="same", dilation_rate=rate, activation="relu", name=f"block{block}_conv{i}"

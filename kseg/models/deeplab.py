@@ -32,6 +32,8 @@ class DeepLabV2(SegmentationModel):
         multi_scale: None or a tuple of scales, e.g. (0.5, 0.75, 1.0). Defaults to None.
         output_stride: 8, 16 or 32 for a named backbone. Defaults to 8 (the paper's).
         backbone_weights: None, "imagenet" or a path; see the backbones. Defaults to None.
+        backbone_options: dict or None. Further constructor arguments of a named backbone
+            (e.g. `blocks`, `stage_filters` for a smaller ResNet). Defaults to None.
         dropout_rate: float. Dropout after fc6 and fc7 in each ASPP branch of the VGG16
             model (the paper's prototxt: 0.5); unused with ResNet. Defaults to 0.5.
         activation: None (logits) or "softmax" (probabilities). Defaults to None.
@@ -57,6 +59,7 @@ class DeepLabV2(SegmentationModel):
         multi_scale=None,
         output_stride=8,
         backbone_weights=None,
+        backbone_options=None,
         dropout_rate=0.5,
         activation=None,
         input_shape=(None, None, 3),
@@ -75,6 +78,7 @@ class DeepLabV2(SegmentationModel):
         net, backbone_name = resolve_backbone(
             backbone, self.BACKBONES, ("P5",), output_stride=output_stride,
             **(dict(include_fc=False) if vgg else dict(weights=backbone_weights)),  # VGG: weights loaded below
+            **(backbone_options or {}),
         )
         kwargs.setdefault("name", f"deeplab_v2_{backbone_name}")
         if vgg:
@@ -103,7 +107,8 @@ class DeepLabV2(SegmentationModel):
 
     def _load_vgg_weights(self, weights):
         # DeepLab initialises every ASPP branch's fc6/fc7 from the (decimated) ImageNet fc layers.
-        pretrained = VGG16Backbone(self.output_stride, include_fc=True, weights=weights)
+        options = self._constructor_arguments.get("backbone_options") or {}
+        pretrained = VGG16Backbone(self.output_stride, include_fc=True, weights=weights, **options)
         transfer_weights_by_name(pretrained, self.backbone)
         fc6, fc7 = pretrained.get_layer("fc6").get_weights(), pretrained.get_layer("fc7").get_weights()
         for branch in self.head.branches:

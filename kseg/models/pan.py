@@ -34,6 +34,8 @@ class PAN(SegmentationModel):
             of them in the 7x7 conv reading res5's 2048 channels). Defaults to None.
         attention_activation: gate of FPA and GAU. Defaults to "sigmoid".
         backbone_weights: None, "imagenet" or a path. Defaults to None.
+        backbone_options: dict or None. Further constructor arguments of a named backbone
+            (e.g. `blocks`, `stage_filters` for a smaller ResNet). Defaults to None.
         activation: None (logits) or "softmax". Defaults to None.
         input_shape: tuple (H, W, 3). Defaults to (None, None, 3).
 
@@ -58,6 +60,7 @@ class PAN(SegmentationModel):
         pyramid_filters=None,
         attention_activation="sigmoid",
         backbone_weights=None,
+        backbone_options=None,
         activation=None,
         input_shape=(None, None, 3),
         **kwargs,
@@ -66,7 +69,7 @@ class PAN(SegmentationModel):
         input_shape = check_input_shape(input_shape)
         net, backbone_name = resolve_backbone(
             backbone, self.BACKBONES, ("P2", "P3", "P4", "P5"),
-            output_stride=output_stride, deep_stem=deep_stem, weights=backbone_weights,
+            output_stride=output_stride, deep_stem=deep_stem, weights=backbone_weights, **(backbone_options or {}),
         )
         kwargs.setdefault("name", f"pan_{backbone_name}")
 

@@ -170,9 +170,9 @@ def entry(default, check, doc):
 
 @dataclasses.dataclass
 class ModelSection:
-    architecture: str = entry("pan", text, "a registered task's architecture: pan | deeplabv2 | seggan | ssgan | relationnet")
+    architecture: str = entry("pan", text, "the model family: a task registered in kseg.training.tasks.TASKS")
     backbone: str = entry("resnet50", text, "a backbone name the architecture takes (kseg.backbones.BACKBONES)")
-    output_stride: int = entry(16, integer(choices=(8, 16, 32)), "the backbone's output stride, by dilation")
+    output_stride: int = entry(16, integer(choices=constants.OUTPUT_STRIDES), "the backbone's output stride, by dilation")
     backbone_weights: str = entry(None, optional(text), "null | imagenet | a weight file")
     options: dict = entry(
         {"decoder_filters": 64}, mapping,

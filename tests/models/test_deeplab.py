@@ -5,6 +5,7 @@ import tensorflow as tf
 
 import kseg
 from tests.test_case import run_model_saving_test
+from tests.tiny import TINY_RESNET, TINY_VGG
 
 
 def _images(h, w, batch=1, seed=0):
@@ -20,8 +21,8 @@ def test_output_at_input_resolution(backbone):
 
 def test_msc_is_max_of_upsampled_single_scale_score_maps():
     scales = (0.5, 0.75, 1.0)
-    msc = kseg.models.DeepLabV2(num_classes=4, backbone="resnet50", multi_scale=scales)
-    single = kseg.models.DeepLabV2(num_classes=4, backbone="resnet50")
+    msc = kseg.models.DeepLabV2(num_classes=4, backbone="resnet50", multi_scale=scales, backbone_options=TINY_RESNET)
+    single = kseg.models.DeepLabV2(num_classes=4, backbone="resnet50", backbone_options=TINY_RESNET)
     single.set_weights(msc.get_weights())
     x = _images(49, 41, seed=2)
     expected = []
@@ -42,7 +43,7 @@ def test_aspp_presets_reach_the_model():
 
 
 def test_one_training_step():
-    model = kseg.models.DeepLabV2(num_classes=3, backbone="resnet50", multi_scale=(0.5, 1.0))
+    model = kseg.models.DeepLabV2(num_classes=3, backbone="resnet50", multi_scale=(0.5, 1.0), backbone_options=TINY_RESNET)
     model.compile(optimizer=keras.optimizers.SGD(1e-3), loss=kseg.losses.MaskedSparseCategoricalCrossentropy())
     labels = np.random.RandomState(0).randint(0, 3, (2, 41, 41))
     labels[:, -5:] = 255
@@ -53,8 +54,8 @@ def test_one_training_step():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"backbone": "resnet50", "aspp": "S"},
-        {"backbone": "vgg16", "aspp": "L", "multi_scale": (0.75, 1.0), "activation": "softmax"},
+        {"backbone": "resnet50", "aspp": "S", "backbone_options": TINY_RESNET},
+        {"backbone": "vgg16", "aspp": "L", "multi_scale": (0.75, 1.0), "activation": "softmax", "backbone_options": TINY_VGG},
     ],
 )
 def test_save_and_load(kwargs, tmp_path):
@@ -80,13 +81,13 @@ def test_bad_arguments(kwargs, message):
 
 
 def test_input_with_other_than_3_channels_is_rejected_when_called():
-    model = kseg.models.DeepLabV2(num_classes=3, backbone="resnet50")
+    model = kseg.models.DeepLabV2(num_classes=3, backbone="resnet50", backbone_options=TINY_RESNET)
     with pytest.raises(ValueError):
         model(np.zeros((1, 33, 33, 4), "float32"))
 
 
 def test_msc_traces_with_dynamic_shape_and_mixed_precision():
-    model = kseg.models.DeepLabV2(num_classes=3, backbone="resnet50", multi_scale=(0.5, 1.0))
+    model = kseg.models.DeepLabV2(num_classes=3, backbone="resnet50", multi_scale=(0.5, 1.0), backbone_options=TINY_RESNET)
     fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(
         tf.TensorSpec([None, None, None, 3], tf.float32)
     )
@@ -94,7 +95,7 @@ def test_msc_traces_with_dynamic_shape_and_mixed_precision():
     assert fn(tf.constant(_images(25, 25, batch=3))).shape == (3, 25, 25, 3)
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     try:
-        mixed = kseg.models.DeepLabV2(num_classes=3, backbone="vgg16", multi_scale=(0.5, 1.0))
+        mixed = kseg.models.DeepLabV2(num_classes=3, backbone="vgg16", multi_scale=(0.5, 1.0), backbone_options=TINY_VGG)
         out = mixed(_images(33, 33))
     finally:
         keras.mixed_precision.set_dtype_policy("float32")

@@ -11,6 +11,7 @@ import kseg
 from kseg.losses import confidence_map_loss, masked_cross_entropy
 from kseg.models.gan.adversarial import label_maps
 from tests.test_case import run_model_saving_test
+from tests.tiny import TINY_RESNET
 
 NUM_CLASSES = 3
 
@@ -318,7 +319,9 @@ def test_ssgan_config_round_trip(tmp_path):
     assert type(clone) is kseg.models.SSGAN and clone.lambda_adv == 0.1
     assert clone.discriminator.get_config() == model.discriminator.get_config()
     run_model_saving_test(model, _batch()[0], tmp_path)
-    run_model_saving_test(kseg.models.SSGANGenerator(NUM_CLASSES, backbone="resnet50"), _batch(size=32)[0], tmp_path)
+    run_model_saving_test(
+        kseg.models.SSGANGenerator(NUM_CLASSES, backbone="resnet50", backbone_options=TINY_RESNET), _batch(size=32)[0], tmp_path
+    )
 
 
 def test_generator_exports_like_any_segmentation_model(tmp_path):

@@ -5,6 +5,7 @@ import pytest
 import kseg
 from kseg.losses import MaskedSparseCategoricalCrossentropy
 from tests.test_case import run_model_saving_test
+from tests.tiny import TINY_RESNET
 
 
 def _images(h, w, batch=1, seed=0):
@@ -20,12 +21,12 @@ def test_pan_as_written_in_the_readme():
 
 @pytest.mark.parametrize("h, w", [(64, 64), (65, 97), (33, 40)])
 def test_any_input_size_gives_logits_at_input_resolution(h, w):
-    model = kseg.models.PAN(num_classes=5, backbone="resnet50")
+    model = kseg.models.PAN(num_classes=5, backbone="resnet50", backbone_options=TINY_RESNET)
     assert model(_images(h, w, batch=2)).shape == (2, h, w, 5)
 
 
 def test_softmax_output_and_fixed_input_shape():
-    model = kseg.models.PAN(num_classes=4, backbone="resnet50", activation="softmax", input_shape=(64, 64, 3))
+    model = kseg.models.PAN(num_classes=4, backbone="resnet50", activation="softmax", input_shape=(64, 64, 3), backbone_options=TINY_RESNET)
     probs = model(_images(64, 64)).numpy()
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
     assert model.input_shape == (None, 64, 64, 3)
@@ -42,7 +43,7 @@ def test_decoder_uses_res4_res3_res2_in_turn():
 
 
 def test_one_training_step_with_ignored_pixels():
-    model = kseg.models.PAN(num_classes=3, backbone="resnet50")
+    model = kseg.models.PAN(num_classes=3, backbone="resnet50", backbone_options=TINY_RESNET)
     model.compile(optimizer=keras.optimizers.SGD(1e-3, momentum=0.9), loss=MaskedSparseCategoricalCrossentropy())
     labels = np.random.RandomState(1).randint(0, 3, (2, 48, 48)).astype("int32")
     labels[:, :8] = 255
@@ -53,7 +54,7 @@ def test_one_training_step_with_ignored_pixels():
 
 
 def test_save_and_load(tmp_path):
-    model = kseg.models.PAN(num_classes=3, backbone="resnet50", output_stride=8)
+    model = kseg.models.PAN(num_classes=3, backbone="resnet50", output_stride=8, backbone_options=TINY_RESNET)
     restored = run_model_saving_test(model, _images(40, 48), tmp_path)
     assert isinstance(restored, kseg.models.PAN) and restored.output_stride == 8
 
@@ -76,7 +77,7 @@ def test_bad_arguments(kwargs, message):
 def test_traces_with_dynamic_shape_and_mixed_precision():
     import tensorflow as tf
 
-    model = kseg.models.PAN(num_classes=3, backbone="resnet50")
+    model = kseg.models.PAN(num_classes=3, backbone="resnet50", backbone_options=TINY_RESNET)
     fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(
         tf.TensorSpec([None, None, None, 3], tf.float32)
     )
@@ -84,7 +85,7 @@ def test_traces_with_dynamic_shape_and_mixed_precision():
     assert fn(tf.constant(_images(33, 33, batch=2))).shape == (2, 33, 33, 3)
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     try:
-        mixed = kseg.models.PAN(num_classes=3, backbone="resnet50")
+        mixed = kseg.models.PAN(num_classes=3, backbone="resnet50", backbone_options=TINY_RESNET)
         out = mixed(_images(40, 40))
     finally:
         keras.mixed_precision.set_dtype_policy("float32")

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 from PIL import Image
+from tests.tiny import TINY_RESNET
 
 
 def photo(height, width, fmt="JPEG"):
@@ -29,7 +30,7 @@ def tiny_pan():
     import kseg
 
     keras.utils.set_random_seed(7)
-    model = kseg.models.PAN(num_classes=5, backbone="resnet50", decoder_filters=16, name="tiny_pan")
+    model = kseg.models.PAN(num_classes=5, backbone="resnet50", decoder_filters=16, backbone_options=TINY_RESNET, name="tiny_pan")
     # Random-init logits are nearly flat; scale the classifier so labels are not ties.
     kernel, bias = model.get_layer("classifier").get_weights()
     model.get_layer("classifier").set_weights([kernel * 300.0, np.arange(5, dtype=np.float32) * 0.1])

@@ -8,6 +8,7 @@ import tensorflow as tf
 from kseg.serving import OnnxExportError, export_onnx
 from kseg.serving.onnx import convert, onnx_function, sample_images, verify
 from tests.serving.conftest import decoded, photo
+from tests.tiny import TINY_VGG
 
 onnxruntime = pytest.importorskip("onnxruntime")
 
@@ -24,7 +25,7 @@ def test_deeplab_v2_dilated_aspp_parity_on_a_photo(tmp_path):
     adds three more such branches and a sum, at twice the conversion time.)"""
     import kseg
 
-    model = kseg.models.DeepLabV2(num_classes=4, backbone="vgg16", aspp="LargeFOV")
+    model = kseg.models.DeepLabV2(num_classes=4, backbone="vgg16", aspp="LargeFOV", backbone_options=TINY_VGG)
     result = export_onnx(model, str(tmp_path / "deeplab.onnx"))
     check = result["verification"]
     assert check["ok"] and check["logits_max_abs_diff"] <= 1e-4 and check["label_agreement"] >= 0.999

@@ -35,6 +35,8 @@ class SSGANGenerator(SegmentationModel):
         aspp_rates: tuple of 3 ints or None (from the output stride). Defaults to None.
         head_filters: int. Width of ASPP and of row 6 (ResNet50-G). Defaults to 256.
         backbone_weights: None, "imagenet" or a path. Defaults to None.
+        backbone_options: dict or None. Further constructor arguments of a named backbone
+            (e.g. `blocks`, `stage_filters` for a smaller ResNet). Defaults to None.
         activation: None (logits) or "softmax". Defaults to None.
         input_shape: tuple (H, W, 3). Defaults to (None, None, 3).
 
@@ -56,6 +58,7 @@ class SSGANGenerator(SegmentationModel):
         aspp_rates=None,
         head_filters=256,
         backbone_weights=None,
+        backbone_options=None,
         activation=None,
         input_shape=(None, None, 3),
         **kwargs,
@@ -66,18 +69,20 @@ class SSGANGenerator(SegmentationModel):
         if output_stride is None:
             output_stride = 32 if vgg else 8
         if vgg:
-            net, backbone_name = resolve_backbone(
-                backbone, self.BACKBONES, ("fc7",),
-                output_stride=output_stride,
+            fc = dict(  # Table 1 rows 5-6: ImageNet fc1/fc2 as 7x7-4096 and 1x1-4096 convs
                 fc_filters=4096,
                 fc_kernel_size=7,
                 fc_rate=1 if int(output_stride) == 32 else 32 // int(output_stride),
                 pool_size=2 if int(output_stride) == 32 else 3,
-                weights=backbone_weights,
+            )
+            net, backbone_name = resolve_backbone(
+                backbone, self.BACKBONES, ("fc7",), output_stride=output_stride, weights=backbone_weights,
+                **{**fc, **(backbone_options or {})},
             )
         else:
             net, backbone_name = resolve_backbone(
-                backbone, self.BACKBONES, ("P5",), output_stride=output_stride, weights=backbone_weights
+                backbone, self.BACKBONES, ("P5",), output_stride=output_stride, weights=backbone_weights,
+                **(backbone_options or {}),
             )
         output_stride = int(getattr(net, "output_stride", output_stride))
         kwargs.setdefault("name", f"ssgan_generator_{backbone_name}")
