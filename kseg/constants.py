@@ -12,3 +12,4 @@ DATA_FORMATS = ("builtin", "voc", "cityscapes", "folder")
 CITYSCAPES_ANNOTATIONS = ("gtFine", "gtCoarse")
 TTA_FUSIONS = ("mean", "max")  # multi-scale fusion: PAN's softmax mean | DeepLab's MSC max
 OUTPUT_STRIDES = (8, 16, 32)  # backbones reach these by dilation (DeepLab §3.1)
+BATCH_NORM_POLICIES = ("train", "frozen", "sync")  # per-replica statistics | backbone fixed (DeepLab) | cross-replica

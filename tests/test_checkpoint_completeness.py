@@ -84,7 +84,10 @@ def _randomise(variables, seed):
 
 
 def test_every_registered_class_is_covered():
-    registered = {name.split(">", 1)[1] for name in keras.saving.get_custom_objects() if name.startswith("kseg>")}
+    registered = {  # a name kept for files saved before a rename (kseg>AtrousConv2D) is not a class of its own
+        name.split(">", 1)[1] for name, obj in keras.saving.get_custom_objects().items()
+        if name.startswith("kseg>") and obj.__name__ == name.split(">", 1)[1]
+    }
     covered = {name.split("(")[0] for name in BUILDERS} | WITHOUT_MODEL_WEIGHTS
     assert registered - covered == set(), "add a builder to BUILDERS for these classes"
 

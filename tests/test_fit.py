@@ -78,6 +78,7 @@ def test_recipes_carry_the_papers_numbers():
     assert deeplab["optimizer"]["learning_rate"] == 2.5e-4 and deeplab["optimizer"]["power"] == 0.9
     assert deeplab["optimizer"]["momentum"] == 0.9 and deeplab["optimizer"]["weight_decay"] == 5e-4
     assert deeplab["train"]["steps"] == 20000 and deeplab["data"]["scale"] == [0.5, 1.5]
+    assert deeplab["optimizer"]["lr_multipliers"] == {"^aspp/": 10.0}  # §4.1.1: the classifier at 10x
     pan = load_config(os.path.join(CONFIGS, "pan_voc.yaml"), ["data.root=/x"])
     assert pan["data"]["batch_size"] == 16 and pan["optimizer"]["learning_rate"] == 4e-3
     assert pan["optimizer"]["weight_decay"] == 1e-4 and pan["data"]["scale"] == [0.5, 2.0] and pan["data"]["flip"]
@@ -89,7 +90,7 @@ def test_recipes_carry_the_papers_numbers():
     assert seggan["data"]["crop"] == [319, 319] and seggan["data"]["batch_size"] == 11
     assert seggan["optimizer"] == {
         "learning_rate": 2.5e-4, "power": 0.9, "end_learning_rate": 0.0, "hold_fraction": 0.0, "momentum": 0.9,
-        "nesterov": True, "weight_decay": 5e-4,
+        "nesterov": True, "weight_decay": 5e-4, "lr_multipliers": {"^aspp/": 10.0},
     }
     adv = seggan["adversarial"]
     assert adv["lambda_adv"] == 0.01 and adv["d_learning_rate"] == 1e-4 and (adv["d_beta_1"], adv["d_beta_2"]) == (0.9, 0.999)
@@ -114,7 +115,9 @@ def test_short_run_lowers_the_loss_evaluates_saves_and_exports(tmp_path, data_ro
     # 14 steps with a checkpoint every 4: the last "epoch" is 2 steps, so the run ends at 14.
     # Exports on (as in the default run), checked by tests/serving/run_export_checks.py.
     overrides = TINY + ["export.onnx=true", "export.saved_model=true", "export.name=shapes"]
-    config = load_config(overrides=overrides + ["train.steps=14", "train.checkpoint_every=4", f"data.root={data_root}"])
+    config = load_config(
+        overrides=overrides + ["train.steps=14", "train.checkpoint_every=4", "data.batch_size=8", f"data.root={data_root}"]
+    )
     result = train(config, str(tmp_path / "run"), verbose=0)
     assert result["steps"] == 14
     import tensorflow as tf

@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
+import kseg
 from kseg.training.config import ConfigError, load_config
+from tests.tiny import TINY_RESNET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_CLASSES = ("PAN", "DeepLabV2", "SegGAN", "SSGAN", "RelationNet", "AdversarialSegmenter", "SSGANGenerator")
@@ -90,3 +92,14 @@ def test_dry_run_reports_a_bad_option_as_a_config_error(tmp_path):
     )
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert result.returncode == 2 and len(errors) == 1 and "model (architecture=pan)" in errors[0]
+
+
+def test_lr_multipliers_that_fit_no_variable_are_a_config_error():
+    from kseg.training.tasks import get_task
+
+    config = load_config(overrides=["model.architecture=deeplabv2", "optimizer.lr_multipliers={'^fc8/': 10}"])
+    task = get_task(config)
+    model = kseg.models.DeepLabV2(5, backbone="resnet50", backbone_options=TINY_RESNET)
+    with pytest.raises(ConfigError, match=r"optimizer.lr_multipliers: '\^fc8/' matches no trainable variable"):
+        task.compile(model, task.build_optimizers(steps=10))
+

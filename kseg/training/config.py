@@ -12,7 +12,7 @@ import copy
 import yaml
 
 from kseg.atomic import write_text
-from kseg.training.schema import DEFAULTS, ConfigError, check_types  # noqa: F401  (ConfigError re-exported)
+from kseg.training.schema import DEFAULTS, FREE_MAPPINGS, ConfigError, check_types  # noqa: F401  (ConfigError re-exported)
 
 
 def _merge(base, update, path=""):
@@ -20,7 +20,7 @@ def _merge(base, update, path=""):
         where = f"{path}{key}"
         if key not in base:
             raise ConfigError(f"Unknown config key {where!r}. Valid keys here: {sorted(base)}")
-        if isinstance(base[key], dict) and key != "options":
+        if isinstance(base[key], dict) and where not in FREE_MAPPINGS:
             if not isinstance(value, dict):
                 raise ConfigError(f"Config key {where!r} must be a mapping. Received: {value!r}")
             _merge(base[key], value, where + ".")
@@ -33,7 +33,7 @@ ALIASES = {"lambda_adv": "adversarial.lambda_adv", "scl_weight": "relation.scl_w
 
 
 def _parse_override(assignment):
-    """`a.b.c=value` -> {"a": {"b": {"c": value}}}; the value is parsed as YAML."""
+    """`a.b.c=value` -> ("a.b.c", {"a": {"b": {"c": value}}}); the value is parsed as YAML."""
     if "=" not in assignment:
         raise ConfigError(f"Expected key=value in --set. Received: {assignment!r}")
     key, raw = assignment.split("=", 1)
@@ -42,24 +42,28 @@ def _parse_override(assignment):
     update = value
     for part in reversed(key.split(".")):
         update = {part: update}
-    return update
+    return key, update
 
 
-def _deep_update(target, update):
+def _deep_update(target, update, path=""):
     """Nested dict update without schema checks (a stage's partial overrides)."""
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict) and key != "options":
-            _deep_update(target[key], value)
+        where = f"{path}{key}"
+        if isinstance(value, dict) and isinstance(target.get(key), dict) and where not in FREE_MAPPINGS:
+            _deep_update(target[key], value, where + ".")
         else:
             target[key] = copy.deepcopy(value)
 
 
 def apply_override(config, assignment):
-    """Apply one `a.b.c=value` override in place; the value is parsed as YAML."""
-    update = _parse_override(assignment)
-    if assignment.split("=", 1)[0].strip().startswith("model.options."):  # one option; the others are kept
-        config["model"]["options"] = {**config["model"]["options"], **update["model"]["options"]}
-        update = {"model": {"options": config["model"]["options"]}}
+    """Apply one `a.b.c=value` override in place; the value is parsed as YAML. An entry of a
+    free mapping (`model.options.aspp=S`) is added to it, keeping the others."""
+    key, update = _parse_override(assignment)
+    free = next((m for m in FREE_MAPPINGS if key.startswith(m + ".")), None)
+    if free is not None:
+        section, name = free.split(".")
+        config[section][name] = {**config[section][name], **update[section][name]}
+        update = {section: {name: config[section][name]}}
     else:
         _merge(config, update)
     for stage in config.get("stages") or ():  # --set wins over what a stage sets
@@ -92,7 +96,7 @@ def load_config(path=None, overrides=()):
 def _changes_architecture(config, overrides):
     """Whether an override sets `model.architecture` to another value than the recipe's."""
     for assignment in overrides:
-        update = _parse_override(assignment)
+        _, update = _parse_override(assignment)
         architecture = update.get("model", {}).get("architecture") if isinstance(update.get("model"), dict) else None
         if architecture is not None and architecture != config["model"]["architecture"]:
             return True

@@ -36,7 +36,7 @@ def build_sgd(config, steps):
     opt = config["optimizer"]
     return CoupledWeightDecaySGD(
         learning_rate=build_schedule(config, steps), momentum=opt["momentum"], nesterov=opt["nesterov"],
-        l2=opt["weight_decay"],
+        l2=opt["weight_decay"], lr_multipliers=opt["lr_multipliers"],
     )
 
 

@@ -1,6 +1,14 @@
-"""SGD whose weight decay is the papers' L2 term on the gradient (Caffe / PyTorch SGD)."""
+"""SGD whose weight decay is the papers' L2 term on the gradient (Caffe / PyTorch SGD), with
+per-parameter-group learning-rate multipliers (Caffe's `lr_mult`)."""
+
+import re
 
 import keras
+
+
+class MultiplierError(ValueError):
+    """`lr_multipliers` that do not fit the variables (a pattern matching none, or several
+    patterns with different factors on one variable)."""
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -21,10 +29,17 @@ class CoupledWeightDecaySGD(keras.optimizers.SGD):
             rank >= 2 (conv and dense kernels) are decayed, as DeepLab's prototxts do
             (biases have decay_mult 0) and BN scales and offsets are left alone.
             Defaults to False.
+        lr_multipliers: dict {regex: factor}. A variable whose path (`variable.path`, e.g.
+            "aspp/c1/kernel") matches a pattern (`re.search`) learns at `factor` times the
+            scheduled rate, as Caffe's `lr_mult` (DeepLab v2 §4.1.1: the classifier at 10x).
+            Patterns that match no variable are an error when the optimizer is built; a
+            variable matching patterns with different factors too. Defaults to None.
         **kwargs: other `keras.optimizers.SGD` arguments (clipnorm, ...).
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=False, l2=0.0, decay_all=False, **kwargs):
+    def __init__(
+        self, learning_rate=0.01, momentum=0.9, nesterov=False, l2=0.0, decay_all=False, lr_multipliers=None, **kwargs
+    ):
         if kwargs.get("weight_decay"):
             raise ValueError(
                 "CoupledWeightDecaySGD applies the papers' L2 weight decay through l2=...; "
@@ -36,11 +51,39 @@ class CoupledWeightDecaySGD(keras.optimizers.SGD):
             raise ValueError(f"Expected l2 >= 0. Received: l2={l2}")
         self.l2 = float(l2)
         self.decay_all = bool(decay_all)
+        self.lr_multipliers = {str(pattern): float(factor) for pattern, factor in (lr_multipliers or {}).items()}
+        for pattern, factor in self.lr_multipliers.items():
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"lr_multipliers: {pattern!r} is not a regular expression: {error}") from error
+            if factor < 0:
+                raise ValueError(f"lr_multipliers: the factor of {pattern!r} must be >= 0. Received: {factor}")
+
+    def build(self, var_list):
+        super().build(var_list)
+        for pattern in self.lr_multipliers:
+            if not any(re.search(pattern, variable.path) for variable in var_list):
+                raise MultiplierError(f"lr_multipliers: {pattern!r} matches no trainable variable (paths look like {var_list[0].path!r})")
+        # One factor per variable, by its optimizer index (update_step may see the backend's
+        # variable, which has no Keras path); ambiguous patterns fail here, before a step.
+        self._lr_factors = [self.lr_factor(variable) for variable in var_list]
+
+    def lr_factor(self, variable):
+        """The learning-rate multiplier of `variable` (a Keras variable): 1 unless a pattern
+        matches its path."""
+        factors = {factor for pattern, factor in self.lr_multipliers.items() if re.search(pattern, variable.path)}
+        if len(factors) > 1:
+            raise MultiplierError(f"lr_multipliers: {variable.path!r} matches patterns with different factors {sorted(factors)}")
+        return factors.pop() if factors else 1.0
 
     def _decays(self, variable):
         return self.l2 > 0 and (self.decay_all or len(variable.shape) >= 2) and self._use_weight_decay(variable)
 
     def update_step(self, gradient, variable, learning_rate):
+        factor = self._lr_factors[self._get_variable_index(variable)] if self.lr_multipliers else 1.0
+        if factor != 1.0:
+            learning_rate = learning_rate * factor
         if self._decays(variable):
             gradient = gradient + self.l2 * keras.ops.cast(variable, gradient.dtype)
         return super().update_step(gradient, variable, learning_rate)
@@ -48,4 +91,4 @@ class CoupledWeightDecaySGD(keras.optimizers.SGD):
     def get_config(self):
         config = super().get_config()
         config.pop("weight_decay", None)
-        return {**config, "l2": self.l2, "decay_all": self.decay_all}
+        return {**config, "l2": self.l2, "decay_all": self.decay_all, "lr_multipliers": dict(self.lr_multipliers)}

@@ -59,9 +59,10 @@ def train(config, run_dir, verbose=1, strategy=None):
     `train.strategy=multi_worker` every worker runs this with the same config and
     `TF_CONFIG` naming its task; `data.batch_size` is the global batch. The chief writes to
     `run_dir`; the other workers write their checkpoints and final model to
-    `<run_dir>/worker-<i>` and skip evaluation and export. BatchNormalization computes its
-    statistics per replica, so only models without BN (DeepLab-LargeFOV) train exactly
-    like one process with the same global batch. `strategy` reuses one made by the caller
+    `<run_dir>/worker-<i>` and skip evaluation and export. With `model.batch_norm: train`
+    BatchNormalization computes its statistics per replica, so only models without BN
+    (DeepLab-LargeFOV) train exactly like one process with the same global batch; `sync`
+    normalises over all replicas. `strategy` reuses one made by the caller
     (a process can make a multi-worker strategy only once).
 
     Guarantees: one process per run directory (`run.lock`); resuming restores every
@@ -199,7 +200,9 @@ def dry_run(config):
         stage = copy.deepcopy(stage)
         stage["model"]["backbone_weights"] = None  # nothing is downloaded or read
         keras.mixed_precision.set_dtype_policy(stage["train"]["precision"])
-        model = get_task(stage).build_model()
+        stage_task = get_task(stage)
+        model = stage_task.build_model()
+        stage_task.compile(model, stage_task.build_optimizers(steps=1))  # checks lr_multipliers against the variables
         described.append(
             {"stage": name, "architecture": task.architecture, "model": model.name, "parameters": parameter_count(model)}
         )

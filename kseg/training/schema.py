@@ -139,6 +139,14 @@ def pair(check, what):
 
 
 @_expects("a split name or a list of them")
+@_expects("a mapping {layer-path regex: factor >= 0}")
+def multipliers(key, value):
+    if not isinstance(value, dict):
+        _fail(key, "a mapping {layer-path regex: factor >= 0}", value)
+    return {str(pattern): number(0)(f"{key}.{pattern}", factor) for pattern, factor in value.items()}
+
+
+@_expects("a split name or a list of them")
 def split_names(key, value):
     names = value if isinstance(value, list) else [value]
     if not names or not all(isinstance(n, str) and n for n in names):
@@ -174,6 +182,10 @@ class ModelSection:
     backbone: str = entry("resnet50", text, "a backbone name the architecture takes (kseg.backbones.BACKBONES)")
     output_stride: int = entry(16, integer(choices=constants.OUTPUT_STRIDES), "the backbone's output stride, by dilation")
     backbone_weights: str = entry(None, optional(text), "null | imagenet | a weight file")
+    batch_norm: str = entry(
+        "train", choice(constants.BATCH_NORM_POLICIES),
+        "train: statistics per replica; frozen: the backbone's BN fixed, in inference mode (DeepLab v2); sync: cross-replica",
+    )
     options: dict = entry(
         {"decoder_filters": 64}, mapping,
         "further constructor arguments of the architecture's model; dropped when --set changes model.architecture",
@@ -206,6 +218,9 @@ class OptimizerSection:
     momentum: float = entry(0.9, _fraction, "SGD momentum")
     nesterov: bool = entry(False, boolean, "Nesterov momentum")
     weight_decay: float = entry(1e-4, _non_negative, "the papers' L2 term, coupled (CoupledWeightDecaySGD)")
+    lr_multipliers: dict = entry(
+        {}, multipliers, "learning-rate factor of the variables whose path matches each regex (DeepLab: classifier 10x)"
+    )
 
 
 @dataclasses.dataclass
@@ -258,6 +273,13 @@ SECTIONS = {
     "adversarial": AdversarialSection,
     "relation": RelationSection,
     "export": ExportSection,
+}
+# Keys whose value is a mapping of the user's own keys (not sections of the schema).
+FREE_MAPPINGS = {
+    f"{section}.{field.name}"
+    for section, schema in SECTIONS.items()
+    for field in dataclasses.fields(schema)
+    if field.metadata["check"] in (mapping, multipliers)
 }
 NAME = entry("builtin_pan_r50", text, "the run's name: runs/<name>, the served model's default name")
 

@@ -32,11 +32,14 @@ class AdversarialTask(Task):
     def build_optimizers(self, steps):
         return {**super().build_optimizers(steps), "d_optimizer": build_discriminator_adam(self.config, steps)}
 
-    def compile(self, model, optimizers):
+    def compile_model(self, model, optimizers):
         model.compile(
             g_optimizer=optimizers["optimizer"], d_optimizer=optimizers["d_optimizer"],
             jit_compile=self.config["train"]["jit_compile"],
         )
+
+    def segmentation_network(self, model):
+        return model.generator
 
     def saved_parts(self, model):
         return {"generator": ("generator.keras", self.inference_model(model))}

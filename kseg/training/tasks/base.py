@@ -5,7 +5,9 @@ import inspect
 import keras
 
 import kseg
+from kseg.training.batch_norm import apply_batch_norm_policy
 from kseg.training.optimization import build_sgd
+from kseg.training.optimizers import MultiplierError
 from kseg.training.schema import ConfigError
 
 TASKS = {}  # architecture name -> Task subclass
@@ -108,11 +110,14 @@ class Task:
     # --- building ------------------------------------------------------------------
 
     def build_model(self):
-        """The architecture's model; a constructor's argument error becomes a `ConfigError`."""
+        """The architecture's model with the config's BatchNorm policy applied (see
+        `kseg.training.batch_norm`); a constructor's argument error becomes a `ConfigError`."""
         try:
-            return self.model_class(**self.config_arguments(), **self.config["model"]["options"])
+            model = self.model_class(**self.config_arguments(), **self.config["model"]["options"])
         except (TypeError, ValueError) as error:
             raise ConfigError(f"model (architecture={self.architecture}): {error}") from error
+        apply_batch_norm_policy(self.config["model"]["batch_norm"], self.segmentation_network(model))
+        return model
 
     def build_loss(self):
         """The segmentation loss `train.loss` names."""
@@ -126,7 +131,16 @@ class Task:
         return {"optimizer": build_sgd(self.config, steps)}
 
     def compile(self, model, optimizers):
-        """Compile `model` for `model.fit` with `optimizers` from `build_optimizers`."""
+        """Compile `model` for `model.fit` with `optimizers` from `build_optimizers` (which
+        are built on their variables here); `lr_multipliers` that fit no variable are a
+        `ConfigError`."""
+        try:
+            self.compile_model(model, optimizers)
+        except MultiplierError as error:
+            raise ConfigError(f"optimizer.{error}") from error
+
+    def compile_model(self, model, optimizers):
+        """What `compile` does for this family (override this)."""
         metric = kseg.metrics.ConfusionMatrixMetric(self.config["data"]["num_classes"])
         model.compile(
             optimizer=optimizers["optimizer"], loss=self.build_loss(), metrics=[metric],
@@ -139,6 +153,11 @@ class Task:
         return dataset
 
     # --- after training ------------------------------------------------------------
+
+    def segmentation_network(self, model):
+        """The segmentation network inside the trained `model` (its own layers, not a copy):
+        what the BatchNorm policy applies to."""
+        return model
 
     def inference_model(self, model):
         """The network to evaluate and export: images -> logits."""

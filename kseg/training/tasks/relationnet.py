@@ -37,9 +37,9 @@ class RelationNetTask(Task):
         del arguments["output_stride"]  # fixed at 8 by Wide ResNet-38 (§II-A1)
         return {**arguments, "training_heads": self.similarity_head}
 
-    def compile(self, model, optimizers):
+    def compile_model(self, model, optimizers):
         if not self.similarity_head:
-            return super().compile(model, optimizers)
+            return super().compile_model(model, optimizers)
         metric = kseg.metrics.ConfusionMatrixMetric(self.config["data"]["num_classes"])
         model.compile(
             optimizer=optimizers["optimizer"],
