@@ -11,3 +11,26 @@ def _seed_and_clear():
     keras.utils.set_random_seed(1234)
     yield
     keras.backend.clear_session()
+
+
+# Whole training runs (subprocesses, several stages, several workers) take 20-60 s each.
+# Started first, they overlap with the many short tests on the other xdist worker instead
+# of leaving one worker alone at the end of the run.
+LONG_RUNNING = (
+    "tests/models/test_gan.py::test_short_adversarial_run_on_builtin_data_learns",
+    "tests/test_fit.py::test_kill_and_resume",
+    "tests/test_multi_worker.py::test_seggan_trains_alike",
+    "tests/test_stages.py::test_two_stage_relationnet_run",
+    "tests/test_reliability.py::test_a_diverged_run",
+    "tests/test_fit.py::test_short_run",
+    "tests/test_reliability.py::test_resume_refuses",
+    "tests/serving/test_onnx.py::test_crf_in_the_onnx_graph",
+    "tests/test_multi_worker.py::test_two_workers",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        return next((i for i, prefix in enumerate(LONG_RUNNING) if item.nodeid.startswith(prefix)), len(LONG_RUNNING))
+
+    items.sort(key=rank)  # stable: the rest keep their order

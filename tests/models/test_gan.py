@@ -344,7 +344,7 @@ def _groupnorm_generator(num_classes):
     # ~150 steps; a BatchNorm net would still evaluate with unsettled statistics here.
     inputs = keras.Input((None, None, 3), name="images")
     x = keras.layers.Rescaling(1 / 127.5, -1, name="scale")(inputs)
-    for i, (filters, rate) in enumerate(((32, 1), (32, 1), (64, 2), (64, 2), (64, 4), (64, 8))):
+    for i, (filters, rate) in enumerate(((16, 1), (16, 1), (32, 2), (32, 2), (32, 4), (32, 8))):
         x = keras.layers.Conv2D(filters, 3, padding="same", dilation_rate=rate, name=f"conv{i}")(x)
         x = keras.layers.Activation("relu", name=f"relu{i}")(keras.layers.GroupNormalization(8, name=f"gn{i}")(x))
     return keras.Model(inputs, keras.layers.Conv2D(num_classes, 1, name="logits")(x), name="groupnorm_generator")
@@ -376,7 +376,7 @@ def test_short_adversarial_run_on_builtin_data_learns(tmp_path):
     masks = masks[masks != 255]
     trivial = (masks == 0).mean() / len(np.unique(masks))
     score = evaluate_dataset(gan, kd.segmentation_dataset(val_pairs, 5, training=False), 5)["mean_iou"]
-    assert score > trivial + 0.02, (score, trivial)  # measured: 0.225 vs 0.160
+    assert score > trivial + 0.02, (score, trivial)  # measured: 0.216 vs 0.160
 
 
 @pytest.mark.parametrize("make", [
