@@ -1,8 +1,6 @@
 """ONNX export through tf2onnx from a `tf.function` with an explicit input signature
 (tf2onnx's `from_keras` does not handle Keras 3 models), verified with ONNX Runtime."""
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
