@@ -13,6 +13,7 @@
 
 import keras
 
+from kseg.constants import BATCH_NORM_POLICIES
 from kseg.training.schema import ConfigError
 
 
@@ -39,4 +40,4 @@ def apply_batch_norm_policy(policy, segmenter):
         for layer in layers:
             layer.synchronized = True  # read at call time by keras.ops.moments
         return layers
-    raise ConfigError(f"model.batch_norm must be one of train, frozen, sync. Received: {policy!r}")
+    raise ConfigError(f"model.batch_norm must be one of {list(BATCH_NORM_POLICIES)}. Received: {policy!r}")

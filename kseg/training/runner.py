@@ -195,14 +195,13 @@ def dry_run(config):
     writes nothing."""
     described = []
     for name, stage in expand_stages(config):
-        task = get_task(stage)
-        task.check()
         stage = copy.deepcopy(stage)
         stage["model"]["backbone_weights"] = None  # nothing is downloaded or read
+        task = get_task(stage)
+        task.check()
         keras.mixed_precision.set_dtype_policy(stage["train"]["precision"])
-        stage_task = get_task(stage)
-        model = stage_task.build_model()
-        stage_task.compile(model, stage_task.build_optimizers(steps=1))  # checks lr_multipliers against the variables
+        model = task.build_model()
+        task.compile(model, task.build_optimizers(steps=1))  # checks lr_multipliers against the variables
         described.append(
             {"stage": name, "architecture": task.architecture, "model": model.name, "parameters": parameter_count(model)}
         )
