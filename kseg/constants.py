@@ -13,3 +13,6 @@ CITYSCAPES_ANNOTATIONS = ("gtFine", "gtCoarse")
 TTA_FUSIONS = ("mean", "max")  # multi-scale fusion: PAN's softmax mean | DeepLab's MSC max
 OUTPUT_STRIDES = (8, 16, 32)  # backbones reach these by dilation (DeepLab §3.1)
 BATCH_NORM_POLICIES = ("train", "frozen", "sync")  # per-replica statistics | backbone fixed (DeepLab) | cross-replica
+# Where a training loss compares logits and labels: logits upsampled to the input | labels
+# subsampled to the logits' output stride (DeepLab v2 §4, "ground truth subsampled by 8").
+LOSS_RESOLUTIONS = ("input", "output_stride")

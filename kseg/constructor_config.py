@@ -58,7 +58,7 @@ class ConstructorConfigModel(keras.Model):
             if isinstance(value, keras.layers.Layer):
                 value = keras.saving.serialize_keras_object(value)
             config[key] = _plain(value)
-        return config
+        return _with_checkpoint_structure(self, config)
 
     @classmethod
     def from_config(cls, config):
@@ -67,3 +67,16 @@ class ConstructorConfigModel(keras.Model):
             for key, value in config.items()
         }
         return cls(**config)
+
+
+def _with_checkpoint_structure(model, config):
+    """Record in `backbone_options` the structure a pretrained checkpoint gave the named
+    backbone (a timm ResNet's stem, stride position, shortcut), so that `from_config`,
+    which has no weights to read it from, rebuilds the same network. Keys that are the
+    model's own arguments (PAN's `deep_stem`) already hold their value."""
+    structure = getattr(getattr(model, "backbone", None), "checkpoint_structure", None)
+    if not structure or not isinstance(config.get("backbone"), str) or "backbone_options" not in config:
+        return config
+    own = inspect.signature(type(model).__init__).parameters
+    recorded = {key: _plain(value) for key, value in structure.items() if key not in own}
+    return {**config, "backbone_options": {**(config["backbone_options"] or {}), **recorded}}

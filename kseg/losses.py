@@ -5,6 +5,7 @@ import keras
 import tensorflow as tf
 
 from kseg.constants import IGNORE_LABEL
+from kseg.layers.resize import subsample_labels
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -107,6 +108,41 @@ class OHEMCrossEntropy(keras.losses.Loss):
             "ignore_label": self.ignore_label,
             "from_logits": self.from_logits,
         }
+
+
+@keras.saving.register_keras_serializable(package="kseg")
+class SubsampledLabelsLoss(keras.losses.Loss):
+    """A segmentation loss on predictions at a lower resolution than the labels: `loss`
+    against the labels subsampled to the prediction's size by nearest neighbour
+    (`kseg.layers.resize.subsample_labels`), instead of upsampling the logits. DeepLab
+    v2 §4 trains this way: "the ground truth labels ... subsampled by 8 during training".
+
+    Args:
+        loss: a Keras loss (or its serialized config) taking `(labels, logits)` at one
+            resolution, e.g. `MaskedSparseCategoricalCrossentropy()`.
+
+    Call arguments: y_true `(batch, H, W)` or `(batch, H, W, 1)` integer labels; y_pred
+    `(batch, h, w, num_classes)` with h <= H, w <= W. Returns the inner loss's scalar.
+    """
+
+    def __init__(self, loss, name=None, **kwargs):
+        loss = keras.losses.get(loss) if isinstance(loss, dict) else loss
+        if not callable(loss):
+            raise ValueError(f"Expected a Keras loss. Received: loss={loss!r}")
+        super().__init__(name=name or f"subsampled_{getattr(loss, 'name', 'loss')}", **kwargs)
+        self.loss = loss
+
+    def call(self, y_true, y_pred):
+        return self.loss(subsample_labels(y_true, tf.shape(y_pred)[1:3]), y_pred)
+
+    def get_config(self):
+        return {**super().get_config(), "loss": keras.saving.serialize_keras_object(self.loss)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
+        return cls(**config)
 
 
 def confidence_map_loss(logits, target, weights, focal_gamma=0.0):

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from kseg.constants import IGNORE_LABEL
+from kseg.layers.resize import subsample_labels
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -25,6 +26,9 @@ class ConfusionMatrixMetric(keras.metrics.Metric):
         ignore_label: int. Defaults to 255.
         from_logits: bool. Whether y_pred holds scores `(batch, H, W, num_classes)`
             (argmax is taken) rather than labels `(batch, H, W)`. Defaults to True.
+        subsample_labels: bool. Compare predictions at a lower resolution than the labels
+            (a stride-8 training output) with the labels subsampled to it by
+            `kseg.layers.resize.subsample_labels` (DeepLab v2 §4). Defaults to False.
 
     Example:
     >>> metric = ConfusionMatrixMetric(num_classes=21)
@@ -32,13 +36,16 @@ class ConfusionMatrixMetric(keras.metrics.Metric):
     >>> metric.scores()["mean_iou"]
     """
 
-    def __init__(self, num_classes, ignore_label=IGNORE_LABEL, from_logits=True, name="mean_iou", **kwargs):
+    def __init__(
+        self, num_classes, ignore_label=IGNORE_LABEL, from_logits=True, subsample_labels=False, name="mean_iou", **kwargs
+    ):
         super().__init__(name=name, **kwargs)
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"Expected an integer num_classes >= 2. Received: num_classes={num_classes!r}")
         self.num_classes = num_classes
         self.ignore_label = int(ignore_label)
         self.from_logits = bool(from_logits)
+        self.subsample_labels = bool(subsample_labels)
         self.confusion = self.add_variable(
             shape=(num_classes, num_classes), initializer="zeros", dtype="float64", name="confusion"
         )
@@ -47,6 +54,8 @@ class ConfusionMatrixMetric(keras.metrics.Metric):
         y_pred = tf.convert_to_tensor(y_pred)
         if self.from_logits:
             y_pred = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
+        if self.subsample_labels:
+            y_true = subsample_labels(y_true, tf.shape(y_pred)[1:3])
         labels = tf.reshape(tf.cast(y_true, tf.int32), [-1])
         preds = tf.reshape(tf.cast(y_pred, tf.int32), [-1])
         valid = tf.not_equal(labels, self.ignore_label)
@@ -108,4 +117,5 @@ class ConfusionMatrixMetric(keras.metrics.Metric):
             "num_classes": self.num_classes,
             "ignore_label": self.ignore_label,
             "from_logits": self.from_logits,
+            "subsample_labels": self.subsample_labels,
         }

@@ -5,6 +5,14 @@ import tensorflow as tf
 
 # keras.applications' "caffe" preprocessing (VGG16, ResNet50/101 v1): BGR, mean subtracted, no scaling.
 IMAGENET_CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)
+# torchvision / timm preprocessing: RGB / 255, then ImageNet mean and std; in 0-255 units here.
+IMAGENET_TORCH_MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+IMAGENET_TORCH_STD_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+# name -> ImageNormalization arguments: the preprocessing a backbone's pretrained weights expect
+PREPROCESSING = {
+    "caffe": dict(mean=IMAGENET_CAFFE_MEAN_RGB, std=(1.0, 1.0, 1.0), to_bgr=True),
+    "torch": dict(mean=IMAGENET_TORCH_MEAN_RGB, std=IMAGENET_TORCH_STD_RGB, to_bgr=False),
+}
 
 
 @keras.saving.register_keras_serializable(package="kseg")

@@ -82,3 +82,28 @@ class ResizeByScale(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "interpolation": self.interpolation}
+
+
+def subsample_labels(labels, size):
+    """Label maps `(B, H, W)` or `(B, H, W, 1)` at `size = (h, w)` by nearest neighbour,
+    corners aligned: cell i takes the label at row `round(i (H - 1) / (h - 1))`.
+
+    That is the pixel a stride-s network's cell i is centred on for DeepLab's `s k + 1`
+    crops (321 -> 41 at stride 8 takes every 8th row, 0 ... 320), the "ground truth
+    subsampled by 8" of DeepLab v2 §4. Labels are never interpolated. Returns int32 of the
+    input's rank.
+    """
+    labels = tf.convert_to_tensor(labels)
+    squeeze = labels.shape.rank == 4
+    if squeeze:
+        labels = labels[..., 0]
+    labels = tf.cast(labels, tf.int32)
+
+    def indices(source, target):
+        step = tf.cast(source - 1, tf.float64) / tf.cast(tf.maximum(target - 1, 1), tf.float64)
+        return tf.cast(tf.round(tf.range(target, dtype=tf.float64) * step), tf.int32)
+
+    height, width = tf.shape(labels)[1], tf.shape(labels)[2]
+    rows = tf.gather(labels, indices(height, size[0]), axis=1)
+    subsampled = tf.gather(rows, indices(width, size[1]), axis=2)
+    return subsampled[..., None] if squeeze else subsampled

@@ -37,6 +37,17 @@ class SegmentationModel(ConstructorConfigModel):
         return self
 
 
+def rebuilt_with(model, **changes):
+    """A new model of `model`'s class from its config with `changes` (e.g. without its
+    training outputs), holding copies of `model`'s weights, matched by layer name."""
+    config = {**model.get_config(), **changes}
+    rebuilt = type(model).from_config(config)
+    for layer in rebuilt.layers:
+        if layer.weights:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return rebuilt
+
+
 def inference_model(model):
     """The part of `model` that segments (what is evaluated and deployed): its
     `inference_model()` if it has one (a GAN's generator, RelationNet without its training

@@ -8,7 +8,9 @@ from kseg.backbones.wide_resnet38 import WIDE_RESNET38_BLOCKS
 from kseg.layers.conv_block import ConvBNActivation
 from kseg.layers.relation import RelationModule, ShiftCorrelation, SimilarityHead
 from kseg.layers.resize import ResizeLike
-from kseg.models.common import SegmentationModel, check_input_shape, check_model_kwargs, check_num_classes, output_head
+from kseg.models.common import (
+    SegmentationModel, check_input_shape, check_model_kwargs, check_num_classes, output_head, rebuilt_with,
+)
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -101,9 +103,4 @@ class RelationNet(SegmentationModel):
 
     def without_training_heads(self):
         """The inference model: same weights, logits only (drops the similarity subnet)."""
-        config = {**self.get_config(), "training_heads": False, "name": f"{self.name}_inference"}
-        model = RelationNet.from_config(config)
-        for layer in model.layers:
-            if layer.weights:
-                layer.set_weights(self.get_layer(layer.name).get_weights())
-        return model
+        return rebuilt_with(self, training_heads=False, name=f"{self.name}_inference")

@@ -55,7 +55,7 @@ def training_stream(job, start_batch):
         repeat=True,
         start_batch=start_batch,  # a resumed run continues the stream where it stopped
     )
-    ds = job.task.training_targets(ds)
+    ds = job.task.training_targets(ds, job.model)
     return shard_by_data(ds) if job.strategy.num_replicas_in_sync > 1 else ds
 
 

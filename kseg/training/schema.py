@@ -232,6 +232,10 @@ class TrainSection:
     loss: str = entry("cross_entropy", choice(constants.SEGMENTATION_LOSSES), "the segmentation loss")
     ohem_threshold: float = entry(0.6, number(0, 1, low_open=True), "OHEM: keep pixels below this probability (RelationNet eq. 3)")
     ohem_min_kept: int = entry(100000, integer(low=0), "OHEM: keep at least this many pixels")
+    loss_resolution: str = entry(
+        "input", choice(constants.LOSS_RESOLUTIONS),
+        "deeplabv2: logits upsampled to the crop, or labels subsampled to the output stride (§4)",
+    )
     precision: str = entry("float32", choice(constants.PRECISIONS), "the Keras dtype policy")
     jit_compile: bool = entry(False, boolean, "XLA-compile the train step")
     strategy: str = entry("default", choice(constants.STRATEGIES), "tf.distribute strategy; multi_worker reads TF_CONFIG")

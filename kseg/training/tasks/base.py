@@ -55,6 +55,7 @@ class Task:
         "output_stride": "model.output_stride",
         "backbone_weights": "model.backbone_weights",
     }
+    LOSS_RESOLUTIONS = ("input",)  # the `train.loss_resolution` values the task trains with
 
     def __init__(self, config):
         self.config = config
@@ -96,6 +97,13 @@ class Task:
             raise ConfigError(
                 f"model.backbone must be {expected} for model.architecture={self.architecture}. "
                 f"Received: {backbone!r}{hint}"
+            )
+        resolution = self.config["train"]["loss_resolution"]
+        if resolution not in self.LOSS_RESOLUTIONS:
+            others = [name for name, task in TASKS.items() if resolution in task.LOSS_RESOLUTIONS]
+            raise ConfigError(
+                f"train.loss_resolution must be {self.LOSS_RESOLUTIONS[0]!r} for model.architecture={self.architecture} "
+                f"(Received: {resolution!r}; model.architecture={' or '.join(others)} trains with it)"
             )
         accepted = self.accepted_options()
         for key in self.config["model"]["options"]:
@@ -148,8 +156,9 @@ class Task:
         )
         optimizers["optimizer"].build(model.trainable_variables)
 
-    def training_targets(self, dataset):
-        """`dataset` of (images, labels) batches as what `model.fit` trains against."""
+    def training_targets(self, dataset, model):
+        """`dataset` of (images, labels) batches as what `model` (built by `build_model`)
+        trains against with `model.fit`."""
         return dataset
 
     # --- after training ------------------------------------------------------------

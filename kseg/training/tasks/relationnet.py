@@ -50,7 +50,7 @@ class RelationNetTask(Task):
         )
         optimizers["optimizer"].build(model.trainable_variables)
 
-    def training_targets(self, dataset):
+    def training_targets(self, dataset, model):
         if not self.similarity_head:
             return dataset
         return dataset.map(lambda images, labels: (images, {"logits": labels, "similarity": labels}))

@@ -1,12 +1,47 @@
-"""PAN and DeepLab v2: one network, one per-pixel loss (Li et al. §4; Chen et al. §4.1)."""
+"""PAN and DeepLab v2: one network, one per-pixel loss (Li et al. §4; Chen et al. §3.2, §4.1)."""
 
 import kseg
 from kseg.training.tasks.base import Task, register_task
 
 
-@register_task("pan", "deeplabv2")
+@register_task("pan")
 class SegmentationTask(Task):
     """A single segmentation network trained with the masked cross-entropy (or OHEM) by SGD
     with the poly schedule: everything the base `Task` does."""
 
-    MODELS = {"pan": kseg.models.PAN, "deeplabv2": kseg.models.DeepLabV2}
+    MODELS = {"pan": kseg.models.PAN}
+
+
+@register_task("deeplabv2")
+class DeepLabTask(Task):
+    """DeepLab v2 as its release trains it: with `model.options.multi_scale` the loss is the
+    sum of the losses on every scale's output and on their max fusion (MSC, §3.2, Tab. 4),
+    each against the labels at its own resolution; `train.loss_resolution: output_stride`
+    compares the logits at the output stride with labels subsampled to it (§4) instead of
+    upsampling the logits. The model trains with its `training_outputs`; evaluation and
+    export use the fused output (`inference_model`)."""
+
+    MODELS = {"deeplabv2": kseg.models.DeepLabV2}
+    ARGUMENTS_FROM_CONFIG = {**Task.ARGUMENTS_FROM_CONFIG, "training_outputs": "train.loss_resolution"}
+    LOSS_RESOLUTIONS = kseg.constants.LOSS_RESOLUTIONS
+
+    def config_arguments(self):
+        return {**super().config_arguments(), "training_outputs": self.config["train"]["loss_resolution"]}
+
+    def compile_model(self, model, optimizers):
+        subsampled = self.config["train"]["loss_resolution"] == "output_stride"
+        loss = self.build_loss()
+        if subsampled:
+            loss = kseg.losses.SubsampledLabelsLoss(loss)
+        metric = kseg.metrics.ConfusionMatrixMetric(self.config["data"]["num_classes"], subsample_labels=subsampled)
+        model.compile(
+            optimizer=optimizers["optimizer"],
+            loss={name: loss for name in model.output_names},
+            metrics={"logits": [metric]},
+            jit_compile=self.config["train"]["jit_compile"],
+        )
+        optimizers["optimizer"].build(model.trainable_variables)
+
+    def training_targets(self, dataset, model):
+        names = list(model.output_names)
+        return dataset.map(lambda images, labels: (images, {name: labels for name in names}))
