@@ -22,7 +22,7 @@ structure and `backbone_weights`) or as a model following this contract, e.g.
 import keras
 
 from kseg.backbones.common import OUTPUT_STRIDES  # noqa: F401
-from kseg.backbones.resnet import ResNet50, ResNet101, ResNetBackbone  # noqa: F401
+from kseg.backbones.resnet import ResNet50, ResNet101, ResNetBackbone, from_timm  # noqa: F401
 from kseg.backbones.vgg import VGG16, VGG16Backbone  # noqa: F401
 from kseg.backbones.wide_resnet38 import WideResNet38Backbone  # noqa: F401
 from kseg.backbones.weights import decimate_vgg_fc, transfer_weights_by_name  # noqa: F401

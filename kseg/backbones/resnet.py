@@ -269,4 +269,6 @@ def from_timm(path, output_stride=16, **kwargs):
     found = timm_checkpoint.timm_resnet_structure(timm_checkpoint.read_timm_checkpoint(path), path)
     depth = next((int(arch[6:]) for arch, blocks in RESNET_BLOCKS.items() if blocks == found["blocks"]), 50)
     kwargs.setdefault("name", f"resnet{depth}" if found["blocks"] in RESNET_BLOCKS.values() else "resnet")
-    return ResNetBackbone(depth, output_stride=output_stride, weights=path, blocks=found["blocks"], **kwargs)
+    return ResNetBackbone(
+        depth, output_stride=output_stride, weights=path, blocks=found["blocks"], stage_filters=found["stage_filters"], **kwargs
+    )

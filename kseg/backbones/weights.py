@@ -77,6 +77,11 @@ def load_backbone_weights(backbone, weights, application_fn, allowed_missing=(),
     if not isinstance(weights, (str, os.PathLike)):
         raise ValueError(f"Expected weights=None, 'imagenet' or a file path. Received: weights={weights!r}")
     weights = os.fspath(weights)
+    if weights.endswith(".safetensors"):
+        raise ValueError(
+            f"weights={weights!r}: timm checkpoints (.safetensors) load into the ResNet backbones only; "
+            f"{backbone.name} takes None, 'imagenet' or a Keras weights file"
+        )
     if weights != "imagenet" and not os.path.exists(weights):
         raise ValueError(
             f"Expected weights=None, 'imagenet' or the path of an existing weights file. "

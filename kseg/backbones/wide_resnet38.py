@@ -1,6 +1,8 @@
 """Wide ResNet-38 ("model A" of Wu, Shen & van den Hengel, "Wider or Deeper: Revisiting the
 ResNet Model for Visual Recognition", 2016) with RelationNet's changes (§II-A1)."""
 
+import os
+
 import keras
 
 from kseg.backbones.common import check_input_shape, check_model_kwargs
@@ -153,4 +155,6 @@ class WideResNet38Backbone(ConstructorConfigModel):
         self.dropout_rates = tuple(float(r) for r in dropout_rates)
         self.include_preprocessing = bool(include_preprocessing)
         if weights is not None:
+            if not os.fspath(weights).endswith(".weights.h5"):
+                raise ValueError(f"Expected weights=None or a .weights.h5 file saved from WideResNet38Backbone. Received: weights={weights!r}")
             self.load_weights(weights)
