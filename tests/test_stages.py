@@ -169,7 +169,7 @@ def test_evaluate_with_shifted_steps_matches_shifted_predict(tmp_path, data_root
 
     import kseg
     from kseg import data as kdata
-    from kseg.inference import shifted_predict, stride_logits_model
+    from kseg.inference import centre_network, receptive_field_offsets, shifted_predict, stride_logits_model
     from training.evaluate import main as evaluate
 
     keras.utils.set_random_seed(1)
@@ -189,7 +189,8 @@ def test_evaluate_with_shifted_steps_matches_shifted_predict(tmp_path, data_root
     scores = stride_logits_model(model.without_training_heads())
     metric = kseg.metrics.ConfusionMatrixMetric(5)
     pairs = kdata.voc_pairs(data_root, "val")[:3]
-    shifted = tf.function(lambda images: shifted_predict(scores, images, steps=4, output_stride=8))
+    offsets = receptive_field_offsets(centre_network(model), 8)
+    shifted = tf.function(lambda images: shifted_predict(scores, images, steps=4, output_stride=8, centre_offsets=offsets))
     for images, masks in kdata.segmentation_dataset(pairs, 5, training=False):
         metric.update_state(masks, shifted(images))
     expected = metric.scores()

@@ -5,5 +5,7 @@ augmentation, sliding windows, RelationNet's shifted testing, CRF refinement, an
 from kseg.inference.crf import refine  # noqa: F401
 from kseg.inference.multi_scale import FUSIONS, predict_multi_scale  # noqa: F401
 from kseg.inference.predict import TestTimeOptionError, predict, predictor, shifted_base  # noqa: F401
-from kseg.inference.shifted import logits_stride, shifted_predict, stride_logits_model  # noqa: F401
+from kseg.inference.shifted import (  # noqa: F401
+    centre_network, logits_stride, receptive_field_offsets, shifted_predict, stride_logits_model,
+)
 from kseg.inference.sliding_window import predict_sliding_window  # noqa: F401

@@ -4,7 +4,9 @@ import tensorflow as tf
 
 from kseg.inference.crf import refine
 from kseg.inference.multi_scale import predict_multi_scale
-from kseg.inference.shifted import logits_stride, shifted_predict, stride_logits_model
+from kseg.inference.shifted import (
+    centre_network, logits_stride, receptive_field_offsets, shifted_predict, stride_logits_model,
+)
 from kseg.inference.sliding_window import predict_sliding_window
 
 
@@ -17,7 +19,7 @@ class TestTimeOptionError(ValueError):
 def shifted_base(model, steps):
     """`model` run with RelationNet's shifted multi-step testing (§II-C): a callable
     images -> logits at the input size, interleaving `steps`^2 shifted runs of the model's
-    low-resolution scores."""
+    low-resolution scores, each placed at its cells' measured receptive-field centres."""
     try:
         scores = stride_logits_model(model)
     except ValueError as error:
@@ -26,8 +28,10 @@ def shifted_base(model, steps):
     if output_stride % steps:
         raise TestTimeOptionError(f"--shifted-steps {steps} must divide the model's output stride {output_stride}")
 
+    offsets = receptive_field_offsets(centre_network(model), output_stride)  # measured once per model
+
     def base(images, training=False):
-        return shifted_predict(scores, images, steps=steps, output_stride=output_stride)
+        return shifted_predict(scores, images, steps=steps, output_stride=output_stride, centre_offsets=offsets)
 
     return base
 
