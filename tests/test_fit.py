@@ -73,7 +73,9 @@ def test_bad_config_file(tmp_path):
 
 def test_recipes_carry_the_papers_numbers():
     deeplab = load_config(os.path.join(CONFIGS, "deeplab_v2_voc.yaml"), ["data.root=/x"])
-    assert deeplab["model"]["backbone"] == "resnet101" and deeplab["model"]["options"] == {"aspp": "L"}
+    assert deeplab["model"]["backbone"] == "resnet101"
+    assert deeplab["model"]["options"] == {"aspp": "L", "multi_scale": [0.5, 0.75, 1.0]}  # §3.2, Tab. 4 "+MSC"
+    assert deeplab["train"]["loss_resolution"] == "output_stride"  # §4: labels subsampled by 8
     assert deeplab["data"]["batch_size"] == 10 and deeplab["data"]["crop"] == [321, 321]
     assert deeplab["optimizer"]["learning_rate"] == 2.5e-4 and deeplab["optimizer"]["power"] == 0.9
     assert deeplab["optimizer"]["momentum"] == 0.9 and deeplab["optimizer"]["weight_decay"] == 5e-4

@@ -83,19 +83,18 @@ def test_on_a_random_narrow_wide_resnet38_every_pixel_reads_the_run_whose_centre
     offsets = receptive_field_offsets(centre_network(model), 8)
     np.testing.assert_allclose(offsets[:, 0], offsets[:, 1], atol=1e-4)  # a square network: same centre in both axes
     assert abs(offsets[1, 0]) < 1e-4 and 1.5 < offsets[0, 0] < 2.5  # odd sides: centred on 8 i; even: ~2 pixels on
-    again = receptive_field_offsets(centre_network(model), 8)
     model.set_weights([w * 1.5 + 0.1 for w in model.get_weights()])
-    np.testing.assert_allclose(receptive_field_offsets(centre_network(model), 8), again, atol=1e-4)  # geometry, not weights
+    np.testing.assert_allclose(receptive_field_offsets(centre_network(model), 8), offsets, atol=1e-4)  # geometry, not weights
     scores = stride_logits_model(model)
     image = np.random.default_rng(1).uniform(0, 255, (1, 24, 32, 3)).astype("float32")
-    out = shifted_base(model, 8)(image).numpy()[0]
+    out = tf.function(shifted_base(model, 8))(image).numpy()[0]  # as predictor runs it
     fill = np.array(kseg.layers.preprocessing.IMAGENET_CAFFE_MEAN_RGB, np.float32)
-    runs = {}
+    shifted = np.broadcast_to(fill, (64, 24, 32, 3)).copy()  # run (dy, dx): the image moved up dy, left dx
     for dy in range(8):
         for dx in range(8):
-            shifted = np.broadcast_to(fill, image.shape).copy()
-            shifted[:, : 24 - dy, : 32 - dx] = image[:, dy:, dx:]
-            runs[dy, dx] = scores(shifted).numpy()[0]
+            shifted[8 * dy + dx, : 24 - dy, : 32 - dx] = image[0, dy:, dx:]
+    cells = scores.predict(shifted, batch_size=64, verbose=0)
+    runs = {(dy, dx): cells[8 * dy + dx] for dy in range(8) for dx in range(8)}
     shift = int(np.round(offsets[0, 0]))  # sides 24 and 32: residue 0
     assert shift == 2
     for y in range(24):

@@ -69,7 +69,8 @@ def receptive_field_offsets(network, output_stride, probe_cells=12):
     _average_uniformly(uniform)
     cell = probe_cells // 2
 
-    @tf.function(reduce_retracing=True)  # a graph computes only the input gradient (eager also takes the kernels')
+    # a graph computes only the input gradient (eager also takes the kernels'); one trace for every side
+    @tf.function(input_signature=[tf.TensorSpec((1, None, None, 3), tf.float32)])
     def path_counts(image):
         with tf.GradientTape() as tape:
             tape.watch(image)
