@@ -47,6 +47,7 @@ def test_relationnet_recipe_is_the_papers_alternating_training():
     assert [s["relation"]["scl_weight"] for s in (fine, coarse, tune)] == [0.1, 0.0, 0.1]  # §III-C2
     assert [s["data"]["annotation"] for s in (fine, coarse, tune)] == ["gtFine", "gtCoarse", "gtFine"]
     assert coarse["data"]["train_split"] == "train_extra"
+    assert [s["relation"]["shifted_steps"] for s in (fine, coarse, tune)] == [4, 4, 4]  # §II-C: 4-steps testing
 
     from kseg.training.optimization import build_schedule, training_steps
 
