@@ -6,6 +6,15 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory):
+    """The built-in dataset, generated once per test process; tests read it (a test that needs
+    other files makes its own folder)."""
+    from kseg.data import ensure_builtin_dataset
+
+    return ensure_builtin_dataset(str(tmp_path_factory.mktemp("builtin") / "shapes"))
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_clear():
     keras.utils.set_random_seed(1234)

@@ -37,13 +37,6 @@ def _trained_and_initial(recipe, options, tmp_path, data_root):
     return config, initial, trained
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    from kseg.data import ensure_builtin_dataset
-
-    return ensure_builtin_dataset(str(tmp_path_factory.mktemp("builtin") / "shapes"))
-
-
 def test_deeplab_recipe_leaves_every_backbone_batch_norm_as_it_was(tmp_path, data_root):
     config, initial, trained = _trained_and_initial(
         "deeplab_v2_voc.yaml", options_override(aspp="L", backbone_options=TINY_RESNET), tmp_path, data_root

@@ -14,11 +14,9 @@ from training.evaluate import main
 
 
 @pytest.fixture(scope="module")
-def saved_run(tmp_path_factory):
-    from kseg.data import ensure_builtin_dataset
-
+def saved_run(tmp_path_factory, data_root):
     folder = tmp_path_factory.mktemp("run")
-    root = ensure_builtin_dataset(str(tmp_path_factory.mktemp("builtin") / "shapes"))
+    root = data_root
     # A 6-image split keeps the test quick; the list format is VOC's.
     ids = open(os.path.join(root, "ImageSets", "Segmentation", "val.txt")).read().split()[:6]
     with open(os.path.join(root, "ImageSets", "Segmentation", "val_small.txt"), "w") as f:

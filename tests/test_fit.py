@@ -25,13 +25,6 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    from kseg.data import ensure_builtin_dataset
-
-    return ensure_builtin_dataset(str(tmp_path_factory.mktemp("builtin") / "shapes"))
-
-
 def test_defaults_and_overrides():
     config = load_config(overrides=["train.steps=12", "data.scale=null", "optimizer.nesterov=true"])
     assert config["data"]["format"] == "builtin" and config["train"]["steps"] == 12

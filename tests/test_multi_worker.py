@@ -72,13 +72,10 @@ def _weights(path):
     return keras.saving.load_model(path, compile=False).get_weights()
 
 
-def _train_everywhere(tmp_path, settings, single_extra=(), mirrored=True):
+def _train_everywhere(tmp_path, data_root, settings, single_extra=(), mirrored=True):
     """Two multi-worker processes, a two-replica mirrored process (unless `mirrored=False`)
     and a single process, in parallel, all with the same config (plus `single_extra` for the
     single process, which does not change its training). Returns their run folders."""
-    from kseg.data import ensure_builtin_dataset
-
-    data_root = ensure_builtin_dataset(str(tmp_path / "shapes"))
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     # deterministic kernels: run-to-run noise of the conv gradients would otherwise swamp the comparison
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "OMP_NUM_THREADS": "1", "TF_DETERMINISTIC_OPS": "1"}
@@ -128,18 +125,18 @@ def _check_runs(runs):
     return chief
 
 
-def test_two_workers_train_like_one_process(tmp_path):
+def test_two_workers_train_like_one_process(tmp_path, data_root):
     # (MirroredStrategy is exercised by the Seg-GAN case below; four processes on two
     # cores cost more than the extra coverage of Keras's own train_step under it)
-    _check_runs(_train_everywhere(tmp_path, DEEPLAB, mirrored=False))
+    _check_runs(_train_everywhere(tmp_path, data_root, DEEPLAB, mirrored=False))
 
 
-def test_seggan_trains_alike_on_two_workers_two_replicas_and_one_process(tmp_path):
+def test_seggan_trains_alike_on_two_workers_two_replicas_and_one_process(tmp_path, data_root):
     # The custom train_step divides each replica's losses by the replica count; both networks
     # (S through SGD, D through Adam, each with its own optimizer) must match one process.
     import keras
 
-    runs = _train_everywhere(tmp_path, SEGGAN, single_extra=["export.saved_model=true"])
+    runs = _train_everywhere(tmp_path, data_root, SEGGAN, single_extra=["export.saved_model=true"])
     chief = _check_runs(runs)
     generator = keras.saving.load_model(chief["generator"], compile=False)
     assert type(generator).__name__ == "DeepLabV2"  # what is evaluated and exported: S alone

@@ -18,13 +18,6 @@ from tests.test_fit import ROOT, TINY
 FAST = [o for o in TINY if not o.startswith("export.saved_model")] + ["train.checkpoint_every=2"]
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    from kseg.data import ensure_builtin_dataset
-
-    return ensure_builtin_dataset(str(tmp_path_factory.mktemp("builtin") / "shapes"))
-
-
 def _fit(run_dir, settings, timeout=600):
     command = [sys.executable, "-m", "training.fit", "--quiet", "--run-dir", str(run_dir)]
     for item in settings:

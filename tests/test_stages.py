@@ -19,13 +19,6 @@ TINY_RELATIONNET = {
 }
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    from kseg.data import ensure_builtin_dataset
-
-    return ensure_builtin_dataset(str(tmp_path_factory.mktemp("builtin") / "shapes"))
-
-
 def _write(tmp_path, recipe):
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))

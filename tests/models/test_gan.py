@@ -350,11 +350,11 @@ def _groupnorm_generator(num_classes):
     return keras.Model(inputs, keras.layers.Conv2D(num_classes, 1, name="logits")(x), name="groupnorm_generator")
 
 
-def test_short_adversarial_run_on_builtin_data_learns(tmp_path):
+def test_short_adversarial_run_on_builtin_data_learns(data_root):
     import kseg.data as kd
     from kseg.training.evaluation import evaluate_dataset
 
-    root = kd.ensure_builtin_dataset(str(tmp_path / "shapes"))
+    root = data_root
     keras.utils.set_random_seed(0)
     train = kd.segmentation_dataset(
         kd.voc_pairs(root, "train"), 5, True, batch_size=8, crop_size=(48, 48), flip=True, seed=0, repeat=True
