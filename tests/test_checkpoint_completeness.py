@@ -70,7 +70,8 @@ BUILDERS = {
 WITHOUT_MODEL_WEIGHTS = {
     "ShiftCorrelation", "ImageNormalization", "ResizeByScale", "ResizeLike", "LogProbabilities", "ScaleImage",
     "ProductFusion", "ConfusionMatrixMetric", "CoupledWeightDecaySGD", "PolyDecay", "MaskedSparseCategoricalCrossentropy",
-    "OHEMCrossEntropy", "SpatialCorrelationLoss", "SubsampledLabelsLoss", "AdversarialSegmenter",  # the base of SegGAN / SSGAN
+    "OHEMCrossEntropy", "SpatialCorrelationLoss", "SubsampledLabelsLoss", "DiceLoss", "LovaszSoftmaxLoss",
+    "WeightedSumLoss", "AdversarialSegmenter",  # the base of SegGAN / SSGAN
 }
 
 

@@ -3,7 +3,8 @@
 from kseg.data.augment import augment  # noqa: F401
 from kseg.data.builtin import CLASSES as BUILTIN_CLASSES  # noqa: F401
 from kseg.data.builtin import builtin_root, ensure_builtin_dataset  # noqa: F401
-from kseg.data.decode import BadExamples, named_data_errors, pending_data_error, read_pair  # noqa: F401
+from kseg.data.class_weights import class_weights_from_labels, label_statistics  # noqa: F401
+from kseg.data.decode import BadExamples, named_data_errors, pending_data_error, read_mask, read_pair  # noqa: F401
 from kseg.data.formats import FORMATS, DatasetSplits, dataset_splits  # noqa: F401
 from kseg.data.labels import (  # noqa: F401
     CITYSCAPES_CLASSES,

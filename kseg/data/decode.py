@@ -14,6 +14,28 @@ from kseg.data.sources import DataError
 logger = logging.getLogger("kseg.data")
 
 
+def read_mask(mask_path, label_table=None):
+    """The label ids of the index mask at `mask_path` (H, W), mapped by `label_table`;
+    a DataError naming the file for anything but a readable single-channel index image."""
+    try:
+        with Image.open(mask_path) as im:
+            if im.mode not in ("P", "L", "I", "I;16"):
+                raise DataError(
+                    f"{mask_path}: a mask must be a single-channel index image (palette or grey PNG); "
+                    f"this one has mode {im.mode}"
+                )
+            mask = np.asarray(im)
+    except DataError:
+        raise
+    except (OSError, ValueError, SyntaxError) as error:
+        raise DataError(f"{mask_path}: cannot read the mask ({error})") from error
+    if label_table is not None:
+        if mask.max(initial=0) > 255:
+            raise DataError(f"{mask_path}: label ids above 255 cannot be mapped")
+        mask = label_table[mask]
+    return mask
+
+
 def read_pair(image_path, mask_path, num_classes, label_table=None):
     """Decode an RGB image and its index mask and check them.
 
@@ -35,22 +57,7 @@ def read_pair(image_path, mask_path, num_classes, label_table=None):
             image = np.asarray(im.convert("RGB"))
     except (OSError, ValueError, SyntaxError) as error:
         raise DataError(f"{image_path}: cannot read the image ({error})") from error
-    try:
-        with Image.open(mask_path) as im:
-            if im.mode not in ("P", "L", "I", "I;16"):
-                raise DataError(
-                    f"{mask_path}: a mask must be a single-channel index image (palette or grey PNG); "
-                    f"this one has mode {im.mode}"
-                )
-            mask = np.asarray(im)
-    except DataError:
-        raise
-    except (OSError, ValueError, SyntaxError) as error:
-        raise DataError(f"{mask_path}: cannot read the mask ({error})") from error
-    if label_table is not None:
-        if mask.max(initial=0) > 255:
-            raise DataError(f"{mask_path}: label ids above 255 cannot be mapped")
-        mask = label_table[mask]
+    mask = read_mask(mask_path, label_table)
     if mask.shape != image.shape[:2]:
         raise DataError(
             f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image {image_path} is "

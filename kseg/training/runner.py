@@ -98,6 +98,7 @@ def prepare(config, task, out_dir, strategy):
     optimizers built and compiled, and restored from the last checkpoint (or initialised
     from `train.init_weights`)."""
     keras.utils.set_random_seed(config["train"]["seed"])  # same initial weights in every process and rerun
+    _compute_class_weights(config)
     remove_litter(out_dir)
     config = reconcile_with_run(config, out_dir)
     if not has_checkpoint(out_dir):  # a resumed run keeps its config until it finishes
@@ -125,6 +126,18 @@ def prepare(config, task, out_dir, strategy):
     elif config["train"]["init_weights"]:
         job.initialised_from = _initialise_from(job.model, config["train"]["init_weights"])
     return job
+
+
+def _compute_class_weights(config):
+    """Replace a named `train.class_weights` weighting by the weights it gives on the training
+    labels, in `config` itself (so the task and the run's config.yaml have the numbers)."""
+    method = config["train"]["class_weights"]
+    if not isinstance(method, str):
+        return
+    splits = kdata.dataset_splits(config["data"])
+    weights = kdata.class_weights_from_labels(splits.train_pairs, config["data"]["num_classes"], method, splits.label_table)
+    config["train"]["class_weights"] = weights
+    print(f"train.class_weights: {method} over {len(splits.train_pairs)} training masks -> {weights}", flush=True)
 
 
 def finalize(job, history):

@@ -138,7 +138,6 @@ def pair(check, what):
     return check_pair
 
 
-@_expects("a split name or a list of them")
 @_expects("a mapping {layer-path regex: factor >= 0}")
 def multipliers(key, value):
     if not isinstance(value, dict):
@@ -152,6 +151,36 @@ def split_names(key, value):
     if not names or not all(isinstance(n, str) and n for n in names):
         _fail(key, "a split name or a list of them", value)
     return value
+
+
+_LOSS_EXPECTED = f"a loss or a weighted sum, e.g. cross_entropy + 0.5 * dice ({' | '.join(constants.SEGMENTATION_LOSSES)})"
+
+
+@_expects(_LOSS_EXPECTED)
+def loss_expression(key, value):
+    from kseg.losses.combined import parse_loss_expression
+
+    try:
+        parse_loss_expression(value)
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None
+    return value
+
+
+_WEIGHTS_EXPECTED = f"null, one number >= 0 per class, or {' | '.join(constants.CLASS_WEIGHTINGS)}"
+
+
+@_expects(_WEIGHTS_EXPECTED)
+def class_weights(key, value):
+    if value is None or value in constants.CLASS_WEIGHTINGS:
+        return value
+    if not isinstance(value, list) or not value or not all(_is_number(w) and w >= 0 for w in value) or not any(value):
+        _fail(key, _WEIGHTS_EXPECTED, value)
+    return [float(w) for w in value]
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def choice(options):
@@ -229,7 +258,10 @@ class TrainSection:
     epochs: float = entry(None, optional(_positive), "passes over the training split, converted to steps")
     init_weights: str = entry(None, optional(text), "a .keras model to start from (layers matched by name)")
     checkpoint_every: int = entry(50, integer(low=1), "steps between checkpoints")
-    loss: str = entry("cross_entropy", choice(constants.SEGMENTATION_LOSSES), "the segmentation loss")
+    loss: str = entry("cross_entropy", loss_expression, "the segmentation loss: a name, or a weighted sum of them")
+    class_weights: list = entry(
+        None, class_weights, "per-class loss weights, or computed from the training labels (SegNet's median frequency)"
+    )
     ohem_threshold: float = entry(0.6, number(0, 1, low_open=True), "OHEM: keep pixels below this probability (RelationNet eq. 3)")
     ohem_min_kept: int = entry(100000, integer(low=0), "OHEM: keep at least this many pixels")
     loss_resolution: str = entry(

@@ -105,6 +105,9 @@ class Task:
                 f"train.loss_resolution must be {self.LOSS_RESOLUTIONS[0]!r} for model.architecture={self.architecture} "
                 f"(Received: {resolution!r}; model.architecture={' or '.join(others)} trains with it)"
             )
+        weights, classes = self.config["train"]["class_weights"], self.config["data"]["num_classes"]
+        if isinstance(weights, list) and len(weights) != classes:
+            raise ConfigError(f"train.class_weights has {len(weights)} weights but data.num_classes={classes}")
         accepted = self.accepted_options()
         for key in self.config["model"]["options"]:
             if key in self.ARGUMENTS_FROM_CONFIG:
@@ -128,11 +131,23 @@ class Task:
         return model
 
     def build_loss(self):
-        """The segmentation loss `train.loss` names."""
+        """The segmentation loss `train.loss` names, or the weighted sum it writes; the
+        cross-entropy terms take `train.class_weights` (a list by now: the trainer computes
+        named weightings from the training labels first; a dry run builds without them)."""
         train = self.config["train"]
-        if train["loss"] == "ohem":
-            return kseg.losses.OHEMCrossEntropy(threshold=train["ohem_threshold"], min_kept=train["ohem_min_kept"])
-        return kseg.losses.MaskedSparseCategoricalCrossentropy()
+        weights = train["class_weights"] if isinstance(train["class_weights"], list) else None
+        builders = {
+            "cross_entropy": lambda: kseg.losses.MaskedSparseCategoricalCrossentropy(class_weights=weights),
+            "ohem": lambda: kseg.losses.OHEMCrossEntropy(
+                threshold=train["ohem_threshold"], min_kept=train["ohem_min_kept"], class_weights=weights
+            ),
+            "dice": kseg.losses.DiceLoss,
+            "lovasz": kseg.losses.LovaszSoftmaxLoss,
+        }
+        terms = kseg.losses.parse_loss_expression(train["loss"])
+        if len(terms) == 1 and terms[0][0] == 1.0:
+            return builders[terms[0][1]]()
+        return kseg.losses.WeightedSumLoss([builders[name]() for _, name in terms], [weight for weight, _ in terms])
 
     def build_optimizers(self, steps):
         """{checkpoint name: optimizer}; "optimizer" (the model's own) comes first."""

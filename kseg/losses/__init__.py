@@ -1,4 +1,5 @@
-"""Segmentation losses: masked cross-entropy, OHEM (RelationNet eq. 3) and the adversarial
+"""Segmentation losses: masked cross-entropy, OHEM (RelationNet eq. 3), Dice and Lovász-softmax
+(`kseg.losses.overlap`), weighted sums of them (`kseg.losses.combined`), and the adversarial
 confidence-map losses of Seg-GAN and SS-GAN."""
 
 import keras
@@ -6,6 +7,9 @@ import tensorflow as tf
 
 from kseg.constants import IGNORE_LABEL
 from kseg.layers.resize import subsample_labels
+from kseg.losses.combined import WeightedSumLoss, parse_loss_expression  # noqa: F401
+from kseg.losses.pixels import check_class_weights, labelled_pixels, log_probabilities
+from kseg.losses.overlap import DiceLoss, LovaszSoftmaxLoss  # noqa: F401
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -17,24 +21,42 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.SparseCategoricalCrossent
     ignored"). A thin subclass of Keras' `SparseCategoricalCrossentropy(ignore_class=...)`
     with the segmentation defaults.
 
+    With `class_weights` the mean is weighted by each pixel's class,
+    `sum_i w[y_i] CE_i / sum_i w[y_i]` over the labelled pixels (PyTorch's weighted-mean
+    convention for `CrossEntropyLoss(weight=...)`).
+
     Args:
         ignore_label: int. Label of pixels to leave out. Defaults to 255.
         from_logits: bool. Defaults to True (kseg models output logits).
+        class_weights: None or one float >= 0 per class. Defaults to None.
 
     Call arguments: y_true `(batch, H, W)` or `(batch, H, W, 1)` integer labels; y_pred
     `(batch, H, W, num_classes)`.
     """
 
-    def __init__(self, ignore_label=IGNORE_LABEL, from_logits=True, name="masked_sparse_categorical_crossentropy", **kwargs):
+    def __init__(
+        self, ignore_label=IGNORE_LABEL, from_logits=True, class_weights=None,
+        name="masked_sparse_categorical_crossentropy", **kwargs,
+    ):
         kwargs.pop("ignore_class", None)
         super().__init__(from_logits=from_logits, ignore_class=int(ignore_label), name=name, **kwargs)
         self.ignore_label = int(ignore_label)
+        self.class_weights = check_class_weights(class_weights)
+
+    def call(self, y_true, y_pred):
+        if self.class_weights is None:
+            return super().call(y_true, y_pred)
+        labels, scores = labelled_pixels(y_true, y_pred, self.ignore_label)
+        log_probs = log_probabilities(scores, self.from_logits)
+        per_pixel = -tf.gather(log_probs, labels, axis=1, batch_dims=1)
+        weights = tf.gather(tf.constant(self.class_weights, tf.float32), labels)
+        return tf.reduce_sum(weights * per_pixel) / tf.maximum(tf.reduce_sum(weights), 1e-12)
 
     def get_config(self):
         config = super().get_config()
         config.pop("ignore_class", None)
         config.pop("axis", None)
-        return {**config, "ignore_label": self.ignore_label}
+        return {**config, "ignore_label": self.ignore_label, "class_weights": self.class_weights}
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -48,20 +70,24 @@ class OHEMCrossEntropy(keras.losses.Loss):
     Pixels labelled `ignore_label` are never kept. The loss is a mean over the kept
     pixels of the whole batch.
 
+    With `class_weights` the mean over the kept pixels is weighted by class,
+    `sum_kept w[y_i] CE_i / sum_kept w[y_i]`.
+
     Args:
         threshold: float in (0, 1]. Defaults to 0.6.
         min_kept: int >= 0. Floor on the number of kept pixels per batch. Defaults to
             100000 (the value common OHEM implementations use for 8 Cityscapes crops).
         ignore_label: int. Defaults to 255.
         from_logits: bool. Defaults to True.
+        class_weights: None or one float >= 0 per class. Defaults to None.
 
     Call arguments: y_true `(batch, H, W)` or `(batch, H, W, 1)`; y_pred
     `(batch, H, W, num_classes)`. Returns a scalar.
     """
 
     def __init__(
-        self, threshold=0.6, min_kept=100000, ignore_label=IGNORE_LABEL, from_logits=True, name="ohem_cross_entropy",
-        **kwargs,
+        self, threshold=0.6, min_kept=100000, ignore_label=IGNORE_LABEL, from_logits=True, class_weights=None,
+        name="ohem_cross_entropy", **kwargs,
     ):
         super().__init__(name=name, **kwargs)
         if not 0.0 < float(threshold) <= 1.0:
@@ -72,19 +98,11 @@ class OHEMCrossEntropy(keras.losses.Loss):
         self.min_kept = int(min_kept)
         self.ignore_label = int(ignore_label)
         self.from_logits = bool(from_logits)
+        self.class_weights = check_class_weights(class_weights)
 
     def call(self, y_true, y_pred):
-        y_pred = tf.convert_to_tensor(y_pred)
-        num_classes = tf.shape(y_pred)[-1]
-        labels = tf.reshape(tf.cast(y_true, tf.int32), [-1])
-        scores = tf.reshape(tf.cast(y_pred, tf.float32), [-1, num_classes])
-        valid = tf.not_equal(labels, self.ignore_label)
-        labels = tf.boolean_mask(labels, valid)
-        scores = tf.boolean_mask(scores, valid)
-        if self.from_logits:
-            log_probs = tf.nn.log_softmax(scores, axis=-1)
-        else:
-            log_probs = tf.math.log(tf.clip_by_value(scores, 1e-7, 1.0))
+        labels, scores = labelled_pixels(y_true, y_pred, self.ignore_label)
+        log_probs = log_probabilities(scores, self.from_logits)
         true_log_prob = tf.gather(log_probs, labels, axis=1, batch_dims=1)
         true_prob = tf.exp(true_log_prob)
         keep = true_prob < self.threshold
@@ -98,6 +116,9 @@ class OHEMCrossEntropy(keras.losses.Loss):
         )
         keep = tf.logical_or(keep, true_prob <= kth)
         kept = tf.cast(keep, tf.float32)
+        if self.class_weights is not None:
+            kept = kept * tf.gather(tf.constant(self.class_weights, tf.float32), labels)
+            return -tf.reduce_sum(true_log_prob * kept) / tf.maximum(tf.reduce_sum(kept), 1e-12)
         return -tf.reduce_sum(true_log_prob * kept) / tf.maximum(tf.reduce_sum(kept), 1.0)
 
     def get_config(self):
@@ -107,6 +128,7 @@ class OHEMCrossEntropy(keras.losses.Loss):
             "min_kept": self.min_kept,
             "ignore_label": self.ignore_label,
             "from_logits": self.from_logits,
+            "class_weights": self.class_weights,
         }
 
 
@@ -242,3 +264,4 @@ class SpatialCorrelationLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "ignore_label": self.ignore_label}
+
