@@ -2,7 +2,38 @@
 
 import os
 
+from kseg.constants import CRF_NAMES, TTA_FUSIONS
 from kseg.training.config import ConfigError, load_config
+
+
+def _floats(text):
+    return tuple(float(v) for v in text.split(","))
+
+
+def add_test_time_arguments(parser):
+    """The test-time procedure options of `kseg.inference.predict` (evaluate, predict)."""
+    parser.add_argument("--scales", type=_floats, default=(1.0,), help="comma-separated test scales")
+    parser.add_argument("--flip", action="store_true", help="add horizontally flipped inputs")
+    parser.add_argument("--fusion", choices=TTA_FUSIONS, default="mean", help="how scales/flips are fused")
+    parser.add_argument("--sliding-window", type=int, help="window side for large images")
+    parser.add_argument("--stride", type=int, help="window stride (default: 2/3 of the window)")
+    parser.add_argument(
+        "--shifted-steps", type=int, metavar="N",
+        help="shifted multi-step testing (RelationNet §II-C): N^2 runs shifted by output_stride/N pixels, interleaved",
+    )
+    parser.add_argument("--crf", choices=CRF_NAMES, help="refine with a CRF")
+
+
+def test_time_options(parser, args):
+    """The options `add_test_time_arguments` read, checked; errors go through the parser."""
+    if args.shifted_steps is not None and args.shifted_steps < 1:
+        parser.error(f"--shifted-steps must be >= 1. Received: {args.shifted_steps}")
+    if args.shifted_steps and args.sliding_window:
+        parser.error("--shifted-steps and --sliding-window cannot be combined")
+    return dict(
+        scales=args.scales, flip=args.flip, fusion=args.fusion, sliding_window=args.sliding_window,
+        stride=args.stride, crf=args.crf, shifted_steps=args.shifted_steps,
+    )
 
 
 def add_run_arguments(parser):

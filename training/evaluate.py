@@ -15,27 +15,13 @@ import json
 import os
 import sys
 
-from kseg.constants import CRF_NAMES, TTA_FUSIONS
-from training.common import add_run_arguments, resolve_run
-
-
-def _floats(text):
-    return tuple(float(v) for v in text.split(","))
+from training.common import add_run_arguments, add_test_time_arguments, resolve_run, test_time_options
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     add_run_arguments(parser)
-    parser.add_argument("--scales", type=_floats, default=(1.0,), help="comma-separated test scales")
-    parser.add_argument("--flip", action="store_true", help="add horizontally flipped inputs")
-    parser.add_argument("--fusion", choices=TTA_FUSIONS, default="mean", help="how scales/flips are fused")
-    parser.add_argument("--sliding-window", type=int, help="window side for large images")
-    parser.add_argument("--stride", type=int, help="window stride (default: 2/3 of the window)")
-    parser.add_argument(
-        "--shifted-steps", type=int, metavar="N",
-        help="shifted multi-step testing (RelationNet §II-C): N^2 runs shifted by output_stride/N pixels, interleaved",
-    )
-    parser.add_argument("--crf", choices=CRF_NAMES, help="refine with a CRF")
+    add_test_time_arguments(parser)
     parser.add_argument("--images", type=int, metavar="N", help="score the first N images of the split only")
     parser.add_argument("--save-predictions", type=int, default=8, metavar="N", help="colourise the first N images")
     parser.add_argument("--out", help="output folder (default: <run>/eval or ./eval)")
@@ -43,10 +29,7 @@ def main(argv=None):
 
     if args.images is not None and args.images < 1:
         parser.error(f"--images must be >= 1. Received: {args.images}")
-    if args.shifted_steps is not None and args.shifted_steps < 1:
-        parser.error(f"--shifted-steps must be >= 1. Received: {args.shifted_steps}")
-    if args.shifted_steps and args.sliding_window:
-        parser.error("--shifted-steps and --sliding-window cannot be combined")
+    options = test_time_options(parser, args)
     model_path, config = resolve_run(parser, args)
 
     from kseg.data import DataError
@@ -59,13 +42,7 @@ def main(argv=None):
             model_path,
             config,
             out,
-            scales=args.scales,
-            flip=args.flip,
-            fusion=args.fusion,
-            sliding_window=args.sliding_window,
-            stride=args.stride,
-            crf=args.crf,
-            shifted_steps=args.shifted_steps,
+            **options,
             images=args.images,
             save_predictions=args.save_predictions,
         )

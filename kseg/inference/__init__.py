@@ -3,6 +3,7 @@ augmentation, sliding windows, RelationNet's shifted testing, CRF refinement, an
 `predict`, which composes them as `training.evaluate` and `training.fit` run them."""
 
 from kseg.inference.crf import refine  # noqa: F401
+from kseg.inference.images import image_paths, load_segmenter, predict_files  # noqa: F401
 from kseg.inference.multi_scale import FUSIONS, predict_multi_scale  # noqa: F401
 from kseg.inference.predict import TestTimeOptionError, predict, predictor, shifted_base  # noqa: F401
 from kseg.inference.shifted import (  # noqa: F401

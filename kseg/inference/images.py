@@ -1,0 +1,110 @@
+"""Segmenting image files: a folder, a glob or one file -> a palette PNG of labels and an
+overlay per image (what `python -m training.predict` runs)."""
+
+import glob
+import os
+
+import numpy as np
+from PIL import Image
+
+from kseg.atomic import atomic_path
+from kseg.visualize import overlay, voc_palette
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def image_paths(spec):
+    """The image files `spec` names, sorted: a folder (its files with an image suffix, not
+    recursive), a glob pattern, or one file. Raises FileNotFoundError naming `spec` when
+    nothing matches."""
+    if os.path.isdir(spec):
+        paths = [os.path.join(spec, name) for name in os.listdir(spec) if name.lower().endswith(IMAGE_SUFFIXES)]
+    elif glob.has_magic(spec):
+        paths = [path for path in glob.glob(spec) if os.path.isfile(path)]
+    elif os.path.isfile(spec):
+        paths = [spec]
+    else:
+        raise FileNotFoundError(f"--images {spec}: no such file, folder or pattern")
+    if not paths:
+        raise FileNotFoundError(f"--images {spec}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+    return sorted(paths)
+
+
+def load_segmenter(path, **options):
+    """`images (1, H, W, 3) -> labels (1, H, W)` for a run folder or `.keras` file (with the
+    test-time `options` of `kseg.inference.predict`) or an exported SavedModel folder (as
+    exported: its `predict_tensor` signature; options do not apply)."""
+    import tensorflow as tf
+
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        used = sorted(key for key, value in options.items() if value not in (None, False, (1.0,), "mean"))
+        if used:
+            raise ValueError(f"{', '.join(used)}: test-time options need a .keras model or run folder; {path} is a SavedModel")
+        signature = tf.saved_model.load(path).signatures["predict_tensor"]
+        return lambda images: signature(images=tf.constant(images, tf.float32))["labels"]
+    from kseg.inference.predict import predictor
+    from kseg.models.loading import load_inference_model
+
+    forward = predictor(load_inference_model(path), **options)
+    return lambda images: tf.argmax(forward(tf.constant(images, tf.float32)), axis=-1, output_type=tf.int32)
+
+
+def _read_rgb(path):
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _write_png(path, array, palette=None):
+    picture = Image.fromarray(array)
+    if palette is not None:
+        picture.putpalette(np.asarray(palette, np.uint8).ravel().tolist())
+    with atomic_path(path) as tmp:
+        picture.save(tmp, format="PNG")
+    return path
+
+
+def predict_files(segment, paths, out_dir, palette=None, alpha=0.5, progress=None):
+    """Segment every file of `paths` with `segment` (see `load_segmenter`), writing into
+    `out_dir` `<stem>.png` (a palette PNG of the labels at the image's own size) and
+    `<stem>_overlay.png`. An unreadable image is recorded and skipped; the others are written.
+
+    Args:
+        segment: callable images (1, H, W, 3) float -> labels (1, H, W) int.
+        paths: image file paths.
+        out_dir: output folder (created).
+        palette: (256, 3) uint8 or None (the VOC palette).
+        alpha: overlay opacity of the labels. Defaults to 0.5.
+        progress: None or callable(done, total, path) after each file.
+
+    Returns:
+        {"written": [(image, labels_png, overlay_png)], "failed": {image: reason}}.
+    """
+    palette = voc_palette() if palette is None else np.asarray(palette, np.uint8)
+    os.makedirs(out_dir, exist_ok=True)
+    written, failed, stems = [], {}, set()
+    for done, path in enumerate(paths, start=1):
+        try:
+            image = _read_rgb(path)
+        except (OSError, ValueError, SyntaxError) as error:
+            failed[path] = f"cannot read the image ({error})"
+        else:
+            labels = np.asarray(segment(image[None].astype(np.float32)))[0].astype(np.uint8)
+            stem = _unique_stem(os.path.splitext(os.path.basename(path))[0], stems)
+            written.append((
+                path,
+                _write_png(os.path.join(out_dir, f"{stem}.png"), labels, palette),
+                _write_png(os.path.join(out_dir, f"{stem}_overlay.png"), overlay(image, labels, alpha, palette)),
+            ))
+        if progress:
+            progress(done, len(paths), path)
+    return {"written": written, "failed": failed}
+
+
+def _unique_stem(stem, taken):
+    """`stem`, or `stem_2`, `stem_3`, ... when two inputs share a name (a glob over folders)."""
+    candidate, index = stem, 1
+    while candidate in taken:
+        index += 1
+        candidate = f"{stem}_{index}"
+    taken.add(candidate)
+    return candidate

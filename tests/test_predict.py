@@ -1,0 +1,77 @@
+"""`python -m training.predict`: label PNGs at each image's own size and overlays, bad files
+named and skipped, the same labels as the model; from a .keras file or a SavedModel."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import kseg
+from tests.tiny import TINY_RESNET
+from training.predict import main
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    model = kseg.models.PAN(num_classes=3, backbone="resnet50", decoder_filters=8, backbone_options=TINY_RESNET)
+    path = str(tmp_path_factory.mktemp("model") / "pan.keras")
+    model.save(path)
+    return model, path
+
+
+def _images(folder):
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(0)
+    arrays = {"a.jpg": rng.integers(0, 255, (37, 45, 3), dtype=np.uint8), "b.png": rng.integers(0, 255, (40, 32, 3), dtype=np.uint8)}
+    for name, array in arrays.items():
+        Image.fromarray(array).save(os.path.join(folder, name), quality=95)
+    with open(os.path.join(folder, "broken.png"), "wb") as f:
+        f.write(b"not an image")
+    with open(os.path.join(folder, "notes.txt"), "w") as f:
+        f.write("not an image suffix: not read")
+    return arrays
+
+
+def test_a_folder_gives_palette_labels_at_each_size_and_overlays(tiny_model, tmp_path, capsys):
+    model, path = tiny_model
+    _images(tmp_path / "in")
+    assert main(["--model", path, "--images", str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr()
+    assert "2 of 3 images segmented" in out.out and "1 unreadable, skipped" in out.out
+    assert "skipped" in out.err and "broken.png: cannot read the image" in out.err
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.png", "a_overlay.png", "b.png", "b_overlay.png"]
+    for name in ("a", "b"):
+        source = np.asarray(Image.open(tmp_path / "in" / f"{name}.{'jpg' if name == 'a' else 'png'}").convert("RGB"))
+        labels = Image.open(tmp_path / "out" / f"{name}.png")
+        assert labels.mode == "P" and labels.size == (source.shape[1], source.shape[0])
+        expected = np.argmax(model(source[None].astype("float32"), training=False).numpy()[0], -1)
+        np.testing.assert_array_equal(np.asarray(labels), expected)
+        assert Image.open(tmp_path / "out" / f"{name}_overlay.png").size == labels.size
+
+
+def test_options_globs_and_what_cannot_be_read(tiny_model, tmp_path, capsys):
+    _, path = tiny_model
+    _images(tmp_path / "in")
+    pattern = str(tmp_path / "in" / "*.jpg")
+    assert main(["--model", path, "--images", pattern, "--out", str(tmp_path / "o"), "--scales", "0.5,1.0", "--flip"]) == 0
+    assert sorted(os.listdir(tmp_path / "o")) == ["a.png", "a_overlay.png"]
+    assert main(["--model", path, "--images", str(tmp_path / "in" / "broken.png"), "--out", str(tmp_path / "x")]) == 1
+    with pytest.raises(SystemExit):
+        main(["--model", path, "--images", str(tmp_path / "nothing"), "--out", str(tmp_path / "y")])
+    assert "--images " in capsys.readouterr().err
+
+
+def test_a_saved_model_predicts_as_exported(tiny_model, tmp_path, capsys):
+    from kseg.serving import export_saved_model
+
+    model, _ = tiny_model
+    served = export_saved_model(model, str(tmp_path / "serving"), "pan")
+    _images(tmp_path / "in")
+    assert main(["--model", served, "--images", str(tmp_path / "in" / "b.png"), "--out", str(tmp_path / "o")]) == 0
+    source = np.asarray(Image.open(tmp_path / "in" / "b.png").convert("RGB"))
+    expected = np.argmax(model(source[None].astype("float32"), training=False).numpy()[0], -1)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "o" / "b.png")), expected)
+    with pytest.raises(SystemExit):
+        main(["--model", served, "--images", str(tmp_path / "in"), "--out", str(tmp_path / "p"), "--flip"])
+    assert "need a .keras model or run folder" in capsys.readouterr().err

@@ -1,0 +1,50 @@
+"""`python -m training.predict`: segment image files with a trained model.
+
+    python -m training.predict --model runs/builtin_pan_r50 --images photos/ --out predictions/
+    python -m training.predict --model model.keras --images "data/*.jpg" --out out/ --scales 0.75,1.0,1.25 --flip
+    python -m training.predict --model runs/pan/serving/pan/300 --images street.png --out out/   # a SavedModel
+
+For each image: `<stem>.png`, a palette PNG of the labels at the image's own size, and
+`<stem>_overlay.png`. An unreadable image is reported by name and skipped. Exit status 0
+when at least one image was written, 1 when none could be, 2 for bad arguments.
+"""
+
+import argparse
+import os
+import sys
+
+from training.common import add_test_time_arguments, test_time_options
+
+
+def _progress(done, total, path):
+    if sys.stdout.isatty():
+        print(f"\r{done}/{total} {os.path.basename(path)[:40]:<40}", end="" if done < total else "\n", flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m training.predict", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="a training run folder, a .keras file or a SavedModel folder")
+    parser.add_argument("--images", required=True, help="a folder, a glob pattern (quoted) or one image file")
+    parser.add_argument("--out", required=True, help="output folder")
+    add_test_time_arguments(parser)
+    args = parser.parse_args(argv)
+    options = test_time_options(parser, args)
+
+    from kseg.inference.images import image_paths, load_segmenter, predict_files
+    from kseg.inference.predict import TestTimeOptionError
+
+    try:
+        paths = image_paths(args.images)
+        segment = load_segmenter(args.model, **options)
+    except (FileNotFoundError, ValueError, TestTimeOptionError) as error:
+        parser.error(str(error))
+    result = predict_files(segment, paths, args.out, progress=_progress)
+    for path, reason in result["failed"].items():
+        print(f"{parser.prog}: skipped {path}: {reason}", file=sys.stderr)
+    print(f"{len(result['written'])} of {len(paths)} images segmented -> {args.out}"
+          + (f" ({len(result['failed'])} unreadable, skipped)" if result["failed"] else ""))
+    return 0 if result["written"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
