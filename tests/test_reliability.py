@@ -158,7 +158,8 @@ def test_resume_refuses_another_model_and_applies_other_changes(tmp_path, data_r
     staging = os.path.join(run_dir, f".model.keras.tmp-{dead.stdout.strip()}@{socket.gethostname().replace('-', '_')}-0a1b")
     open(staging, "w").close()
     with pytest.raises(ConfigError) as error:
-        train(load_config(overrides=base + ["train.steps=4", "model.options={decoder_filters: 16}", "data.num_classes=6"]), run_dir, verbose=0)
+        changed = ["train.steps=4", "model.options={decoder_filters: 16}", "data.format=voc", "data.num_classes=6"]  # VOC layout
+        train(load_config(overrides=base + changed), run_dir, verbose=0)
     message = str(error.value)
     assert "holds checkpoints of another model" in message and "\n" not in message
     assert "data.num_classes: 5 -> 6" in message and "model.options.decoder_filters: 32 -> 16" in message

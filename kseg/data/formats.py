@@ -24,26 +24,66 @@ class DatasetSplits:
 
 def _builtin(data):
     root = builtin_root(data["root"])
-    return BUILTIN_CLASSES, None, lambda split, annotation: voc_pairs(root, split)
+    return None, lambda split, annotation: voc_pairs(root, split)
 
 
 def _voc(data):
-    return VOC_CLASSES, None, lambda split, annotation: voc_pairs(data["root"], split)
+    return None, lambda split, annotation: voc_pairs(data["root"], split)
 
 
 def _cityscapes(data):
-    return CITYSCAPES_CLASSES, cityscapes_train_id_table(), lambda split, annotation: cityscapes_pairs(
-        data["root"], split, annotation
-    )
+    return cityscapes_train_id_table(), lambda split, annotation: cityscapes_pairs(data["root"], split, annotation)
 
 
 def _folder(data):
-    names = tuple(f"class_{i}" for i in range(data["num_classes"]))
-    return names, None, lambda split, annotation: folder_pairs(os.path.join(data["root"], split))
+    return None, lambda split, annotation: folder_pairs(os.path.join(data["root"], split))
 
 
-# format -> data section -> (class names, label table, read(split, annotation) -> pairs)
+# format -> data section -> (label table, read(split, annotation) -> pairs)
 FORMATS = dict(zip(DATA_FORMATS, (_builtin, _voc, _cityscapes, _folder)))  # the names come from kseg.constants
+# Formats whose label ids are fixed (names may be renamed, not added), and VOC's default names.
+FIXED_CLASSES = {"builtin": BUILTIN_CLASSES, "cityscapes": CITYSCAPES_CLASSES}
+DEFAULT_CLASSES = {"voc": VOC_CLASSES}
+
+
+def read_class_names(value):
+    """`data.class_names` as a tuple: a list of names, or the path of a text file with one
+    name a line (blank lines and lines starting with # are skipped); None stays None."""
+    if value is None or isinstance(value, (list, tuple)):
+        return None if value is None else tuple(str(name) for name in value)
+    try:
+        with open(value) as f:
+            names = tuple(line.strip() for line in f if line.strip() and not line.lstrip().startswith("#"))
+    except OSError as error:
+        raise ValueError(f"data.class_names: cannot read {value}: {error.strerror}") from error
+    if len(names) < 2:
+        raise ValueError(f"data.class_names: {value} must list at least 2 names, one a line; it has {len(names)}")
+    return names
+
+
+def resolve_classes(data):
+    """Fill in `data.class_names` and `data.num_classes` (in place) from each other and the
+    format: builtin and cityscapes have fixed classes; voc defaults to the 21 VOC classes but
+    takes any list (a VOC-layout dataset of your own classes), as does folder. Returns
+    `data`; raises ValueError naming the keys that disagree."""
+    given, fixed, count = read_class_names(data["class_names"]), FIXED_CLASSES.get(data["format"]), data["num_classes"]
+    if given is not None and len(set(given)) != len(given):
+        raise ValueError(f"data.class_names has repeated names: {sorted({n for n in given if given.count(n) > 1})}")
+    if fixed is not None and given is not None and len(given) != len(fixed):
+        raise ValueError(f"data.class_names has {len(given)} names but the {data['format']} dataset has {len(fixed)} classes")
+    names = given or fixed
+    if names is None:
+        default = DEFAULT_CLASSES.get(data["format"])
+        names = default if count in (None, len(default or ())) else None
+    if names is None:
+        if count is None:
+            raise ValueError(f"data.format={data['format']} needs data.class_names (a list, or a file with one name a line) or data.num_classes")
+        names = tuple(f"class_{i}" for i in range(count))
+    if count is not None and count != len(names):
+        source = "data.class_names has" if given is not None else f"the {data['format']} dataset has"
+        raise ValueError(f"data.num_classes={count} but {source} {len(names)} classes")
+    data["num_classes"], data["class_names"] = len(names), list(names)
+    return data
 
 
 def dataset_splits(data):
@@ -51,9 +91,11 @@ def dataset_splits(data):
     `num_classes`, `train_split`: a split or a list of them whose union is trained on,
     `val_split`, `annotation`). Cityscapes' validation split is always scored on its fine
     labels. Raises `DataError` naming the missing file or the class-count mismatch."""
-    names, label_table, read = FORMATS[data["format"]](data)
-    if len(names) != data["num_classes"]:
-        raise DataError(f"data.num_classes={data['num_classes']} but the {data['format']} dataset has {len(names)} classes")
+    try:
+        data = resolve_classes(dict(data, class_names=data.get("class_names")))
+    except ValueError as error:
+        raise DataError(str(error)) from None
+    label_table, read = FORMATS[data["format"]](data)
     splits = data["train_split"] if isinstance(data["train_split"], list) else [data["train_split"]]
     train = [pair for split in splits for pair in read(split, data["annotation"])]
-    return DatasetSplits(train, read(data["val_split"], "gtFine"), names, label_table)
+    return DatasetSplits(train, read(data["val_split"], "gtFine"), tuple(data["class_names"]), label_table)

@@ -147,6 +147,12 @@ def _validate_one(config):
     data, train = config["data"], config["train"]
     if data["format"] != "builtin" and not data["root"]:
         raise ConfigError(f"data.root is required for data.format={data['format']!r} (set it with --set data.root=PATH)")
+    from kseg.data.formats import resolve_classes
+
+    try:
+        resolve_classes(data)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     if data["scale"] is not None and not data["scale"][0] <= data["scale"][1]:
         raise ConfigError(f"data.scale must be [low, high] with 0 < low <= high, or null. Received: {data['scale']!r}")
     if (train["steps"] is None) == (train["epochs"] is None):

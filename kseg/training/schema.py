@@ -183,6 +183,15 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+@_expects("null, a list of at least 2 names, or the path of a text file with one name a line")
+def class_names(key, value):
+    if value is None or (isinstance(value, str) and value):
+        return value
+    if not isinstance(value, list) or len(value) < 2 or not all(isinstance(n, str) and n.strip() for n in value):
+        _fail(key, "null, a list of at least 2 names, or the path of a text file with one name a line", value)
+    return value
+
+
 def choice(options):
     @_expects(" | ".join("null" if o is None else str(o) for o in options))
     def check(key, value):
@@ -225,7 +234,10 @@ class ModelSection:
 class DataSection:
     format: str = entry("builtin", choice(constants.DATA_FORMATS), "the dataset layout")
     root: str = entry(None, optional(text), "the dataset folder (builtin: the cache or an empty folder when null)")
-    num_classes: int = entry(5, integer(low=2), "classes, the ignore label 255 excluded")
+    num_classes: int = entry(None, optional(integer(low=2)), "classes, the ignore label 255 excluded (null: from class_names or the format)")
+    class_names: list = entry(
+        None, class_names, "a list, or a text file with one name a line (voc, folder: your own classes; null: the format's)"
+    )
     train_split: str = entry("train", split_names, "a split or a list of splits (their union)")
     val_split: str = entry("val", text, "the split evaluated at the end")
     annotation: str = entry("gtFine", choice(constants.CITYSCAPES_ANNOTATIONS), "Cityscapes labels for training")
