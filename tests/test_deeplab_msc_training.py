@@ -20,7 +20,8 @@ NUM_CLASSES = 4
 
 def _task(resolution, **options):
     config = load_config(overrides=[
-        "model.architecture=deeplabv2", "model.backbone=resnet50", "model.output_stride=8", f"data.num_classes={NUM_CLASSES}",
+        "model.architecture=deeplabv2", "model.backbone=resnet50", "model.output_stride=8",
+        "data.format=voc", "data.root=/unused", f"data.num_classes={NUM_CLASSES}",
         f"train.loss_resolution={resolution}", options_override(backbone_options=TINY_RESNET, aspp="S", **options),
     ])
     return get_task(config)

@@ -95,7 +95,7 @@ def _folder_dataset(root, good=0, bad=0):
 
 def test_skip_bad_examples_stops_on_a_split_of_bad_files(tmp_path):
     root = _folder_dataset(str(tmp_path / "data"), bad=6)
-    settings = FAST + ["data.format=folder", f"data.root={root}", "train.steps=4", "data.skip_bad_examples=true"]
+    settings = FAST + ["data.format=folder", "data.num_classes=5", f"data.root={root}", "train.steps=4", "data.skip_bad_examples=true"]
     result = _fit(tmp_path / "run", settings, timeout=300)
     assert result.returncode == 1
     line = _error_line(result)
@@ -110,7 +110,7 @@ def test_skipped_examples_are_counted_and_reported(tmp_path):
     from kseg.training.runner import train
 
     root = _folder_dataset(str(tmp_path / "data"), good=9, bad=1)
-    config = load_config(overrides=FAST + ["data.format=folder", f"data.root={root}", "train.steps=2", "data.skip_bad_examples=true"])
+    config = load_config(overrides=FAST + ["data.format=folder", "data.num_classes=5", f"data.root={root}", "train.steps=2", "data.skip_bad_examples=true"])
     result = train(config, str(tmp_path / "run"), verbose=0)
     assert set(result["skipped_examples"]) == {"training split", "split 'val'"}
     assert [os.path.basename(p) for p in result["skipped_examples"]["training split"]] == ["bad0.png"]
@@ -118,7 +118,7 @@ def test_skipped_examples_are_counted_and_reported(tmp_path):
 
 def test_a_data_error_inside_tf_data_is_one_line_naming_the_file(tmp_path):
     root = _folder_dataset(str(tmp_path / "data"), good=3, bad=1)
-    result = _fit(tmp_path / "run", FAST + ["data.format=folder", f"data.root={root}", "train.steps=4"], timeout=300)
+    result = _fit(tmp_path / "run", FAST + ["data.format=folder", "data.num_classes=5", f"data.root={root}", "train.steps=4"], timeout=300)
     assert result.returncode == 1
     line = _error_line(result)
     assert line.startswith("python -m training.fit: error: ") and "bad0.png: cannot read the image" in line
