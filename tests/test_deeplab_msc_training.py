@@ -124,3 +124,24 @@ def test_loss_resolution_is_refused_where_it_does_not_apply():
     with pytest.raises(ValueError, match="training_outputs are logits"):
         kseg.models.DeepLabV2(3, backbone="resnet50", training_outputs="input", activation="softmax",
                               backbone_options=TINY_RESNET)
+
+
+def test_the_training_model_round_trips_through_keras_files_and_checkpoints(tmp_path):
+    import keras
+
+    from kseg.training.checkpoint import complete_checkpoint
+
+    model = _task("output_stride", multi_scale=list(SCALES)).build_model()
+    images, _ = _batch()
+    path = str(tmp_path / "msc.keras")
+    model.save(path)
+    again = keras.saving.load_model(path, compile=False)
+    before, after = model(images, training=False), again(images, training=False)
+    assert sorted(after) == sorted(before)
+    for name in before:
+        np.testing.assert_array_equal(after[name], before[name])
+    saved = complete_checkpoint(model=model).write(str(tmp_path / "ckpt"))
+    fresh = _task("output_stride", multi_scale=list(SCALES)).build_model()
+    complete_checkpoint(model=fresh).read(saved).assert_consumed()
+    for a, b in zip(fresh.weights, model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
