@@ -1,6 +1,6 @@
 """`python -m export.saved_model`: a kseg model as a TF Serving SavedModel.
 
-    python -m export.saved_model --model runs/builtin_pan_r50 --out exported --name pan
+    python -m export.saved_model --model runs/builtin_pan --out exported --name pan
     python -m export.saved_model --model model.keras --out exported --name pan --crf dense --size 512,512
 
 Writes <out>/<name>/<version>/ atomically (version = next integer unless --version) and
@@ -14,8 +14,12 @@ import argparse
 import json
 import sys
 
-from kseg.constants import CRF_NAMES
-from kseg.serving.graph import MAX_PIXELS, MAX_SIDE
+from training.quiet import start_tensorflow
+
+start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back
+
+from kseg.constants import CRF_NAMES  # noqa: E402
+from kseg.serving.graph import MAX_PIXELS, MAX_SIDE  # noqa: E402
 
 
 def _size(text):

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 import kseg
+from kseg.data.builtin import SIZE
 from kseg.training.config import dump_config, load_config
 from kseg.training.evaluation import evaluate_dataset
 from tests.tiny import TINY_RESNET
@@ -38,11 +39,14 @@ def test_evaluate_plain_matches_direct_computation(saved_run):
     pairs = kseg.data.voc_pairs(config["data"]["root"], "val_small")
     expected = evaluate_dataset(model, kseg.data.segmentation_dataset(pairs, 5, training=False), 5)
     assert report["mean_iou"] == pytest.approx(expected["mean_iou"], abs=1e-6)
-    assert np.asarray(report["confusion_matrix"]).sum() == 6 * 128 * 128
-    assert Image.open(os.path.join(run, "plain", "confusion_matrix.png")).size == (5 * 24, 5 * 24)
+    assert np.asarray(report["confusion_matrix"]).sum() == 6 * SIZE * SIZE
+    width, height = Image.open(os.path.join(run, "plain", "confusion_matrix.png")).size
+    assert width > 5 * 40 and height > 5 * 40  # cells of 40 px with names beside and above
     assert sorted(os.listdir(os.path.join(run, "plain", "predictions"))) == [
-        "0000_overlay.png", "0000_pred.png", "0001_overlay.png", "0001_pred.png"
+        "0000_overlay.png", "0000_panel.png", "0000_pred.png", "0001_overlay.png", "0001_panel.png", "0001_pred.png"
     ]
+    panel = Image.open(os.path.join(run, "plain", "predictions", "0000_panel.png"))
+    assert panel.size[0] == 4 * SIZE + 12 and panel.size[1] > SIZE
     assert "| stripes |" in open(os.path.join(run, "plain", "metrics.md")).read()
 
 

@@ -121,6 +121,8 @@ def test_short_run_lowers_the_loss_evaluates_saves_and_exports(tmp_path, data_ro
     with open(os.path.join(result["run_dir"], "eval", "metrics.json")) as f:
         metrics = json.load(f)
     assert set(metrics["per_class_iou"]) == {"background", "stripes", "checker", "dots", "speckle"}
+    assert os.path.isfile(result["metrics"]["confusion_matrix"])  # the same pictures as training.evaluate's
+    assert "0000_panel.png" in os.listdir(result["metrics"]["predictions"])
     assert 0.0 <= metrics["mean_iou"] <= 1.0 and metrics["mean_iou"] == pytest.approx(result["val_mean_iou"])
     with open(result["config"]) as f:
         assert yaml.safe_load(f)["train"]["steps"] == 14  # the resolved config sits next to the run

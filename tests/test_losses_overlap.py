@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import kseg
+from kseg.data.builtin import SPLITS
 from kseg.training.config import ConfigError, load_config
 
 NUM_CLASSES = 4
@@ -171,4 +172,4 @@ def test_the_trainer_writes_the_computed_weights_into_the_config(data_root, caps
     _compute_class_weights(config)
     weights = config["train"]["class_weights"]
     assert len(weights) == 5 and all(w > 0 for w in weights)  # what the task, config.yaml and a resume see
-    assert "train.class_weights: median_frequency over 256 training masks" in capsys.readouterr().out
+    assert f"train.class_weights: median_frequency over {SPLITS['train']} training masks" in capsys.readouterr().out

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from kseg.training.config import ConfigError, load_config
+from kseg.training.schema import DEFAULTS
 from tests.test_fit import ROOT, TINY
 
 FAST = [o for o in TINY if not o.startswith("export.saved_model")] + ["train.checkpoint_every=2"]
@@ -208,7 +209,7 @@ def test_model_options_are_checked_against_the_architecture():
 
     with pytest.raises(ConfigError, match=r"model.options.bogus is not an argument of PAN \(model.architecture=pan\); it takes: .*decoder_filters"):
         check_model_options(load_config(overrides=["model.options.bogus=1"]))
-    assert load_config(overrides=["model.options.pyramid_filters=1"])["model"]["options"] == {"decoder_filters": 64, "pyramid_filters": 1}
+    assert load_config(overrides=["model.options.pyramid_filters=1"])["model"]["options"] == {**DEFAULTS["model"]["options"], "pyramid_filters": 1}
     with pytest.raises(ConfigError, match="model.options.backbone: set model.backbone instead"):
         check_model_options(load_config(overrides=["model.options={backbone: resnet101}"]))
     check_model_options(load_config(overrides=["model.architecture=deeplabv2", "model.options={aspp: S}"]))

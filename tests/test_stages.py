@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
+from kseg.data.builtin import SIZE
 from kseg.training.config import ConfigError, expand_stages, load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -106,8 +107,8 @@ def test_two_stage_relationnet_run_hands_weights_over_and_resumes(tmp_path, data
         "train": {"steps": None, "loss": "ohem", "ohem_min_kept": 1000, "checkpoint_every": 2},
         "export": {"onnx": False, "saved_model": True},
         "stages": [
-            # 256 fine images x 1/32 epoch / batch 4 = 2 steps, with the similarity subnet.
-            {"name": "fine", "data": {"train_split": "train"}, "train": {"epochs": 0.03125},
+            # 480 fine images x 1/64 epoch / batch 4 = 1.9, so 2 steps, with the similarity subnet.
+            {"name": "fine", "data": {"train_split": "train"}, "train": {"epochs": 0.015625},
              "relation": {"scl_weight": 0.1}},
             # The coarse split without SCL; learning rate 0 so its trainable weights must stay stage 1's.
             {"name": "coarse", "data": {"train_split": "coarse"}, "train": {"epochs": 0.03125},
@@ -188,9 +189,9 @@ def test_evaluate_with_shifted_steps_matches_shifted_predict(tmp_path, data_root
     for images, masks in kdata.segmentation_dataset(pairs, 5, training=False):
         metric.update_state(masks, shifted(images))
     expected = metric.scores()
-    assert int(np.sum(reported["confusion_matrix"])) == 3 * 128 * 128
+    assert int(np.sum(reported["confusion_matrix"])) == 3 * SIZE * SIZE
     np.testing.assert_array_equal(np.array(reported["confusion_matrix"]), np.asarray(expected["confusion"]).astype(np.int64))
-    assert sorted(os.listdir(out / "predictions")) == ["0000_overlay.png", "0000_pred.png"]
+    assert sorted(os.listdir(out / "predictions")) == ["0000_overlay.png", "0000_panel.png", "0000_pred.png"]
     with pytest.raises(SystemExit):
         evaluate(["--run", str(run_dir), "--shifted-steps", "3", "--images", "1", "--out", str(out)])
     assert "--shifted-steps 3 must divide the model's output stride 8" in capsys.readouterr().err

@@ -50,7 +50,7 @@ def test_another_architecture_on_the_default_preset_drops_its_options():
     assert config["model"]["options"] == {}
     config = load_config(overrides=["model.options.aspp=S", "model.architecture=deeplabv2"])
     assert config["model"]["options"] == {"aspp": "S"}  # what --set gives is kept, in any order
-    assert load_config(overrides=["model.architecture=pan"])["model"]["options"] == {"decoder_filters": 64}
+    assert load_config(overrides=["model.architecture=pan"])["model"]["options"] == load_config()["model"]["options"]
     with pytest.raises(ConfigError, match=r"model.options.decoder_filters is not an argument of DeepLabV2"):
         load_config(overrides=["model.architecture=deeplabv2", "model.options.decoder_filters=8"])
 

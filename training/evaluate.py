@@ -1,6 +1,6 @@
 """`python -m training.evaluate`: score a trained model on a whole split.
 
-    python -m training.evaluate --run runs/builtin_pan_r50
+    python -m training.evaluate --run runs/builtin_pan
     python -m training.evaluate --run runs/pan_r101_voc --scales 0.5,0.75,1.0,1.25,1.5,1.75 --flip
     python -m training.evaluate --model model.keras --config training/configs/pan_cityscapes.yaml \
         --set data.root=/data/cityscapes --sliding-window 768 --stride 512 --crf dense
@@ -15,7 +15,11 @@ import json
 import os
 import sys
 
-from training.common import add_run_arguments, add_test_time_arguments, resolve_run, test_time_options
+from training.quiet import start_tensorflow
+
+start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back
+
+from training.common import add_run_arguments, add_test_time_arguments, resolve_run, test_time_options  # noqa: E402
 
 
 def main(argv=None):

@@ -20,9 +20,9 @@ import os
 import signal
 import sys
 
-# TensorFlow's C++ warnings would repeat a tf.data error as a Python traceback per thread;
-# kseg reports it as one line. TF_CPP_MIN_LOG_LEVEL=0 shows them again.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from training.quiet import start_tensorflow
+
+start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back (training/quiet.py)
 
 from kseg.constants import STRATEGIES  # noqa: E402
 from kseg.training.config import ConfigError, config_text, load_config  # noqa: E402

@@ -1,6 +1,6 @@
 """`python -m training.predict`: segment image files with a trained model.
 
-    python -m training.predict --model runs/builtin_pan_r50 --images photos/ --out predictions/
+    python -m training.predict --model runs/builtin_pan --images photos/ --out predictions/
     python -m training.predict --model model.keras --images "data/*.jpg" --out out/ --scales 0.75,1.0,1.25 --flip
     python -m training.predict --model runs/pan/serving/pan/300 --images street.png --out out/   # a SavedModel
 
@@ -13,7 +13,11 @@ import argparse
 import os
 import sys
 
-from training.common import add_test_time_arguments, test_time_options
+from training.quiet import start_tensorflow
+
+start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back
+
+from training.common import add_test_time_arguments, test_time_options  # noqa: E402
 
 
 def _progress(done, total, path):

@@ -12,7 +12,11 @@ import json
 import os
 import sys
 
-from training.common import add_run_arguments, resolve_run
+from training.quiet import start_tensorflow
+
+start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back
+
+from training.common import add_run_arguments, resolve_run  # noqa: E402
 
 
 def _floats(text):

@@ -1,7 +1,7 @@
 """`python -m export.onnx` (= `python -m kseg.serving.onnx_cli`): a kseg model as ONNX,
 checked with ONNX Runtime.
 
-    python -m export.onnx --model runs/builtin_pan_r50 --out pan.onnx
+    python -m export.onnx --model runs/builtin_pan --out pan.onnx
     python -m export.onnx --model model.keras --out pan_crf.onnx --crf dense --opset 18
 
 Input `images` float32 (B, H, W, 3) RGB in [0, 255], dynamic batch and size; outputs

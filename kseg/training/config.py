@@ -85,20 +85,22 @@ def load_config(path=None, overrides=()):
         if not isinstance(recipe, dict):
             raise ConfigError(f"--config: {path} must hold a mapping at the top level")
         _merge(config, recipe)
-    if _changes_architecture(config, overrides):
+    if _changes_model_key(config, overrides, "architecture"):
         config["model"]["options"] = {}  # the recipe's options were written for its own architecture
+    elif _changes_model_key(config, overrides, "backbone"):
+        config["model"]["options"].pop("backbone_options", None)  # written for the recipe's backbone
     for assignment in overrides:
         apply_override(config, assignment)
     validate(config)
     return config
 
 
-def _changes_architecture(config, overrides):
-    """Whether an override sets `model.architecture` to another value than the recipe's."""
+def _changes_model_key(config, overrides, key):
+    """Whether an override sets `model.<key>` to another value than the recipe's."""
     for assignment in overrides:
         _, update = _parse_override(assignment)
-        architecture = update.get("model", {}).get("architecture") if isinstance(update.get("model"), dict) else None
-        if architecture is not None and architecture != config["model"]["architecture"]:
+        value = update.get("model", {}).get(key) if isinstance(update.get("model"), dict) else None
+        if value is not None and value != config["model"][key]:
             return True
     return False
 

@@ -9,16 +9,20 @@ from kseg.constants import IGNORE_LABEL
 from kseg.metrics import ConfusionMatrixMetric
 
 
-def evaluate_dataset(model, dataset, num_classes, ignore_label=IGNORE_LABEL, forward=None):
+def evaluate_dataset(model, dataset, num_classes, ignore_label=IGNORE_LABEL, forward=None, on_batch=None):
     """Stream `dataset` ((images, masks) batches) through `model` (or `forward(images)` ->
-    scores); returns `ConfusionMatrixMetric.scores()`."""
+    scores), calling `on_batch(images, masks, scores)` after each batch if given; returns
+    `ConfusionMatrixMetric.scores()`."""
     import tensorflow as tf
 
     metric = ConfusionMatrixMetric(num_classes, ignore_label=ignore_label)
     if forward is None:  # one graph for all batches (relaxed to dynamic sizes if the image sizes vary)
         forward = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
     for images, masks in dataset:
-        metric.update_state(masks, forward(images))
+        scores = forward(images)
+        metric.update_state(masks, scores)
+        if on_batch is not None:
+            on_batch(images, masks, scores)
     return metric.scores()
 
 
@@ -50,17 +54,19 @@ def write_report(scores, class_names, out_dir, title="Evaluation"):
     return json_path, md_path
 
 
-class _PredictionPictures:
-    """Colourised predictions and overlays of the first `count` batches' first image."""
+class PredictionPictures:
+    """For the first `count` batches' first image: the colourised prediction, an overlay and
+    a panel (image | ground truth | prediction | errors, with a legend of `class_names`)."""
 
-    def __init__(self, folder, count, palette):
-        self.folder, self.count, self.palette, self.index = folder, count, palette, 0
+    def __init__(self, folder, count, palette, class_names):
+        self.folder, self.count, self.palette, self.class_names, self.index = folder, count, palette, class_names, 0
         os.makedirs(folder, exist_ok=True)
 
-    def add(self, images, scores):
+    def add(self, images, masks, scores):
         from PIL import Image
 
         from kseg import visualize
+        from kseg.report_pictures import prediction_panel
 
         if self.index < self.count:
             labels = np.asarray(scores).argmax(-1)[0].astype(np.uint8)
@@ -68,17 +74,35 @@ class _PredictionPictures:
             stem = os.path.join(self.folder, f"{self.index:04d}")
             Image.fromarray(visualize.colorize(labels, self.palette)).save(f"{stem}_pred.png")
             Image.fromarray(visualize.overlay(image, labels, palette=self.palette)).save(f"{stem}_overlay.png")
+            panel = prediction_panel(image, np.asarray(masks)[0], labels, self.class_names, self.palette)
+            Image.fromarray(panel).save(f"{stem}_panel.png")
         self.index += 1
+
+
+def dataset_palette(data):
+    """The label colours of the config's `data` section."""
+    from kseg import visualize
+
+    return visualize.cityscapes_palette() if data["format"] == "cityscapes" else visualize.voc_palette()
+
+
+def write_confusion_figure(scores, class_names, out_dir, title):
+    """`<out_dir>/confusion_matrix.png`: the labelled confusion matrix, `title` and the mIoU above."""
+    from PIL import Image
+
+    from kseg.report_pictures import confusion_figure
+
+    path = os.path.join(out_dir, "confusion_matrix.png")
+    heading = f"{title}: mIoU {100 * scores['mean_iou']:.2f}%"
+    Image.fromarray(confusion_figure(scores["confusion"], class_names, title=heading)).save(path)
+    return path
 
 
 def evaluate_split(model_path, config, out_dir, save_predictions=8, images=None, **predict_options):
     """Evaluate a saved model on the configured validation split (its first `images`
     images if given) with the test-time options of `kseg.inference.predict`; write the
     report, a confusion-matrix picture and colourised predictions. Returns a summary dict."""
-    from PIL import Image
-
     from kseg import data as kdata
-    from kseg import visualize
     from kseg.inference import predictor
     from kseg.models.loading import load_inference_model
 
@@ -90,20 +114,14 @@ def evaluate_split(model_path, config, out_dir, save_predictions=8, images=None,
     dataset = kdata.segmentation_dataset(
         val_pairs, data["num_classes"], training=False, label_table=splits.label_table, skip_bad_examples=bad
     )
-    palette = visualize.cityscapes_palette() if data["format"] == "cityscapes" else visualize.voc_palette()
-    pictures = _PredictionPictures(os.path.join(out_dir, "predictions"), save_predictions, palette)
+    pictures = PredictionPictures(
+        os.path.join(out_dir, "predictions"), save_predictions, dataset_palette(data), splits.class_names
+    )
     forward = predictor(model, **predict_options)
-
-    def forward_and_draw(batch):
-        scores = forward(batch)
-        pictures.add(batch, scores)
-        return scores
-
     with kdata.named_data_errors():
-        scores = evaluate_dataset(model, dataset, data["num_classes"], forward=forward_and_draw)
+        scores = evaluate_dataset(model, dataset, data["num_classes"], forward=forward, on_batch=pictures.add)
     json_path, md_path = write_report(scores, splits.class_names, out_dir, title=config["name"])
-    confusion_png = os.path.join(out_dir, "confusion_matrix.png")
-    Image.fromarray(visualize.confusion_matrix_image(scores["confusion"])).save(confusion_png)
+    confusion_png = write_confusion_figure(scores, splits.class_names, out_dir, config["name"])
     return {
         "mean_iou": scores["mean_iou"],
         "pixel_accuracy": scores["pixel_accuracy"],

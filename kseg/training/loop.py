@@ -8,6 +8,7 @@ import keras
 from kseg import data as kdata
 from kseg.training.distribute import is_chief, shard_by_data
 from kseg.training.guards import DivergenceGuard, GoodCheckpoints, all_finite, diverged_error
+from kseg.training.progress import RunProgress
 
 
 class _LearningRateLogger(keras.callbacks.Callback):
@@ -61,7 +62,8 @@ def training_stream(job, start_batch):
 
 def fit(job, verbose):
     """Train `job.model` from its optimizer's step to `job.steps` along `chunk_plan`, a
-    checkpoint at the end of every chunk. Raises `TrainingDiverged` at a non-finite loss
+    checkpoint at the end of every chunk; `verbose` (on the chief only) prints the run's
+    progress (`RunProgress`). Raises `TrainingDiverged` at a non-finite loss
     or weight. Returns the last History (None when nothing was left to train)."""
     model, config = job.model, job.config
     guard = DivergenceGuard()
@@ -71,6 +73,8 @@ def fit(job, verbose):
         GoodCheckpoints(job.manager, guard, model.variables),
         keras.callbacks.TensorBoard(os.path.join(job.out_dir, "logs"), update_freq="epoch"),
     ]
+    if verbose and is_chief(job.strategy):
+        callbacks.append(RunProgress(job.steps))
     iterations = model.optimizer.iterations
     history = None
     for initial_epoch, epochs, steps_per_epoch in chunk_plan(int(iterations.numpy()), job.steps, config["train"]["checkpoint_every"]):
@@ -83,7 +87,7 @@ def fit(job, verbose):
             steps_per_epoch=steps_per_epoch,
             shuffle=False,  # the tf.data pipeline shuffles
             callbacks=callbacks,
-            verbose=verbose if is_chief(job.strategy) else 0,
+            verbose=0,
         )
         if kdata.pending_data_error() is not None:  # a bad-examples limit ended the stream
             break

@@ -16,7 +16,9 @@ from kseg.training.artefacts import export_onnx_of_run, export_saved_model_of_ru
 from kseg.training.checkpoint import complete_checkpoint, restore_complete
 from kseg.training.config import ConfigError, config_text, expand_stages
 from kseg.training.distribute import is_chief, make_strategy, worker_dir
-from kseg.training.evaluation import evaluate_dataset, write_report
+from kseg.training.evaluation import (
+    PredictionPictures, dataset_palette, evaluate_dataset, write_confusion_figure, write_report,
+)
 from kseg.training.init_weights import transfer_weights
 from kseg.training.loop import fit
 from kseg.training.optimization import training_steps
@@ -159,10 +161,13 @@ def finalize(job, history):
         result[key] = save_model_atomically(part, os.path.join(out_dir, filename))
     segmenter = job.task.inference_model(model)
     if is_chief(job.strategy):
-        scores = _evaluate(job, segmenter)
-        json_path, md_path = write_report(scores, job.splits.class_names, os.path.join(out_dir, "eval"), title=config["name"])
+        eval_dir = os.path.join(out_dir, "eval")
+        pictures = PredictionPictures(os.path.join(eval_dir, "predictions"), 8, dataset_palette(config["data"]), job.splits.class_names)
+        scores = _evaluate(job, segmenter, pictures)
+        json_path, md_path = write_report(scores, job.splits.class_names, eval_dir, title=config["name"])
+        confusion_png = write_confusion_figure(scores, job.splits.class_names, eval_dir, config["name"])
         result.update(
-            metrics={"json": json_path, "markdown": md_path},
+            metrics={"json": json_path, "markdown": md_path, "confusion_matrix": confusion_png, "predictions": pictures.folder},
             exports=export_saved_model_of_run(segmenter, config, out_dir, step),
             val_mean_iou=scores["mean_iou"],
             val_pixel_accuracy=scores["pixel_accuracy"],
@@ -176,8 +181,9 @@ def finalize(job, history):
     return result
 
 
-def _evaluate(job, segmenter):
-    """Scores of `segmenter` on the validation split with the task's test-time procedure."""
+def _evaluate(job, segmenter, pictures):
+    """Scores of `segmenter` on the validation split with the task's test-time procedure;
+    `pictures` (a `PredictionPictures`) draws the first images."""
     from kseg.inference import predictor
 
     data = job.config["data"]
@@ -188,7 +194,7 @@ def _evaluate(job, segmenter):
     options = job.task.test_time_options()
     forward = predictor(segmenter, **options) if options else None
     with kdata.named_data_errors():
-        return evaluate_dataset(segmenter, val_ds, data["num_classes"], forward=forward)
+        return evaluate_dataset(segmenter, val_ds, data["num_classes"], forward=forward, on_batch=pictures.add)
 
 
 def _initialise_from(model, path):

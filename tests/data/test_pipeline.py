@@ -7,13 +7,14 @@ from PIL import Image
 
 import kseg.data as kd
 from kseg.data.augment import augment, pad_to
-from kseg.data.builtin import make_example
+from kseg.data.builtin import SIZE, SPLITS, make_example
+from kseg.data.synthetic import PHOTOS
 from kseg.visualize import voc_palette
 
 
-@pytest.fixture(scope="module")
-def builtin_root(tmp_path_factory):
-    return kd.ensure_builtin_dataset(str(tmp_path_factory.mktemp("data") / "shapes"))
+@pytest.fixture
+def builtin_root(data_root):
+    return data_root
 
 
 def _write_pair(root, name, image, mask, palette=True):
@@ -26,18 +27,47 @@ def _write_pair(root, name, image, mask, palette=True):
     png.save(os.path.join(root, "masks", f"{name}.png"))
 
 
-def test_builtin_dataset_is_deterministic_voc_layout(builtin_root, tmp_path):
+def test_builtin_dataset_is_deterministic_voc_layout(builtin_root):
     train = kd.voc_pairs(builtin_root, "train")
     val = kd.voc_pairs(builtin_root, "val")
-    assert (len(train), len(val)) == (256, 64)
+    assert (len(train), len(val)) == (SPLITS["train"], SPLITS["val"])
     image, mask = kd.read_pair(*train[0], num_classes=5)
-    assert image.shape == (128, 128, 3) and mask.shape == (128, 128)
+    assert image.shape == (SIZE, SIZE, 3) and mask.shape == (SIZE, SIZE)
     assert set(np.unique(mask)) <= set(range(5))
-    again = kd.ensure_builtin_dataset(str(tmp_path / "again"))
-    np.testing.assert_array_equal(kd.read_pair(*kd.voc_pairs(again, "train")[0], num_classes=5)[1], mask)
-    # Every class occurs, and colour alone does not separate them (mean colours overlap).
+    np.testing.assert_array_equal(make_example(0, split="train")[1], mask)  # regenerated: the same picture
+    np.testing.assert_array_equal(make_example(0, split="train")[0], make_example(0, split="train")[0])
     masks = np.stack([kd.read_pair(*p, num_classes=5)[1] for p in train[:64]])
     assert set(np.unique(masks)) == set(range(5))
+
+
+def test_builtin_validation_backgrounds_are_photos_training_never_saw():
+    assert not set(PHOTOS["train"]) & set(PHOTOS["val"])
+    index = SPLITS["train"]  # the first val picture
+    val_image, val_mask = make_example(index, split="val")
+    train_image, _ = make_example(index, split="train")
+    background = val_mask == 0
+    assert background.mean() > 0.3 and np.abs(val_image[background].astype(int) - train_image[background]).mean() > 10
+
+
+def test_builtin_textures_carry_the_class_not_the_colour():
+    """Mean colours of the four texture classes over many objects are alike (colour does not
+    tell the class), and each texture's pattern differs: its horizontal/vertical edge energy."""
+    from kseg.data.synthetic import texture
+
+    rng = np.random.RandomState(0)
+    energy = {}
+    for kind in range(1, 5):
+        patterns = [texture(rng, kind, 64) for _ in range(40)]
+        energy[kind] = np.mean([np.abs(np.diff(p, axis=1)).mean() + np.abs(np.diff(p, axis=0)).mean() for p in patterns])
+    assert energy[4] > max(energy[1], energy[3])  # speckle: the most edges per pixel
+    colours = {k: [] for k in range(1, 5)}
+    for index in range(48):
+        image, mask = make_example(index)
+        for kind in range(1, 5):
+            if (mask == kind).sum() > 200:
+                colours[kind].append(image[mask == kind].mean(0))
+    means = np.array([np.mean(colours[k], 0) for k in range(1, 5)])
+    assert np.ptp(means, axis=0).max() < 40
 
 
 def test_builtin_coarse_split_loses_the_contours_and_keeps_the_regions(builtin_root):
@@ -45,15 +75,15 @@ def test_builtin_coarse_split_loses_the_contours_and_keeps_the_regions(builtin_r
     assert len(coarse) == 256 and not set(p[0] for p in coarse) & set(p[0] for p in kd.voc_pairs(builtin_root, "train"))
     name = os.path.splitext(os.path.basename(coarse[0][0]))[0]
     index = int(name.split("_")[1])
-    _, fine = make_example(index)
+    _, fine = make_example(index, split="coarse")
     _, mask = kd.read_pair(*coarse[0], num_classes=5)
     labelled = mask != 255
     np.testing.assert_array_equal(mask[labelled], fine[labelled])  # what is labelled is right
     # Ignored exactly where a 7x7 window (band 3) sees another label: NumPy loop reference.
     band = 3
     expected = np.zeros_like(labelled)
-    for y in range(128):
-        for x in range(128):
+    for y in range(SIZE):
+        for x in range(SIZE):
             window = fine[max(0, y - band) : y + band + 1, max(0, x - band) : x + band + 1]
             expected[y, x] = (window != fine[y, x]).any()
     np.testing.assert_array_equal(~labelled, expected)
