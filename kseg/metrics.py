@@ -59,20 +59,19 @@ class ConfusionMatrixMetric(keras.metrics.Metric):
         labels = tf.reshape(tf.cast(y_true, tf.int32), [-1])
         preds = tf.reshape(tf.cast(y_pred, tf.int32), [-1])
         valid = tf.not_equal(labels, self.ignore_label)
-        labels = tf.boolean_mask(labels, valid)
-        preds = tf.boolean_mask(preds, valid)
         checks = [
             tf.debugging.assert_less(
-                labels, self.num_classes, message=f"label values must be < num_classes={self.num_classes} or be the ignore label"
+                tf.where(valid, labels, 0),
+                self.num_classes,
+                message=f"label values must be < num_classes={self.num_classes} or be the ignore label",
             ),
             tf.debugging.assert_non_negative(labels, message="label values must be >= 0"),
         ]
+        # A weighted segment sum over a fixed number of cells, not bincount of a boolean
+        # mask: static shapes, so the metric compiles under XLA (train.jit_compile).
         with tf.control_dependencies(checks):
-            counts = tf.math.bincount(
-                labels * self.num_classes + preds,
-                minlength=self.num_classes**2,
-                maxlength=self.num_classes**2,
-                dtype=tf.float64,
+            counts = tf.math.unsorted_segment_sum(
+                tf.cast(valid, tf.float64), tf.where(valid, labels * self.num_classes + preds, 0), self.num_classes**2
             )
         self.confusion.assign_add(tf.reshape(counts, (self.num_classes, self.num_classes)))
 

@@ -100,3 +100,16 @@ def test_in_compile_and_evaluate():
     result = model.evaluate(x, y, batch_size=2, verbose=0, return_dict=True)
     preds = model.predict(x, verbose=0).argmax(-1)
     assert result["mean_iou"] == pytest.approx(_numpy_scores(y, preds, 3)[2], rel=1e-5)
+
+
+def test_update_compiles_under_xla_and_counts_like_numpy():
+    """`train.jit_compile` compiles the metric into the train step: no data-dependent shapes."""
+    rng = np.random.RandomState(1)
+    n = 4
+    labels = rng.randint(0, n, (2, 7, 6))
+    labels[rng.rand(2, 7, 6) < 0.2] = 255
+    logits = rng.randn(2, 7, 6, n).astype("float32")
+    metric = ConfusionMatrixMetric(num_classes=n)
+    tf.function(metric.update_state, jit_compile=True)(tf.constant(labels), tf.constant(logits))
+    cm = _numpy_scores(labels, logits.argmax(-1), n)[0]
+    np.testing.assert_array_equal(metric.scores()["confusion"], cm)
