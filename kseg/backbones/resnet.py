@@ -6,6 +6,7 @@ from kseg.backbones import timm_checkpoint
 from kseg.backbones.common import check_input_shape, check_model_kwargs, check_output_stride, stage_strides_and_rates
 from kseg.backbones.weights import load_backbone_weights
 from kseg.constructor_config import ConstructorConfigModel
+from kseg.layers.batch_norm import FusedBatchNormalization
 from kseg.layers.preprocessing import PREPROCESSING, ImageNormalization
 
 # Blocks per stage (conv2_x .. conv5_x) and bottleneck widths, He et al. 2016, Tab. 1.
@@ -24,21 +25,21 @@ def _bottleneck(x, filters, stride, rate, name, shortcut_conv, stride_in_3x3=Fal
         if avg_down and stride > 1:
             shortcut = keras.layers.AveragePooling2D(stride, strides=stride, padding="same", name=f"{name}_0_pool")(x)
         shortcut = keras.layers.Conv2D(4 * filters, 1, strides=1 if avg_down else stride, name=f"{name}_0_conv")(shortcut)
-        shortcut = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_0_bn")(shortcut)
+        shortcut = FusedBatchNormalization(epsilon=BN_EPSILON, name=f"{name}_0_bn")(shortcut)
     else:
         shortcut = x
     x = keras.layers.Conv2D(filters, 1, strides=1 if stride_in_3x3 else stride, name=f"{name}_1_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_1_bn")(x)
+    x = FusedBatchNormalization(epsilon=BN_EPSILON, name=f"{name}_1_bn")(x)
     x = keras.layers.Activation("relu", name=f"{name}_1_relu")(x)
     if stride_in_3x3 and stride > 1:
         x = keras.layers.ZeroPadding2D(1, name=f"{name}_2_pad")(x)
         x = keras.layers.Conv2D(filters, 3, strides=stride, name=f"{name}_2_conv")(x)
     else:
         x = keras.layers.Conv2D(filters, 3, padding="same", dilation_rate=rate, name=f"{name}_2_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_2_bn")(x)
+    x = FusedBatchNormalization(epsilon=BN_EPSILON, name=f"{name}_2_bn")(x)
     x = keras.layers.Activation("relu", name=f"{name}_2_relu")(x)
     x = keras.layers.Conv2D(4 * filters, 1, name=f"{name}_3_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_3_bn")(x)
+    x = FusedBatchNormalization(epsilon=BN_EPSILON, name=f"{name}_3_bn")(x)
     x = keras.layers.Add(name=f"{name}_add")([shortcut, x])
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
@@ -46,7 +47,7 @@ def _bottleneck(x, filters, stride, rate, name, shortcut_conv, stride_in_3x3=Fal
 def _standard_stem(x, width):
     x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(x)
     x = keras.layers.Conv2D(width, 7, strides=2, name="conv1_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
+    x = FusedBatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
     return keras.layers.Activation("relu", name="conv1_relu")(x)
 
 
@@ -60,7 +61,7 @@ def _deep_stem(x, width):
             filters, 3, strides=stride, padding="valid" if stride == 2 else "same", use_bias=False,
             name=f"stem_conv{i}",
         )(x)
-        x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"stem_bn{i}")(x)
+        x = FusedBatchNormalization(epsilon=BN_EPSILON, name=f"stem_bn{i}")(x)
         x = keras.layers.Activation("relu", name=f"stem_relu{i}")(x)
     return x
 

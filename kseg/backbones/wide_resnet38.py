@@ -7,6 +7,7 @@ import keras
 
 from kseg.backbones.common import check_input_shape, check_model_kwargs
 from kseg.constructor_config import ConstructorConfigModel
+from kseg.layers.batch_norm import FusedBatchNormalization
 from kseg.layers.deformable import DeformableConv2D
 from kseg.layers.preprocessing import ImageNormalization
 
@@ -27,7 +28,7 @@ TORCH_STD_RGB = (58.395, 57.12, 57.375)
 
 
 def _bn_relu(x, name):
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = FusedBatchNormalization(name=f"{name}_bn")(x)
     return keras.layers.Activation("relu", name=f"{name}_relu")(x)
 
 

@@ -1,6 +1,7 @@
 """Keras layers of kseg. Every class is registered under the "kseg" package for `.keras` files."""
 
 from kseg.layers.aspp import ASPP, ASPP_PRESETS, ASPPV3  # noqa: F401
+from kseg.layers.batch_norm import FusedBatchNormalization  # noqa: F401
 from kseg.layers.conv_block import ConvBNActivation  # noqa: F401
 from kseg.layers.pan import FeaturePyramidAttention, GlobalAttentionUpsample  # noqa: F401
 from kseg.layers.deformable import DeformableConv2D  # noqa: F401

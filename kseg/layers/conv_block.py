@@ -4,6 +4,8 @@ optional BatchNormalization and activation."""
 import keras
 import tensorflow as tf
 
+from kseg.layers.batch_norm import FusedBatchNormalization
+
 
 @keras.saving.register_keras_serializable(package="kseg")
 class ConvBNActivation(keras.layers.Layer):
@@ -72,7 +74,7 @@ class ConvBNActivation(keras.layers.Layer):
         self.bn_momentum = float(bn_momentum)
         self.bn_epsilon = float(bn_epsilon)
         self.bn = (
-            keras.layers.BatchNormalization(
+            FusedBatchNormalization(
                 momentum=self.bn_momentum, epsilon=self.bn_epsilon, name="bn", dtype=self.dtype_policy
             )
             if self.batch_norm

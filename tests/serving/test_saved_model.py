@@ -11,6 +11,10 @@ from kseg.serving import PAD_LABEL, ExportError, export_saved_model, existing_ve
 from kseg.serving.saved_model import read_models_config
 from tests.serving.conftest import decoded, photo
 
+# tiny_pan's classifier is scaled by 300, so the serving graph's different float rounding
+# (grappler folds each BatchNorm into its convolution) shows as up to ~1e-4 in probabilities.
+TINY_PAN_ATOL = 2e-4
+
 
 def _reference(model, images):
     """In-process Keras model on each decoded image at its own size: (probabilities, labels)."""
@@ -81,7 +85,7 @@ def test_session_loader_like_tf_serving_on_jpeg_bytes(exported, tiny_pan):
     np.testing.assert_array_equal(got["image_shape"], [[75, 100], [64, 121]])
     for i, (h, w) in enumerate(got["image_shape"]):
         np.testing.assert_array_equal(got["labels"][i, :h, :w], want_labels[i])
-        np.testing.assert_allclose(got["probabilities"][i, :h, :w], want_probs[i], atol=1e-5)
+        np.testing.assert_allclose(got["probabilities"][i, :h, :w], want_probs[i], atol=TINY_PAN_ATOL)
         assert (got["labels"][i, h:] == PAD_LABEL).all() and (got["labels"][i, :, w:] == PAD_LABEL).all()
         assert (got["probabilities"][i, h:] == 0).all()
     assert len(np.unique(got["labels"][0, :75, :100])) > 1, "the test model predicts more than one class"
@@ -99,7 +103,7 @@ def test_reloaded_signatures_batch_sizes(exported, tiny_pan, batch):
     tensor = np.stack([decoded(photo(56, 72))] * batch)
     out = loaded.signatures["predict_tensor"](images=tf.constant(tensor))
     np.testing.assert_allclose(
-        out["probabilities"].numpy(), tf.nn.softmax(tiny_pan(tensor)).numpy(), atol=1e-5
+        out["probabilities"].numpy(), tf.nn.softmax(tiny_pan(tensor)).numpy(), atol=TINY_PAN_ATOL
     )
     assert out["labels"].dtype == tf.int32 and out["labels"].shape == (batch, 56, 72)
 
