@@ -1,10 +1,12 @@
-"""Serving latency per image: in-process Keras vs the exported SavedModel (bytes in) vs
-ONNX Runtime, for PAN-R101 at 512x512 on this machine's CPU.
+"""Serving latency per image: in-process Keras vs the exported SavedModel (bytes in; float32
+and `--precision bfloat16`) vs ONNX Runtime, for PAN-R101 at 512x512 on this machine's CPU.
 
 One JSON line per (route, batch size) with seconds per image and the ratio to the Keras
-model measured in the same run (> 1 means slower than Keras). The SavedModel route
-includes JPEG decoding and the argmax inside the graph, as TF Serving would run it; the
-Keras and ONNX routes take decoded float images.
+model measured in the same run (> 1 means slower than Keras); the bfloat16 SavedModel's
+line also has `speedup_over_float32_saved_model` and the share of pixels whose labels
+equal the float32 export's. The SavedModel routes include JPEG decoding and the argmax
+inside the graph, as TF Serving would run it; the Keras and ONNX routes take decoded
+float images.
 
     python benchmarks/serving.py                         # PAN-R101, batch 1 and 8
     python benchmarks/serving.py --model deeplabv2 --batch-sizes 1 --repeats 2
@@ -26,6 +28,7 @@ from PIL import Image  # noqa: E402
 
 import kseg  # noqa: E402
 from kseg.data.builtin import make_example  # noqa: E402
+from kseg.models.loading import with_precision  # noqa: E402
 from kseg.serving import export_onnx, export_saved_model  # noqa: E402
 
 MODELS = {
@@ -70,6 +73,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         saved = export_saved_model(model, tmp, args.model, include_probabilities=False)
         serve = tf.saved_model.load(saved).signatures["serving_default"]
+        saved_bf16 = export_saved_model(with_precision(model, "bfloat16"), tmp, f"{args.model}_bf16", include_probabilities=False)
+        serve_bf16 = tf.saved_model.load(saved_bf16).signatures["serving_default"]
         onnx_path = export_onnx(model, os.path.join(tmp, "model.onnx"), check=False)["path"]
         session = onnxruntime.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
         for batch in args.batch_sizes:
@@ -77,10 +82,16 @@ def main():
             routes = {
                 "keras": lambda: keras_call(tf.constant(decoded)).numpy(),
                 "saved_model_bytes": lambda: serve(images=tf.constant(encoded))["labels"].numpy(),
+                "saved_model_bytes_bfloat16": lambda: serve_bf16(images=tf.constant(encoded))["labels"].numpy(),
                 "onnxruntime": lambda: session.run(["labels"], {"images": decoded}),
             }
             seconds = {name: best_time(fn, args.repeats) / batch for name, fn in routes.items()}
+            agreement = float(np.mean(routes["saved_model_bytes"]() == routes["saved_model_bytes_bfloat16"]()))
             for name, per_image in seconds.items():
+                extra = {} if name != "saved_model_bytes_bfloat16" else {
+                    "speedup_over_float32_saved_model": round(seconds["saved_model_bytes"] / per_image, 3),
+                    "label_agreement_with_float32": round(agreement, 5),
+                }
                 print(json.dumps({
                     "benchmark": "serving",
                     "model": f"{args.model}_r101",
@@ -94,6 +105,7 @@ def main():
                     "machine": platform.machine(),
                     "tensorflow": tf.__version__,
                     "onnxruntime": onnxruntime.__version__,
+                    **extra,
                 }), flush=True)
 
 

@@ -18,7 +18,7 @@ from training.quiet import start_tensorflow
 
 start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back
 
-from kseg.constants import CRF_NAMES  # noqa: E402
+from kseg.constants import CRF_NAMES, INFERENCE_PRECISIONS  # noqa: E402
 from kseg.serving.graph import MAX_PIXELS, MAX_SIDE  # noqa: E402
 
 
@@ -59,15 +59,20 @@ def main(argv=None):
         help=f"refuse images of more than N pixels before decoding; 0: no cap (default {MAX_PIXELS})",
     )
     parser.add_argument("--no-probabilities", action="store_true", help="return labels only (smaller responses)")
+    parser.add_argument(
+        "--precision", choices=INFERENCE_PRECISIONS, default="float32",
+        help="the served graph computes in bfloat16 (outputs stay float32 probabilities, int32 labels)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
     parser.add_argument("--serving-root", default="/models", help="where the server sees --out (models.config)")
     args = parser.parse_args(argv)
 
     from kseg.serving import ExportError, export_saved_model
     from kseg.models.loading import load_inference_model
+    from kseg.serving.labels import run_labels
 
     try:
-        model = load_inference_model(args.model)
+        model = load_inference_model(args.model, args.precision)
         path = export_saved_model(
             model,
             args.out,
@@ -80,6 +85,7 @@ def main(argv=None):
             serving_root=args.serving_root,
             max_side=args.max_side or None,
             max_pixels=args.max_pixels or None,
+            labels=run_labels(args.model),
         )
     except (ExportError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

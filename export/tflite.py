@@ -40,10 +40,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from kseg.models.loading import load_inference_model
+    from kseg.serving.labels import run_labels
     from kseg.serving.tflite import TFLiteExportError, export_tflite
 
     try:
-        result = export_tflite(load_inference_model(args.model), args.out, args.size, args.quantize, check=not args.no_verify)
+        result = export_tflite(
+            load_inference_model(args.model), args.out, args.size, args.quantize, check=not args.no_verify,
+            labels=run_labels(args.model),
+        )
     except (TFLiteExportError, FileNotFoundError, ValueError) as error:
         print(f"python -m export.tflite: error: {error}", file=sys.stderr)
         return 2

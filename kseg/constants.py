@@ -2,9 +2,11 @@
 
 IGNORE_LABEL = 255  # label pixels carrying no supervision (VOC borders, Cityscapes void); also the padding label
 
+PALETTE_NAMES = ("voc", "cityscapes")  # data.palette by name: kseg.data.palettes
 CRF_NAMES = ("dense", "conv")  # kseg.layers.DenseCRF, kseg.layers.ConvCRF
 STRATEGIES = ("default", "mirrored", "multi_worker")  # tf.distribute; multi_worker reads TF_CONFIG
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype policies
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype policies; auto: kseg.training.precision
+INFERENCE_PRECISIONS = ("float32", "bfloat16")  # --precision of evaluate, predict, export.saved_model
 SEGMENTATION_LOSSES = ("cross_entropy", "ohem", "dice", "lovasz")  # terms of train.loss
 CLASS_WEIGHTINGS = ("inverse_frequency", "median_frequency")  # train.class_weights computed from the labels
 ADVERSARIAL_LOSSES = ("non_saturating", "minimax")  # Seg-GAN eq. 4 | Goodfellow's original

@@ -37,6 +37,7 @@ BUILDERS = {
     "ASPP(vgg form)": lambda: _called(kseg.layers.ASPP(3, rates=(2, 4), hidden_filters=8), (9, 9, 8)),
     "ASPPV3": lambda: _called(kseg.layers.ASPPV3(8), (9, 9, 8)),
     "ConvBNActivation": lambda: _called(kseg.layers.ConvBNActivation(4, 3, 2, batch_norm=True), (9, 9, 3)),
+    "FusedBatchNormalization": lambda: _called(kseg.layers.FusedBatchNormalization(), (9, 9, 3)),
     "FeaturePyramidAttention": lambda: _called(kseg.layers.FeaturePyramidAttention(8), (16, 16, 8)),
     "GlobalAttentionUpsample": lambda: _called(kseg.layers.GlobalAttentionUpsample(8), (8, 8, 8), (16, 16, 4)),
     "DeformableConv2D": lambda: _called(kseg.layers.DeformableConv2D(4, 3), (9, 9, 3)),

@@ -17,6 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = os.path.join(ROOT, "training", "configs")
 TINY = [
     "train.checkpoint_every=2",
+    "train.precision=float32",  # the suite's numbers do not depend on the machine's bfloat16 units
     "data.crop=[64,64]",
     "data.batch_size=2",
     options_override(decoder_filters=32, backbone_options=TINY_RESNET),
@@ -48,6 +49,9 @@ def test_defaults_and_overrides():
         (["data.crop=[64]"], "data.crop must be"),
         (["train.steps=0"], "train.steps must be a positive integer"),
         (["steps"], "Expected key=value"),
+        (["data.palette=[[1,2,3]]"], r"data.palette must be null, voc, cityscapes, or a list of \[r, g, b\]"),
+        (["data.palette=[[1,2,3],[4,5,300]]"], r"data.palette must be"),
+        (["data.palette=[[1,2,3],[4,5,6]]"], "data.palette lists 2 colours but there are 5 classes"),
     ],
 )
 def test_bad_configs(overrides, message):
@@ -109,7 +113,7 @@ def test_short_run_lowers_the_loss_evaluates_saves_and_exports(tmp_path, data_ro
 
     # 14 steps with a checkpoint every 4: the last "epoch" is 2 steps, so the run ends at 14.
     # Exports on (as in the default run), checked by tests/serving/run_export_checks.py.
-    overrides = TINY + ["export.onnx=true", "export.saved_model=true", "export.name=shapes"]
+    overrides = TINY + ["export.onnx=true", "export.saved_model=true", "export.name=shapes", f"data.palette={PALETTE}"]
     config = load_config(
         overrides=overrides + ["train.steps=14", "train.checkpoint_every=4", "data.batch_size=8", f"data.root={data_root}"]
     )
@@ -129,11 +133,29 @@ def test_short_run_lowers_the_loss_evaluates_saves_and_exports(tmp_path, data_ro
     model = keras.saving.load_model(result["model"])
     assert model.output_shape[-1] == 5
     check_run_exports(result, model)
+    _check_labels_travel_with_the_exports(result)
     logs = os.listdir(result["tensorboard"])
     assert logs, "TensorBoard logs were written"
 
     losses = _epoch_losses(result["tensorboard"])
     assert len(losses) == 4 and losses[2] < losses[0]  # third 4-step epoch vs the first
+
+
+PALETTE = [[0, 0, 0], [250, 10, 10], [10, 250, 10], [10, 10, 250], [200, 200, 0]]
+
+
+def _check_labels_travel_with_the_exports(result):
+    """Class names and data.palette reach the SavedModel, the ONNX file and the pictures."""
+    from PIL import Image
+
+    from kseg.serving.labels import read_labels
+
+    want = {"class_names": ["background", "stripes", "checker", "dots", "speckle"], "palette": PALETTE}
+    assert read_labels(result["exports"]["saved_model"]) == want
+    assert read_labels(result["exports"]["onnx"]["path"]) == want
+    assert read_labels(result["run_dir"]) == want
+    picture = Image.open(os.path.join(result["metrics"]["predictions"], "0000_pred.png")).convert("RGB")
+    assert set(map(tuple, np.asarray(picture).reshape(-1, 3))) <= set(map(tuple, PALETTE))
 
 
 def _epoch_losses(log_dir):

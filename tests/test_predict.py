@@ -64,14 +64,17 @@ def test_options_globs_and_what_cannot_be_read(tiny_model, tmp_path, capsys):
 
 def test_a_saved_model_predicts_as_exported(tiny_model, tmp_path, capsys):
     from kseg.serving import export_saved_model
+    from kseg.serving.labels import labels_metadata
 
     model, _ = tiny_model
-    served = export_saved_model(model, str(tmp_path / "serving"), "pan")
+    colours = [[9, 9, 9], [200, 0, 0], [0, 0, 200]]
+    served = export_saved_model(model, str(tmp_path / "serving"), "pan", labels=labels_metadata(["x", "y", "z"], colours))
     _images(tmp_path / "in")
     assert main(["--model", served, "--images", str(tmp_path / "in" / "b.png"), "--out", str(tmp_path / "o")]) == 0
     source = np.asarray(Image.open(tmp_path / "in" / "b.png").convert("RGB"))
     expected = np.argmax(model(source[None].astype("float32"), training=False).numpy()[0], -1)
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "o" / "b.png")), expected)
+    assert Image.open(tmp_path / "o" / "b.png").getpalette()[:9] == sum(colours, [])  # the export's class colours
     with pytest.raises(SystemExit):
         main(["--model", served, "--images", str(tmp_path / "in"), "--out", str(tmp_path / "p"), "--flip"])
     assert "need a .keras model or run folder" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
 import os
 
-from kseg.constants import CRF_NAMES, TTA_FUSIONS
+from kseg.constants import CRF_NAMES, INFERENCE_PRECISIONS, TTA_FUSIONS
 from kseg.training.config import ConfigError, load_config
 
 
@@ -22,6 +22,14 @@ def add_test_time_arguments(parser):
         help="shifted multi-step testing (RelationNet §II-C): N^2 runs shifted by output_stride/N pixels, interleaved",
     )
     parser.add_argument("--crf", choices=CRF_NAMES, help="refine with a CRF")
+    add_precision_argument(parser)
+
+
+def add_precision_argument(parser):
+    parser.add_argument(
+        "--precision", choices=INFERENCE_PRECISIONS, default="float32",
+        help="compute in bfloat16 (weights kept, outputs float32; fast on AMX/AVX-512 BF16 CPUs and GPUs)",
+    )
 
 
 def test_time_options(parser, args):
@@ -32,7 +40,7 @@ def test_time_options(parser, args):
         parser.error("--shifted-steps and --sliding-window cannot be combined")
     return dict(
         scales=args.scales, flip=args.flip, fusion=args.fusion, sliding_window=args.sliding_window,
-        stride=args.stride, crf=args.crf, shifted_steps=args.shifted_steps,
+        stride=args.stride, crf=args.crf, shifted_steps=args.shifted_steps, precision=args.precision,
     )
 
 

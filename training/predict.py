@@ -34,15 +34,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     options = test_time_options(parser, args)
 
-    from kseg.inference.images import image_paths, load_segmenter, predict_files
+    from kseg.inference.images import image_paths, load_segmenter, model_palette, predict_files
     from kseg.inference.predict import TestTimeOptionError
 
     try:
         paths = image_paths(args.images)
         segment = load_segmenter(args.model, **options)
+        palette = model_palette(args.model)
     except (FileNotFoundError, ValueError, TestTimeOptionError) as error:
         parser.error(str(error))
-    result = predict_files(segment, paths, args.out, progress=_progress)
+    result = predict_files(segment, paths, args.out, palette=palette, progress=_progress)
     for path, reason in result["failed"].items():
         print(f"{parser.prog}: skipped {path}: {reason}", file=sys.stderr)
     print(f"{len(result['written'])} of {len(paths)} images segmented -> {args.out}"

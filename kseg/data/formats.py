@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from kseg.constants import DATA_FORMATS
 from kseg.data.builtin import CLASSES as BUILTIN_CLASSES
 from kseg.data.builtin import builtin_root
+from kseg.data.palettes import read_palette
 from kseg.data.labels import CITYSCAPES_CLASSES, VOC_CLASSES, cityscapes_train_id_table
 from kseg.data.sources import DataError, cityscapes_pairs, folder_pairs, voc_pairs
 
@@ -83,6 +84,7 @@ def resolve_classes(data):
         source = "data.class_names has" if given is not None else f"the {data['format']} dataset has"
         raise ValueError(f"data.num_classes={count} but {source} {len(names)} classes")
     data["num_classes"], data["class_names"] = len(names), list(names)
+    read_palette(data.get("palette"), len(names))
     return data
 
 

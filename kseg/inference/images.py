@@ -30,13 +30,15 @@ def image_paths(spec):
     return sorted(paths)
 
 
-def load_segmenter(path, **options):
+def load_segmenter(path, precision="float32", **options):
     """`images (1, H, W, 3) -> labels (1, H, W)` for a run folder or `.keras` file (with the
-    test-time `options` of `kseg.inference.predict`) or an exported SavedModel folder (as
-    exported: its `predict_tensor` signature; options do not apply)."""
+    test-time `options` of `kseg.inference.predict`, computing in `precision`, see
+    `kseg.models.loading.with_precision`) or an exported SavedModel folder (as exported:
+    its `predict_tensor` signature; options and precision do not apply)."""
     import tensorflow as tf
 
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        options = dict(options, precision=None if precision == "float32" else precision)
         used = sorted(key for key, value in options.items() if value not in (None, False, (1.0,), "mean"))
         if used:
             raise ValueError(f"{', '.join(used)}: test-time options need a .keras model or run folder; {path} is a SavedModel")
@@ -45,8 +47,20 @@ def load_segmenter(path, **options):
     from kseg.inference.predict import predictor
     from kseg.models.loading import load_inference_model
 
-    forward = predictor(load_inference_model(path), **options)
+    forward = predictor(load_inference_model(path, precision), **options)
     return lambda images: tf.argmax(forward(tf.constant(images, tf.float32)), axis=-1, output_type=tf.int32)
+
+
+def model_palette(path):
+    """(256, 3) uint8 colours of the classes of the model at `path` (its labels metadata,
+    `kseg.serving.labels`), or None (the VOC palette) when it has none."""
+    from kseg.data.palettes import read_palette
+    from kseg.serving.labels import read_labels
+
+    labels = read_labels(path)
+    if not labels or not labels.get("palette"):
+        return None
+    return read_palette(labels["palette"], len(labels["palette"]), key=f"{path}: palette")
 
 
 def _read_rgb(path):

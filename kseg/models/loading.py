@@ -18,12 +18,51 @@ def resolve_model_path(path):
     return path
 
 
-def load_inference_model(path):
+def load_inference_model(path, precision="float32"):
     """The segmentation network saved in a run folder or a `.keras` file: its
     `inference_model()` (a GAN's generator, RelationNet without its training heads),
-    without compile state."""
+    without compile state, computing in `precision` (see `with_precision`)."""
     import keras
 
     from kseg.models.common import inference_model  # importing kseg.models registers the kseg classes
 
-    return inference_model(keras.saving.load_model(resolve_model_path(path), compile=False))
+    return with_precision(inference_model(keras.saving.load_model(resolve_model_path(path), compile=False)), precision)
+
+
+def with_precision(model, precision):
+    """`model` computing in `precision`: "float32" (the model itself) or "bfloat16" (a copy
+    rebuilt under Keras' `mixed_bfloat16` policy with the same weights: variables stay
+    float32, convolutions and matmuls run in bfloat16 -- on CPUs with AMX or AVX-512 BF16
+    and on GPUs several times faster -- and the outputs are cast back to float32 by the
+    serving and test-time code; CRFs run in float32)."""
+    import keras
+
+    from kseg.constants import INFERENCE_PRECISIONS
+
+    if precision not in INFERENCE_PRECISIONS:
+        raise ValueError(f"precision must be one of {list(INFERENCE_PRECISIONS)}. Received: precision={precision!r}")
+    if precision == "float32":
+        return model
+    policy = f"mixed_{precision}"
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:  # kseg models rebuild from their constructor arguments under the global policy
+        copy = model.__class__.from_config(_with_policy(model.get_config(), policy))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    copy.set_weights(model.get_weights())
+    if copy.compute_dtype != precision:
+        raise ValueError(f"{model.name} cannot be rebuilt to compute in {precision}")
+    return copy
+
+
+def _with_policy(config, policy):
+    """`config` with every float32 layer dtype policy replaced by `policy` (functional
+    models' configs name each layer's policy; constructor configs name none)."""
+    if isinstance(config, list):
+        return [_with_policy(v, policy) for v in config]
+    if not isinstance(config, dict):
+        return config
+    if config.get("class_name") == "DTypePolicy" and config.get("config", {}).get("name") == "float32":
+        return dict(config, config=dict(config["config"], name=policy))
+    return {k: _with_policy(v, policy) for k, v in config.items()}

@@ -1,11 +1,14 @@
 """ONNX export through tf2onnx from a `tf.function` with an explicit input signature
 (tf2onnx's `from_keras` does not handle Keras 3 models), verified with ONNX Runtime."""
 
+import json
+
 import numpy as np
 import tensorflow as tf
 
 from kseg.atomic import atomic_path
 from kseg.serving.graph import Segmenter, make_crf
+from kseg.serving.labels import ONNX_LABELS_KEY
 
 DEFAULT_OPSET = 17
 LOGITS_TOLERANCE = 1e-4
@@ -52,15 +55,14 @@ def _explain(ops):
     return "; ".join(f"{op} ({KNOWN_UNSUPPORTED[op]})" if op in KNOWN_UNSUPPORTED else op for op in ops)
 
 
-def convert(function, path, opset=DEFAULT_OPSET):
-    """Convert `function` to `path` (written atomically, see `kseg.atomic`)."""
+def convert(function, path, opset=DEFAULT_OPSET, metadata=None):
+    """Convert `function` to `path` (written atomically, see `kseg.atomic`), with the
+    `metadata` dict {key: str} in the file's `metadata_props`."""
     import tf2onnx
 
     with atomic_path(path) as tmp:
         try:
-            proto, _ = tf2onnx.convert.from_function(
-                function, input_signature=function.input_signature, opset=opset, output_path=tmp
-            )
+            proto, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=opset)
         except Exception as error:  # tf2onnx raises plain Exceptions
             raise OnnxExportError(f"tf2onnx (opset {opset}) could not convert the model: {error}") from error
         missing = unconverted_ops(proto)
@@ -69,6 +71,10 @@ def convert(function, path, opset=DEFAULT_OPSET):
                 f"tf2onnx (opset {opset}) has no ONNX conversion for these TF ops: {_explain(missing)}; "
                 f"nothing was written to {path}"
             )
+        for key, value in (metadata or {}).items():
+            proto.metadata_props.add(key=key, value=value)
+        with open(tmp, "wb") as f:
+            f.write(proto.SerializeToString())
     return path
 
 
@@ -121,18 +127,20 @@ def verify(path, function, batches=None):
     }
 
 
-def export_onnx(model, path, opset=DEFAULT_OPSET, crf=None, crf_params=None, check=True):
+def export_onnx(model, path, opset=DEFAULT_OPSET, crf=None, crf_params=None, check=True, labels=None):
     """Convert a kseg model (optionally followed by a CRF) to ONNX at `path`.
 
     The graph takes `images` float32 `(B, H, W, 3)` RGB in [0, 255] with dynamic batch and
     spatial size and returns `logits`, `probabilities` and `labels` (see `onnx_function`).
     With `check`, the file is run in ONNX Runtime against TF on built-in test images.
+    `labels` (class names and colours, `kseg.serving.labels`) go into `metadata_props`.
 
     Returns:
         dict: `path`, `opset` and, with `check`, the `verify` figures.
     """
     function = onnx_function(model, crf=crf, crf_params=crf_params)
-    convert(function, path, opset=opset)
+    metadata = None if labels is None else {ONNX_LABELS_KEY: json.dumps(labels)}
+    convert(function, path, opset=opset, metadata=metadata)
     result = {"path": path, "opset": opset}
     if check:
         result["verification"] = verify(path, function)

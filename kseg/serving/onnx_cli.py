@@ -27,10 +27,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from kseg.serving import OnnxExportError, export_onnx
+    from kseg.serving.labels import run_labels
     from kseg.models.loading import load_inference_model
 
     try:
-        result = export_onnx(load_inference_model(args.model), args.out, opset=args.opset, crf=args.crf, check=not args.no_verify)
+        model = load_inference_model(args.model)
+        result = export_onnx(model, args.out, opset=args.opset, crf=args.crf, check=not args.no_verify, labels=run_labels(args.model))
     except (OnnxExportError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

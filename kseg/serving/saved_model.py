@@ -7,7 +7,8 @@ import shutil
 import keras
 import tensorflow as tf
 
-from kseg.atomic import atomic_path, remove_stale_staging, write_text
+from kseg.atomic import atomic_path, remove_stale_staging, write_json, write_text
+from kseg.serving.labels import SAVED_MODEL_LABELS
 from kseg.serving.graph import MAX_PIXELS, MAX_SIDE, Segmenter, make_crf, segment_encoded, segment_tensor, trackables
 
 SERVING_SIGNATURE = "serving_default"
@@ -65,6 +66,7 @@ def export_saved_model(
     serving_root="/models",
     max_side=MAX_SIDE,
     max_pixels=MAX_PIXELS,
+    labels=None,
 ):
     """Export `model` for TF Serving as `<out>/<name>/<version>/` and register it in
     `<out>/models.config`.
@@ -126,6 +128,9 @@ def export_saved_model(
     )
     with atomic_path(final) as staging:
         archive.write_out(staging, verbose=False)
+        if labels is not None:
+            os.makedirs(os.path.join(staging, os.path.dirname(SAVED_MODEL_LABELS)), exist_ok=True)
+            write_json(os.path.join(staging, SAVED_MODEL_LABELS), labels)
     write_models_config(out, name, serving_root)
     return final
 

@@ -17,7 +17,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from kseg.atomic import atomic_path
+from kseg.atomic import atomic_path, write_json
+from kseg.serving.labels import tflite_labels_path
 from kseg.serving.onnx import sample_images
 
 QUANTIZATIONS = ("none", "float16", "dynamic_int8")
@@ -97,10 +98,12 @@ def verify(flatbuffer, function, size, count=4):
     return {"label_agreement": equal / total, "logits_max_abs_diff": logits_diff}
 
 
-def export_tflite(model, path, size, quantize="none", check=True):
+def export_tflite(model, path, size, quantize="none", check=True, labels=None):
     """Write `model` at input `size` (H, W) to `path` as TFLite (atomically); with `check`,
     compare it with TensorFlow in the interpreter. Returns a summary dict; `ok` is False
-    when a float export's labels agree on fewer than 99.9% of pixels."""
+    when a float export's labels agree on fewer than 99.9% of pixels. `labels` (class
+    names and colours, `kseg.serving.labels`) are written beside it as
+    `<stem>.labels.json`."""
     function = tflite_function(model, size)
     flatbuffer = convert(function, quantize)
     result = {"path": os.path.abspath(path), "size": list(size), "quantize": quantize, "bytes": len(flatbuffer)}
@@ -113,4 +116,6 @@ def export_tflite(model, path, size, quantize="none", check=True):
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(flatbuffer)
+    if labels is not None:
+        result["labels"] = write_json(tflite_labels_path(path), labels)
     return result

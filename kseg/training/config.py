@@ -155,6 +155,9 @@ def _validate_one(config):
         resolve_classes(data)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    from kseg.training.precision import resolve_precision
+
+    train["precision"] = resolve_precision(train["precision"])  # the run's config.yaml says what ran
     if data["scale"] is not None and not data["scale"][0] <= data["scale"][1]:
         raise ConfigError(f"data.scale must be [low, high] with 0 < low <= high, or null. Received: {data['scale']!r}")
     if (train["steps"] is None) == (train["epochs"] is None):

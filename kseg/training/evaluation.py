@@ -80,10 +80,10 @@ class PredictionPictures:
 
 
 def dataset_palette(data):
-    """The label colours of the config's `data` section."""
-    from kseg import visualize
+    """The label colours (256, 3) of the config's resolved `data` section (`data.palette`)."""
+    from kseg.data.palettes import data_palette
 
-    return visualize.cityscapes_palette() if data["format"] == "cityscapes" else visualize.voc_palette()
+    return data_palette(data)
 
 
 def write_confusion_figure(scores, class_names, out_dir, title):
@@ -98,16 +98,17 @@ def write_confusion_figure(scores, class_names, out_dir, title):
     return path
 
 
-def evaluate_split(model_path, config, out_dir, save_predictions=8, images=None, **predict_options):
+def evaluate_split(model_path, config, out_dir, save_predictions=8, images=None, precision="float32", **predict_options):
     """Evaluate a saved model on the configured validation split (its first `images`
-    images if given) with the test-time options of `kseg.inference.predict`; write the
+    images if given), computing in `precision` ("float32" or "bfloat16"), with the
+    test-time options of `kseg.inference.predict`; write the
     report, a confusion-matrix picture and colourised predictions. Returns a summary dict."""
     from kseg import data as kdata
     from kseg.inference import predictor
     from kseg.models.loading import load_inference_model
 
     data = config["data"]
-    model = load_inference_model(model_path)
+    model = load_inference_model(model_path, precision)
     splits = kdata.dataset_splits(data)
     val_pairs = splits.val_pairs[:images] if images else splits.val_pairs
     bad = kdata.BadExamples(len(val_pairs), data["val_split"], data["max_bad_fraction"]) if data["skip_bad_examples"] else False

@@ -192,6 +192,19 @@ def class_names(key, value):
     return value
 
 
+_PALETTE_EXPECTED = f"null, {', '.join(constants.PALETTE_NAMES)}, or a list of [r, g, b] (integers 0-255), one per class"
+
+
+@_expects(_PALETTE_EXPECTED)
+def palette(key, value):
+    if value is None or value in constants.PALETTE_NAMES:
+        return value
+    colour = lambda c: isinstance(c, list) and len(c) == 3 and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in c)  # noqa: E731
+    if not isinstance(value, list) or len(value) < 2 or not all(colour(c) for c in value):
+        _fail(key, _PALETTE_EXPECTED, value)
+    return value
+
+
 def choice(options):
     @_expects(" | ".join("null" if o is None else str(o) for o in options))
     def check(key, value):
@@ -243,6 +256,7 @@ class DataSection:
     class_names: list = entry(
         None, class_names, "a list, or a text file with one name a line (voc, folder: your own classes; null: the format's)"
     )
+    palette: list = entry(None, palette, "null (the format's colours), voc, cityscapes, or one [r, g, b] per class")
     train_split: str = entry("train", split_names, "a split or a list of splits (their union)")
     val_split: str = entry("val", text, "the split evaluated at the end")
     annotation: str = entry("gtFine", choice(constants.CITYSCAPES_ANNOTATIONS), "Cityscapes labels for training")
@@ -285,7 +299,9 @@ class TrainSection:
         "input", choice(constants.LOSS_RESOLUTIONS),
         "deeplabv2: logits upsampled to the crop, or labels subsampled to the output stride (§4)",
     )
-    precision: str = entry("float32", choice(constants.PRECISIONS), "the Keras dtype policy")
+    precision: str = entry(
+        "auto", choice(constants.PRECISIONS), "the Keras dtype policy; auto: mixed_bfloat16 where the hardware has bfloat16 units, else float32"
+    )
     jit_compile: bool = entry(False, boolean, "XLA-compile the train step")
     strategy: str = entry("default", choice(constants.STRATEGIES), "tf.distribute strategy; multi_worker reads TF_CONFIG")
     seed: int = entry(0, integer(), "weight initialisation seed")

@@ -20,9 +20,13 @@ def pan():
 
 
 def test_float_export_matches_keras_in_the_interpreter(pan, tmp_path):
+    from kseg.serving.labels import labels_metadata, read_labels
+
     path = str(tmp_path / "pan.tflite")
-    result = export_tflite(pan, path, (64, 80))
+    labels = labels_metadata(list("abcde"), [[i, 2 * i, 3 * i] for i in range(5)])
+    result = export_tflite(pan, path, (64, 80), labels=labels)
     assert result["verification"]["ok"] and result["verification"]["label_agreement"] >= 0.999
+    assert result["labels"] == str(tmp_path / "pan.labels.json") and read_labels(path) == labels
     interpreter = tf.lite.Interpreter(model_path=path)
     interpreter.allocate_tensors()
     (image_input,) = interpreter.get_input_details()

@@ -2,6 +2,10 @@
 
 import tensorflow as tf
 
+# Mean-field inference runs in float32 under any mixed precision policy: its normalised
+# kernels and exponentials lose too much in float16/bfloat16, and it is memory-bound anyway.
+CRF_DTYPE = "float32"
+
 
 def check_positive(**values):
     for name, value in values.items():

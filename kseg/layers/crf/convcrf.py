@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from kseg.layers.crf.common import (
+    CRF_DTYPE,
     assert_same_spatial_size,
     check_crf_input_shapes,
     check_iterations,
@@ -138,6 +139,7 @@ class ConvCRF(keras.layers.Layer):
         learnable_compatibility=False,
         **kwargs,
     ):
+        kwargs.setdefault("dtype", CRF_DTYPE)
         super().__init__(**kwargs)
         check_iterations(num_iterations)
         check_positive(theta_alpha=theta_alpha, theta_beta=theta_beta, theta_gamma=theta_gamma)

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from kseg.layers.crf.common import (
+    CRF_DTYPE,
     assert_same_spatial_size,
     check_crf_input_shapes,
     check_iterations,
@@ -113,6 +114,7 @@ class DenseCRF(keras.layers.Layer):
         implementation="sparse_matmul",
         **kwargs,
     ):
+        kwargs.setdefault("dtype", CRF_DTYPE)
         super().__init__(**kwargs)
         check_iterations(num_iterations)
         if implementation not in FILTER_METHODS:

@@ -133,6 +133,13 @@ class AdversarialSegmenter(keras.Model):
             raise ValueError("compile() needs both g_optimizer and d_optimizer")
         super().compile(optimizer=g_optimizer, jit_compile=jit_compile, **kwargs)
         self.d_optimizer = keras.optimizers.get(d_optimizer)
+        # Keras wraps only `optimizer` for mixed_float16; D's float16 gradients need the same.
+        if (
+            kwargs.get("auto_scale_loss", True)
+            and self.dtype_policy.name == "mixed_float16"
+            and not isinstance(self.d_optimizer, keras.optimizers.LossScaleOptimizer)
+        ):
+            self.d_optimizer = keras.optimizers.LossScaleOptimizer(self.d_optimizer, name="d_loss_scale_optimizer")
         # Built on their own variables now: under a strategy, lazily built slots fail.
         self.optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)

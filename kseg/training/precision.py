@@ -1,0 +1,36 @@
+"""`train.precision: auto`: mixed_bfloat16 where the hardware computes in bfloat16, else float32.
+
+bfloat16 convolutions and matmuls are several times faster than float32 on CPUs with
+AMX-BF16 or AVX-512 BF16 units and on GPUs of compute capability 8.0 and up; elsewhere
+TensorFlow emulates them and they are slower. Variables, losses and the softmax stay
+float32 under the mixed policy, so no loss scaling is needed.
+"""
+
+import functools
+
+CPU_BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
+MIN_GPU_CAPABILITY = (8, 0)
+
+
+@functools.lru_cache(maxsize=None)
+def native_bfloat16():
+    """True when the device TensorFlow trains on computes bfloat16 natively."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") or (0, 0)
+        return tuple(capability) >= MIN_GPU_CAPABILITY
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return any(flag in flags for flag in CPU_BFLOAT16_FLAGS)
+
+
+def resolve_precision(value):
+    """The Keras dtype policy `train.precision` names ("auto" resolved on this machine)."""
+    if value != "auto":
+        return value
+    return "mixed_bfloat16" if native_bfloat16() else "float32"
