@@ -17,6 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMON = [
     "optimizer.learning_rate=0.001",
     "train.steps=3",
+    "train.precision=float32",  # exact agreement below; bfloat16 rounding would differ by replica layout
     "train.checkpoint_every=3",
     "data.batch_size=4",  # global: 2 per worker
     "data.crop=[64,64]",
