@@ -1,7 +1,8 @@
 """DenseCRF and ConvCRF against the reference implementations, side by side in one run.
 
 One JSON line per case:
-- `densecrf`: kseg.layers.DenseCRF (inside tf.function, lattice build included) vs
+- `densecrf`: kseg.layers.DenseCRF (inside tf.function and called eagerly as a Keras layer,
+  lattice build included) vs
   pydensecrf2 (Krähenbühl's C++; DenseCRF2D setup + inference) with the same parameters
   (addPairwiseGaussian(sxy=3, compat=3), addPairwiseBilateral(sxy=80, srgb=13, compat=10)),
   21 labels, at 500x375 and 1024x512, 5 and 10 iterations: seconds (best of --repeats),
@@ -114,6 +115,10 @@ def worker(spec):
         )
         fn(logits[None], image[None])  # trace once
         seconds, q = best_time(lambda: fn(logits[None], image[None]).numpy()[0], spec["repeats"])
+        if spec["impl"] == "densecrf":  # as users call a Keras layer: layer([logits, image]), eagerly
+            eager_inputs = [tf.constant(logits[None]), tf.constant(image[None])]
+            layer(eager_inputs)  # the first eager call traces
+            out["eager_seconds"], _ = best_time(lambda: layer(eager_inputs).numpy(), spec["repeats"])
         if spec["impl"] == "densecrf":
             from kseg.layers.crf.densecrf import _grid_features
             from kseg.layers.crf.permutohedral import build_lattice
@@ -170,8 +175,10 @@ def main():
                 "labels": 21,
                 "iterations": iterations,
                 "kseg_s": round(ours["seconds"], 3),
+                "kseg_eager_s": round(ours["eager_seconds"], 3),
                 "pydensecrf_s": round(ref["seconds"], 3),
                 "time_ratio": round(ours["seconds"] / ref["seconds"], 3),
+                "time_ratio_eager": round(ours["eager_seconds"] / ref["seconds"], 3),
                 "map_agreement": round(float((q.argmax(-1) == q_ref.argmax(-1)).mean()), 5),
                 "mean_abs_dq": float(np.abs(q - q_ref).mean()),
                 "kseg_peak_mb": round(ours["peak_mb"], 1),

@@ -30,20 +30,21 @@ def load_inference_model(path, precision="float32"):
 
 
 def with_precision(model, precision):
-    """`model` computing in `precision`: "float32" (the model itself) or "bfloat16" (a copy
-    rebuilt under Keras' `mixed_bfloat16` policy with the same weights: variables stay
-    float32, convolutions and matmuls run in bfloat16 -- on CPUs with AMX or AVX-512 BF16
-    and on GPUs several times faster -- and the outputs are cast back to float32 by the
-    serving and test-time code; CRFs run in float32)."""
+    """`model` computing in `precision`: "float32" or "bfloat16" (Keras' `mixed_bfloat16`
+    policy: variables stay float32, convolutions and matmuls run in bfloat16 -- on CPUs with
+    AMX or AVX-512 BF16 and on GPUs several times faster -- and the serving and test-time
+    code casts the outputs back to float32; CRFs run in float32). A model already in that
+    policy is returned as is; otherwise a copy is rebuilt under it with the same weights
+    (so a model trained under mixed_bfloat16 runs in float32 when asked)."""
     import keras
 
     from kseg.constants import INFERENCE_PRECISIONS
 
     if precision not in INFERENCE_PRECISIONS:
         raise ValueError(f"precision must be one of {list(INFERENCE_PRECISIONS)}. Received: precision={precision!r}")
-    if precision == "float32":
+    policy = "float32" if precision == "float32" else f"mixed_{precision}"
+    if model.dtype_policy.name == policy:
         return model
-    policy = f"mixed_{precision}"
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:  # kseg models rebuild from their constructor arguments under the global policy
@@ -56,13 +57,16 @@ def with_precision(model, precision):
     return copy
 
 
+_FLOAT_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
 def _with_policy(config, policy):
-    """`config` with every float32 layer dtype policy replaced by `policy` (functional
+    """`config` with every floating layer dtype policy replaced by `policy` (functional
     models' configs name each layer's policy; constructor configs name none)."""
     if isinstance(config, list):
         return [_with_policy(v, policy) for v in config]
     if not isinstance(config, dict):
         return config
-    if config.get("class_name") == "DTypePolicy" and config.get("config", {}).get("name") == "float32":
+    if config.get("class_name") == "DTypePolicy" and config.get("config", {}).get("name") in _FLOAT_POLICIES:
         return dict(config, config=dict(config["config"], name=policy))
     return {k: _with_policy(v, policy) for k, v in config.items()}

@@ -20,12 +20,14 @@ def export_saved_model_of_run(model, config, run_dir, step):
     """The SavedModel the config's `export` section asks for, at `<run>/serving/<name>/<step>/`
     (the step is the version, so re-running a finished job rewrites the same version)."""
     from kseg.data.palettes import data_palette
+    from kseg.models.loading import with_precision
     from kseg.serving import export_saved_model
     from kseg.serving.labels import labels_metadata
 
     options = config["export"]
     if not options["saved_model"]:
         return {}
+    model = with_precision(model, "float32")  # as the ONNX export; `--precision bfloat16` is a choice
     name = options["name"] or config["name"]
     path = export_saved_model(
         model, os.path.join(run_dir, "serving"), name, version=max(step, 1), crf=options["crf"], overwrite=True,

@@ -108,6 +108,23 @@ def test_gradients_reach_logits_and_kernel_weights():
     assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
 
 
+def test_an_eager_call_runs_one_traced_graph_equal_to_graph_mode(tmp_path):
+    rng = np.random.RandomState(2)
+    crf = DenseCRF(num_iterations=3)
+    graph = tf.function(lambda a, b: crf([a, b]))
+    for height, width in ((10, 12), (14, 9), (7, 16)):
+        logits = rng.randn(1, height, width, 4).astype("float32")
+        image = rng.randint(0, 255, (1, height, width, 3)).astype("float32")
+        want = graph(logits, image).numpy()
+        np.testing.assert_allclose(crf([logits, image]).numpy(), want, atol=1e-6)
+    assert crf._eager.function.experimental_get_tracing_count() <= 2  # shapes relaxed after the first retrace
+    logits_in, image_in = keras.Input((None, None, 4)), keras.Input((None, None, 3))
+    model = keras.Model([logits_in, image_in], crf([logits_in, image_in]))
+    model.export(str(tmp_path / "exported"), format="tf_saved_model", verbose=False)  # eager traces stay out
+    loaded = tf.saved_model.load(str(tmp_path / "exported"))  # held: its variables live as long as it does
+    np.testing.assert_allclose(loaded.serve([logits, image]).numpy(), want, atol=1e-6)
+
+
 def test_layer_config_round_trip():
     crf = DenseCRF(num_iterations=4, theta_alpha=50.0, learnable=True)
     config = json.loads(json.dumps(crf.get_config()))

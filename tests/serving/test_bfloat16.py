@@ -86,5 +86,7 @@ def test_with_precision_keeps_the_weights_and_names_bad_values(trained_run):
     assert copy.compute_dtype == "bfloat16" and copy.variable_dtype == "float32"
     for a, b in zip(model.get_weights(), copy.get_weights()):
         np.testing.assert_array_equal(a, b)
+    back = with_precision(copy, "float32")  # a model trained under mixed_bfloat16, asked for float32
+    assert back.compute_dtype == "float32" and with_precision(back, "float32") is back
     with pytest.raises(ValueError, match=r"precision must be one of \['float32', 'bfloat16'\]. Received: precision='fp8'"):
         with_precision(model, "fp8")

@@ -46,6 +46,14 @@ class _NormalizedKernel:
         return lattice_filter(self.lattice, values * self.norm, self.method) * self.norm
 
 
+class _TracedCall:
+    """Holds the layer's traced function out of sight of TF object tracking (so SavedModels
+    of the layer do not carry its eager traces)."""
+
+    def __init__(self):
+        self.function = None
+
+
 @keras.saving.register_keras_serializable(package="kseg")
 class DenseCRF(keras.layers.Layer):
     """Mean-field inference of the fully connected CRF with Gaussian edge potentials.
@@ -128,6 +136,7 @@ class DenseCRF(keras.layers.Layer):
         self.bilateral_weight = float(bilateral_weight)
         self.spatial_weight = float(spatial_weight)
         self.learnable = bool(learnable)
+        self._eager = _TracedCall()
 
     def build(self, input_shape):
         num_classes = check_crf_input_shapes("DenseCRF", input_shape)
@@ -155,6 +164,15 @@ class DenseCRF(keras.layers.Layer):
 
     def call(self, inputs):
         logits, image = inputs
+        if tf.executing_eagerly():
+            # Called eagerly, the hundreds of small ops of the lattice and the iterations
+            # would each be dispatched from Python: run them as one traced graph instead.
+            if self._eager.function is None:
+                self._eager.function = tf.function(self._mean_field, reduce_retracing=True)
+            return self._eager.function(logits, image)
+        return self._mean_field(logits, image)
+
+    def _mean_field(self, logits, image):
         with tf.control_dependencies([assert_same_spatial_size("DenseCRF", logits, image)]):
             logits = tf.cast(logits, tf.float32)
         shape = tf.shape(logits)
