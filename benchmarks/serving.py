@@ -29,7 +29,8 @@ from PIL import Image  # noqa: E402
 import kseg  # noqa: E402
 from kseg.data.builtin import make_example  # noqa: E402
 from kseg.models.loading import with_precision  # noqa: E402
-from kseg.serving import export_onnx, export_saved_model  # noqa: E402
+from kseg.serving import export_saved_model  # noqa: E402
+from kseg.serving.onnx_cli import export_in_subprocess  # noqa: E402
 
 MODELS = {
     "pan": lambda: kseg.models.PAN(num_classes=21, backbone="resnet101"),
@@ -75,7 +76,10 @@ def main():
         serve = tf.saved_model.load(saved).signatures["serving_default"]
         saved_bf16 = export_saved_model(with_precision(model, "bfloat16"), tmp, f"{args.model}_bf16", include_probabilities=False)
         serve_bf16 = tf.saved_model.load(saved_bf16).signatures["serving_default"]
-        onnx_path = export_onnx(model, os.path.join(tmp, "model.onnx"), check=False)["path"]
+        # tf2onnx needs many times the weights in memory: convert in a child process, as training.fit does
+        keras_path = os.path.join(tmp, "model.keras")
+        model.save(keras_path)
+        onnx_path = export_in_subprocess(keras_path, os.path.join(tmp, "model.onnx"))["path"]
         session = onnxruntime.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
         for batch in args.batch_sizes:
             encoded, decoded = jpeg_batch(batch, args.size)

@@ -50,6 +50,7 @@ CASES = {
     "builtin_preset": ((8, 96), (8, 96)),
 }
 PRECISIONS = ("float32", "mixed_bfloat16")
+NOT_OPS = ("Process", "Run")  # executor events in the trace, not kernels
 
 
 def build(name, precision, weights=None):
@@ -105,10 +106,13 @@ def top_ops(step, images, labels, steps=3, keep=8):
     seconds = collections.Counter()
     for plane in space.planes:
         for line in plane.lines:
+            if not line.name.startswith("tf_"):  # the executor's threads; not Python's or the host's
+                continue
             for event in line.events:
                 name = plane.event_metadata[event.metadata_id].name
-                if ":" in name and not name.startswith("__inference"):  # "scope/name:OpType"
-                    seconds[name.rsplit(":", 1)[-1]] += event.duration_ps * 1e-12
+                op_type = name.rsplit(":", 1)[-1]
+                if ":" in name and op_type.isidentifier() and op_type not in NOT_OPS:  # "scope/name:OpType"
+                    seconds[op_type] += event.duration_ps * 1e-12
     total = sum(seconds.values()) or 1.0
     return {op: round(s / total, 3) for op, s in seconds.most_common(keep)}
 
