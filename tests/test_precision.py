@@ -1,0 +1,24 @@
+"""`train.precision: auto` resolves on the machine, and the run's config records the result."""
+
+from kseg.training import precision
+from kseg.training.config import load_config
+
+
+def test_auto_follows_the_hardware(monkeypatch):
+    for native, expected in ((True, "mixed_bfloat16"), (False, "float32")):
+        monkeypatch.setattr(precision, "native_bfloat16", lambda native=native: native)
+        assert precision.resolve_precision("auto") == expected
+        assert load_config()["train"]["precision"] == expected  # the default preset says auto
+    assert precision.resolve_precision("mixed_float16") == "mixed_float16"
+
+
+def test_cpu_flags_are_read_from_cpuinfo():
+    import pytest
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU decides instead of the CPU flags")
+    with open("/proc/cpuinfo") as f:
+        flags = next(line for line in f if line.startswith("flags")).split()
+    precision.native_bfloat16.cache_clear()
+    assert precision.native_bfloat16() == any(flag in flags for flag in precision.CPU_BFLOAT16_FLAGS)
