@@ -31,11 +31,16 @@ def labels_metadata(class_names, palette):
     return {"class_names": [str(name) for name in class_names], "palette": colours.tolist()}
 
 
+def data_labels(data):
+    """The metadata of a resolved config `data` section (`class_names`, `palette`, `format`)."""
+    from kseg.data.palettes import data_palette
+
+    return labels_metadata(data["class_names"], data_palette(dict(data, num_classes=len(data["class_names"]))))
+
+
 def run_labels(model_path):
     """The labels metadata of the training run that `model_path` (a run folder or a file in
     one) belongs to, or None when there is no run config beside it."""
-    from kseg.data.palettes import data_palette
-
     folder = model_path if os.path.isdir(model_path) else os.path.dirname(os.path.abspath(model_path))
     config_path = os.path.join(folder, RUN_CONFIG)
     if not os.path.isfile(config_path):
@@ -45,10 +50,9 @@ def run_labels(model_path):
     if not isinstance(data.get("class_names"), list):
         return None  # not a config written by a run (those have the resolved class list)
     try:
-        palette = data_palette(dict(data, num_classes=len(data["class_names"])))
+        return data_labels(data)
     except ValueError as error:
         raise ValueError(f"{config_path}: {error}") from None
-    return labels_metadata(data["class_names"], palette)
 
 
 def tflite_labels_path(tflite_path):

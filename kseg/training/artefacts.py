@@ -19,10 +19,9 @@ def save_model_atomically(model, path):
 def export_saved_model_of_run(model, config, run_dir, step):
     """The SavedModel the config's `export` section asks for, at `<run>/serving/<name>/<step>/`
     (the step is the version, so re-running a finished job rewrites the same version)."""
-    from kseg.data.palettes import data_palette
     from kseg.models.loading import with_precision
     from kseg.serving import export_saved_model
-    from kseg.serving.labels import labels_metadata
+    from kseg.serving.labels import data_labels
 
     options = config["export"]
     if not options["saved_model"]:
@@ -32,7 +31,7 @@ def export_saved_model_of_run(model, config, run_dir, step):
     path = export_saved_model(
         model, os.path.join(run_dir, "serving"), name, version=max(step, 1), crf=options["crf"], overwrite=True,
         max_side=options["max_side"], max_pixels=options["max_pixels"],
-        labels=labels_metadata(config["data"]["class_names"], data_palette(config["data"])),
+        labels=data_labels(config["data"]),
     )
     return {"saved_model": path}
 
