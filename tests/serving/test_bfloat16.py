@@ -36,7 +36,8 @@ def _jpeg(name):
 
 
 def _conv_dtypes(saved_model):
-    graph = tf.saved_model.load(saved_model).signatures["predict_tensor"].graph
+    loaded = tf.saved_model.load(saved_model)
+    graph = loaded.signatures["predict_tensor"].graph
     functions = [graph] + [f.graph for f in graph._functions.values() if hasattr(f, "graph")]
     return {op.get_attr("T") for g in functions for op in g.get_operations() if op.type.endswith("Conv2D")}
 
@@ -52,10 +53,11 @@ def test_bfloat16_saved_model_labels_photos_like_float32(trained_run, tmp_path, 
     assert _conv_dtypes(fp32) == {tf.float32} and tf.bfloat16 in _conv_dtypes(bf16)
 
     equal = total = 0
+    loaded = {path: tf.saved_model.load(path) for path in (fp32, bf16)}  # held while their signatures run
     for name in PHOTOS:
         images = tf.constant([_jpeg(name)])
-        want = tf.saved_model.load(fp32).signatures["serving_default"](images=images)
-        got = tf.saved_model.load(bf16).signatures["serving_default"](images=images)
+        want = loaded[fp32].signatures["serving_default"](images=images)
+        got = loaded[bf16].signatures["serving_default"](images=images)
         assert got["probabilities"].dtype == tf.float32 and got["labels"].dtype == tf.int32
         np.testing.assert_allclose(got["probabilities"].numpy(), want["probabilities"].numpy(), atol=0.05)
         equal += int((got["labels"].numpy() == want["labels"].numpy()).sum())
