@@ -61,3 +61,17 @@ def test_cases_the_fused_kernel_does_not_cover_run_keras():
     image = tf.reshape(tf.range(48, dtype=tf.float32), (1, 4, 3, 4))
     reference = keras.layers.BatchNormalization(epsilon=1e-6)
     np.testing.assert_allclose(small(image, training=True).numpy(), reference(image, training=True).numpy(), atol=1e-5)
+
+
+def test_keras_file_round_trip_and_saved_model_export(tmp_path):
+    from tests.test_case import run_model_saving_test
+
+    inputs = keras.Input((None, None, 4))
+    layer = FusedBatchNormalization(momentum=0.5)
+    model = keras.Model(inputs, layer(inputs))
+    x = np.random.default_rng(4).normal(1.0, 2.0, (2, 6, 5, 4)).astype("float32")
+    model(x, training=True)  # moving statistics away from their initial values
+    run_model_saving_test(model, [x], tmp_path)
+    model.export(str(tmp_path / "exported"), format="tf_saved_model", verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "exported"))
+    np.testing.assert_allclose(loaded.serve(x).numpy(), model(x, training=False).numpy(), atol=1e-5)
