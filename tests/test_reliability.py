@@ -14,6 +14,7 @@ from PIL import Image
 
 from kseg.training.config import ConfigError, load_config
 from kseg.training.schema import DEFAULTS
+from tests.cli import run_main
 from tests.test_fit import ROOT, TINY
 
 FAST = [o for o in TINY if not o.startswith("export.saved_model")] + ["train.checkpoint_every=2"]
@@ -25,6 +26,13 @@ def _fit(run_dir, settings, timeout=600):
         command += ["--set", item]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _fit_here(run_dir, settings):
+    """`_fit` in this process, for runs that stop before reading data (tests/cli.py)."""
+    from training.fit import main
+
+    return run_main(main, ["--quiet", "--run-dir", str(run_dir)] + [a for item in settings for a in ("--set", item)])
 
 
 def _error_line(result):
@@ -130,7 +138,7 @@ def test_one_process_per_run_directory(tmp_path, data_root):
 
     run_dir = str(tmp_path / "run")
     with run_lock(run_dir):
-        busy = _fit(run_dir, FAST + [f"data.root={data_root}", "train.steps=2"], timeout=120)
+        busy = _fit_here(run_dir, FAST + [f"data.root={data_root}", "train.steps=2"])
         assert busy.returncode == 1
         assert f"{run_dir} is in use by process {os.getpid()} on {socket.gethostname()}" in _error_line(busy)
         assert not os.path.exists(os.path.join(run_dir, "config.yaml"))  # it touched nothing
@@ -216,10 +224,7 @@ def test_model_options_are_checked_against_the_architecture():
 
 
 def test_config_errors_are_one_line_with_exit_2(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "training.fit", "--set", "data.crop=[a,b]", "--run-dir", str(tmp_path / "r")],
-        cwd=ROOT, capture_output=True, text=True,
-    )
+    result = _fit_here(tmp_path / "r", ["data.crop=[a,b]"])
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert result.returncode == 2 and errors == [
         "python -m training.fit: error: data.crop must be [height, width: positive integers]. Received: ['a', 'b'] (list)"

@@ -3,16 +3,25 @@ each task checks its options against its model's constructor."""
 
 import ast
 import os
-import subprocess
-import sys
 
 import pytest
 
 import kseg
 from kseg.training.config import ConfigError, load_config
+from tests.cli import run_main
 from tests.tiny import TINY_RESNET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+
+
+def fit(argv):
+    from training.fit import main
+
+    return main(argv)
+
+
 MODEL_CLASSES = ("PAN", "DeepLabV2", "SegGAN", "SSGAN", "RelationNet", "AdversarialSegmenter", "SSGANGenerator")
 
 
@@ -71,13 +80,12 @@ def test_a_constructor_error_is_a_config_error_naming_the_model():
 
 
 def test_dry_run_builds_the_model_and_touches_nothing(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "training.fit", "--dry-run", "--run-dir", str(tmp_path / "run"),
-         "--set", "data.format=voc", "--set", f"data.root={tmp_path / 'no_such_dataset'}",
-         "--set", "data.num_classes=21", "--set", "model.architecture=deeplabv2", "--set", "model.backbone=vgg16",
-         "--set", "model.options={aspp: LargeFOV}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )
+    result = run_main(fit, [
+        "--dry-run", "--run-dir", str(tmp_path / "run"),
+        "--set", "data.format=voc", "--set", f"data.root={tmp_path / 'no_such_dataset'}",
+        "--set", "data.num_classes=21", "--set", "model.architecture=deeplabv2", "--set", "model.backbone=vgg16",
+        "--set", "model.options={aspp: LargeFOV}",
+    ])
     assert result.returncode == 0, result.stderr[-2000:]
     assert "architecture: deeplabv2" in result.stdout and "format: voc" in result.stdout
     summary = [line for line in result.stdout.splitlines() if line.startswith("# ")]
@@ -86,10 +94,7 @@ def test_dry_run_builds_the_model_and_touches_nothing(tmp_path):
 
 
 def test_dry_run_reports_a_bad_option_as_a_config_error(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "training.fit", "--dry-run", "--set", "model.options.pyramid_filters=0.5"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )
+    result = run_main(fit, ["--dry-run", "--set", "model.options.pyramid_filters=0.5"])
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert result.returncode == 2 and len(errors) == 1 and "model (architecture=pan)" in errors[0]
 
