@@ -12,14 +12,21 @@ moving_variance), the same momentum update with the biased batch variance, the s
 inference-mode rule (`training=True` and `trainable`), so weights, checkpoints and the
 batch-norm policies of `kseg.training.batch_norm` are unchanged. Cases the fused kernel
 does not cover -- synchronized (cross-replica) statistics, renormalization, masks, inputs
-not 4-D NHWC, epsilon below the kernel's 1.001e-5 floor, a symbolic `training` -- run
+not 4-D NHWC, a symbolic `training`, and in training an epsilon below cuDNN's 1e-5 -- run
 Keras' own implementation.
+
+The kernel's epsilon floor is 1.001e-5 (cuDNN's minimum plus rounding margin). Inference
+computes any epsilon exactly by handing the kernel `moving_variance + epsilon - 1.001e-5`;
+training with epsilon in [1e-5, 1.001e-5) -- PyTorch's and this library's decoder default
+1e-5 -- normalises with 1.001e-5, as `tf.nn.fused_batch_norm` always has: a relative
+change of `5e-9 / (variance + epsilon)` in the output, the moving statistics untouched.
 """
 
 import keras
 import tensorflow as tf
 
 FUSED_MIN_EPSILON = 1.001e-5  # cuDNN's CUDNN_BN_MIN_EPSILON plus margin, as tf.nn.fused_batch_norm uses
+TRAINING_MIN_EPSILON = 1e-5  # training epsilons from here up to FUSED_MIN_EPSILON run at FUSED_MIN_EPSILON
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -38,8 +45,12 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             and not self.renorm
             and len(inputs.shape) == 4
             and self.axis in (3, -1)
-            and self.epsilon >= FUSED_MIN_EPSILON
+            and (self.epsilon >= TRAINING_MIN_EPSILON or not (training and self.trainable))
         )
+
+    @property
+    def _kernel_epsilon(self):
+        return max(self.epsilon, FUSED_MIN_EPSILON)
 
     def call(self, inputs, training=None, mask=None):
         if not self._fused(inputs, training, mask):
@@ -58,8 +69,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             scale=gamma,
             offset=beta,
             mean=tf.cast(self.moving_mean, tf.float32),
-            variance=tf.cast(self.moving_variance, tf.float32),
-            epsilon=self.epsilon,
+            variance=tf.cast(self.moving_variance, tf.float32) + (self.epsilon - self._kernel_epsilon),
+            epsilon=self._kernel_epsilon,
             is_training=False,
         )
         return outputs
@@ -68,7 +79,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         """Outputs, batch mean (C,) and biased batch variance (C,) as Keras' layer computes them."""
         empty = tf.zeros([0], tf.float32)
         outputs, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
-            x=inputs, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=self.epsilon, is_training=True
+            x=inputs, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=self._kernel_epsilon, is_training=True
         )
         # The kernel reports the unbiased (n - 1) variance; Keras' moving average uses the biased one.
         count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:3]), tf.float32)

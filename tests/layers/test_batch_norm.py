@@ -75,3 +75,20 @@ def test_keras_file_round_trip_and_saved_model_export(tmp_path):
     model.export(str(tmp_path / "exported"), format="tf_saved_model", verbose=False)
     loaded = tf.saved_model.load(str(tmp_path / "exported"))
     np.testing.assert_allclose(loaded.serve(x).numpy(), model(x, training=False).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_epsilon_below_the_kernel_floor_runs_fused(training):
+    """Inference at any epsilon is exact (the difference goes into the variance); training at
+    PyTorch's 1e-5 normalises with the kernel's 1.001e-5, and 1e-6 trains on Keras' path."""
+    rng = np.random.default_rng(5)
+    x = tf.constant(rng.normal(2.0, 3.0, (2, 5, 6, 4)), tf.float32)
+    for epsilon, fused in ((1e-5, True), (1e-6, not training)):
+        ours, theirs = _pair(epsilon=epsilon)
+        if not training:
+            ours.moving_variance.assign([1e-6, 1e-4, 1.0, 2.0])  # epsilon matters at small variances
+            theirs.moving_variance.assign([1e-6, 1e-4, 1.0, 2.0])
+        graph = tf.function(lambda t: ours(t, training=training)).get_concrete_function(tf.TensorSpec(x.shape)).graph
+        assert ("FusedBatchNormV3" in {op.type for op in graph.get_operations()}) == fused, epsilon
+        y, y_ref = ours(x, training=training).numpy(), theirs(x, training=training).numpy()
+        np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5 * np.abs(y_ref).max())
