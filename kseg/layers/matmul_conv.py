@@ -7,11 +7,12 @@ over 7 * 7 * 2048 = 100352 inputs but there are only 256 outputs per image to sh
 Written as `Y = X @ W`, with X the (B*H*W, C) pixels and W the kernel as (C, k*k*F), the
 same arithmetic is one well-shaped matmul; output pixel (i, j) is then the sum over the k*k
 taps of Y's tap (dy, dx) slice at pixel (i + r*dy - pad, j + r*dx - pad): a "col2im".
-Measured (`benchmarks/forward.py`, 16x16x2048 -> 256, 7x7): 2.5x faster forward and 2x
-faster forward + backward than `tf.nn.conv2d`; on ordinary convs (3x3 over 256-1024
-channels) it is slower, hence `uses_matmul_conv`.
+Measured (`python benchmarks/matmul_conv.py`, 16x16x2048 -> 256, 7x7): 2.9x faster forward
+and 1.9x faster forward + backward than `tf.nn.conv2d` (1.8x / 1.6x at 32x32); on ordinary
+convs (3x3 over 1024 channels: even; 7x7 over 256: 0.8x) it does not pay, hence
+`uses_matmul_conv`.
 
-The gradient is written out (not taped through 49 slices, which costs 5x): the adjoint of
+The gradient is written out (taped through the 49 slices it is 2-6x slower): the adjoint of
 the shifted sum gathers the output gradient's k*k shifted windows (an im2col of the
 (B, H, W, F) gradient), and both matrix products follow. Only 4-D pads, slices and matmuls:
 it exports to SavedModel, ONNX and TFLite like any conv.
@@ -19,7 +20,7 @@ it exports to SavedModel, ONNX and TFLite like any conv.
 
 import tensorflow as tf
 
-# k * k * C from which the matmul form wins here: 2.9x forward at 7x7x1024, even at 3x3x1024 and 7x7x256.
+# k * k * C from which the matmul form wins here: 2.9x forward at 7x7x1024 and 7x7x2048; 3x3x1024 even, 7x7x256 0.8x.
 MATMUL_CONV_MIN_REDUCTION = 32768
 
 

@@ -69,8 +69,11 @@ def test_conv_block_takes_the_matmul_form_with_the_same_result():
     np.testing.assert_allclose(model(x, training=False).numpy(), np.maximum(expected, 0), rtol=1e-4, atol=1e-4)
 
 
-def test_matmul_form_exports_to_saved_model_and_onnx(tmp_path):
+def test_matmul_form_round_trips_and_exports_to_saved_model_and_onnx(tmp_path):
+    from tests.test_case import run_model_saving_test
+
     model, _, x = _wide_block()
+    run_model_saving_test(model, [x], tmp_path)
     want = model(x, training=False).numpy()
     model.export(str(tmp_path / "saved"), format="tf_saved_model", verbose=False)
     loaded = tf.saved_model.load(str(tmp_path / "saved"))
