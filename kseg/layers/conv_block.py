@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 
 from kseg.layers.batch_norm import FusedBatchNormalization
-from kseg.layers.matmul_conv import matmul_conv2d, uses_matmul_conv
+from kseg.layers.matmul_conv import matmul_conv2d, same_padding, uses_matmul_conv
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -117,9 +117,8 @@ class ConvBNActivation(keras.layers.Layer):
         # "same" as a zero pad + "VALID": ONNX Runtime rejects dilated Convs with
         # auto_pad=SAME_* (what tf2onnx emits for "SAME"), and TF's CPU kernels have no
         # gradient for dilated convs with explicit paddings.
-        total = self.rate * (self.kernel_size - 1)
-        pad = [total // 2, total - total // 2]
-        x = tf.pad(inputs, [[0, 0], pad, pad, [0, 0]]) if total else inputs
+        pad = list(same_padding(self.kernel_size, self.rate))
+        x = tf.pad(inputs, [[0, 0], pad, pad, [0, 0]]) if sum(pad) else inputs
         return tf.nn.conv2d(x, kernel, strides=1, padding="VALID", dilations=self.rate)
 
     def compute_output_shape(self, input_shape):

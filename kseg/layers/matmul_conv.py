@@ -29,14 +29,15 @@ def uses_matmul_conv(kernel_size, channels):
     return kernel_size > 1 and kernel_size * kernel_size * channels >= MATMUL_CONV_MIN_REDUCTION
 
 
-def _same_padding(kernel_size, rate):
+def same_padding(kernel_size, rate):
+    """(before, after) zero padding per spatial side of a stride-1 "same" conv, as TF's "SAME"."""
     total = rate * (kernel_size - 1)
     return total // 2, total - total // 2
 
 
 def _shifted_sum(y, kernel_size, rate, filters, height, width):
     """sum over taps t = (dy, dx) of y[..., t*F:(t+1)*F] shifted by rate * (dy, dx) - pad."""
-    before, after = _same_padding(kernel_size, rate)
+    before, after = same_padding(kernel_size, rate)
     y = tf.pad(y, [[0, 0], [before, after], [before, after], [0, 0]])
     taps = []
     for dy in range(kernel_size):
@@ -48,7 +49,7 @@ def _shifted_sum(y, kernel_size, rate, filters, height, width):
 
 def _shifted_windows(g, kernel_size, rate, height, width):
     """The adjoint of `_shifted_sum`: (B, H, W, F) -> (B, H, W, k*k*F), tap-major."""
-    before, after = _same_padding(kernel_size, rate)
+    before, after = same_padding(kernel_size, rate)
     g = tf.pad(g, [[0, 0], [after, before], [after, before], [0, 0]])
     total = rate * (kernel_size - 1)
     windows = []
