@@ -207,3 +207,10 @@ def test_gather_implementation_equals_sparse_matmul_and_converts_to_onnx():
 def test_unknown_implementation():
     with pytest.raises(ValueError, match="implementation in"):
         DenseCRF(implementation="hash")
+
+
+def test_lattice_feature_count_is_checked_by_name():
+    from kseg.layers.crf.permutohedral import MAX_FEATURES, build_lattice
+
+    with pytest.raises(ValueError, match=f"1 to {MAX_FEATURES} features per point"):
+        build_lattice(tf.zeros([4, MAX_FEATURES + 1]))

@@ -9,9 +9,11 @@ means what pydensecrf means:
    lattice blur approximates a unit Gaussian) and its enclosing simplex found (nearest
    remainder-0 point, rank of the differentials); barycentric weights on the d+1
    vertices;
-2. vertices get int64 keys (mixed-radix packing of their coordinates plus a group digit,
-   e.g. the batch index, so images of a batch never share lattice points); `tf.unique`
-   on the keys numbers the lattice points, and a second `tf.unique` over keys and
+2. remainder-0 vertices get int64 keys (mixed-radix packing of their coordinates plus a
+   group digit, e.g. the batch index, so images of a batch never share lattice points);
+   `tf.unique` numbers the distinct simplices (neighbouring pixels mostly share one), the
+   keys of their vertices follow from the rank vector (the packing is linear), a second
+   `tf.unique` over those numbers the lattice points, and a third over keys and
    candidate keys finds each point's two neighbours along each of the d+1 lattice
    directions (no hash table of our own, no string ops);
 3. filtering = splat (barycentric-weighted scatter-add), blur ([1/2, 1, 1/2] along each
@@ -26,6 +28,9 @@ import math
 
 import numpy as np
 import tensorflow as tf
+
+# Simplices are keyed by (vertex number < N, rank code < (d+1)^d) in int64.
+MAX_FEATURES = 8
 
 Lattice = collections.namedtuple("Lattice", ["vertices", "weights", "neighbors", "num_points", "dim", "splat"])
 Lattice.__doc__ = """A built lattice.
@@ -59,13 +64,18 @@ def _scale_factors(d):
     return np.array([inv_std_dev / math.sqrt((i + 1) * (i + 2)) for i in range(d)], np.float32)
 
 
-def _canonical(d):
-    """(d+1, d+1) canonical simplex: row r (remainder) gives the offset for each rank."""
-    c = np.zeros((d + 1, d + 1), np.int64)
-    for r in range(d + 1):
-        c[r, : d + 1 - r] = r
-        c[r, d + 1 - r :] = r - (d + 1)
-    return c
+def _pairs(d1):
+    """Constant matrices over the d1*(d1-1)/2 coordinate pairs (i < j): `difference` (d1, P)
+    takes a row to its `x_j - x_i`; `to_first`, `to_second` (P, d1) send a pair's count to
+    i or j."""
+    pairs = [(i, j) for i in range(d1) for j in range(i + 1, d1)]
+    difference = np.zeros((d1, len(pairs)), np.float32)
+    to_first = np.zeros((len(pairs), d1), np.float32)
+    to_second = np.zeros((len(pairs), d1), np.float32)
+    for p, (i, j) in enumerate(pairs):
+        difference[i, p], difference[j, p] = -1.0, 1.0
+        to_first[p, i] = to_second[p, j] = 1.0
+    return difference, to_first, to_second
 
 
 def _enclosing_simplex(elevated, d):
@@ -78,53 +88,51 @@ def _enclosing_simplex(elevated, d):
     rem0 = tf.where(up - elevated < elevated - down, up, down)
     total = tf.cast(tf.round(tf.reduce_sum(rem0, axis=1, keepdims=True) / d1), tf.int32)  # (N, 1)
 
-    # rank[i] = #{j > i: diff_j > diff_i} + #{j < i: diff_j >= diff_i}, diff = elevated - rem0
-    diff = elevated - rem0
-    di = diff[:, :, None]
-    dj = diff[:, None, :]
-    upper = np.triu(np.ones((d1, d1), bool), k=1)  # j > i
-    lower = np.tril(np.ones((d1, d1), bool), k=-1)  # j < i
-    rank = tf.reduce_sum(
-        tf.cast(tf.logical_or(tf.logical_and(upper, dj > di), tf.logical_and(lower, dj >= di)), tf.int32), axis=2
-    )
-    # Bring the remainder-0 point back onto the hyperplane.
-    rem0_i = tf.cast(tf.round(rem0), tf.int32)
-    too_high = tf.logical_and(total > 0, rank >= d1 - total)
-    too_low = tf.logical_and(total < 0, rank < -total)
-    rem0_i = tf.where(too_high, rem0_i - d1, tf.where(too_low, rem0_i + d1, rem0_i))
-    rank = tf.where(too_high, rank + total - d1, tf.where(too_low, rank + d1 + total, rank + total))
-    return rem0_i, rank
+    # rank[i] = #{j > i: diff_j > diff_i} + #{j < i: diff_j >= diff_i}, diff = elevated - rem0:
+    # over each pair i < j the later-larger test credits i, its negation j (two small matmuls;
+    # the counts are small integers, exact in float32).
+    difference, to_first, to_second = _pairs(d1)
+    later_larger = tf.cast(tf.matmul(elevated - rem0, difference) > 0, tf.float32)  # (N, P)
+    rank = tf.cast(tf.matmul(later_larger, to_first - to_second) + to_second.sum(axis=0), tf.int32)
+    # Bring the remainder-0 point back onto the hyperplane: the ranks shift by `total`, and
+    # coordinates whose rank wraps around (past d or below 0) move by -/+ (d+1).
+    shifted = rank + total
+    wrap = tf.cast(shifted >= d1, tf.int32) - tf.cast(shifted < 0, tf.int32)  # floordiv by d+1, ONNX-safe
+    rem0_i = tf.cast(tf.round(rem0), tf.int32) - d1 * wrap
+    return rem0_i, shifted - d1 * wrap
 
 
-def _barycentric_weights(elevated, rem0_i, rank, d):
-    """Each point's weights (N, d+1) on its simplex's vertices."""
+def _barycentric_weights(elevated, rem0_i, d):
+    """Each point's weights (N, d+1) on its simplex's vertices.
+
+    With u the offsets `(elevated - rem0) / (d+1)` sorted in decreasing order (which is the
+    rank order), vertex 0 gets `1 + u_d - u_0` and vertex s >= 1 gets `u_(d-s) - u_(d+1-s)`.
+    """
     d1 = d + 1
-    delta = (elevated - tf.cast(rem0_i, tf.float32)) / d1  # (N, d+1)
-    slots = d - rank
-    bary = tf.reduce_sum(
-        delta[:, :, None] * (tf.one_hot(slots, d + 2) - tf.one_hot(slots + 1, d + 2)), axis=1
-    )  # (N, d+2)
-    return tf.concat([bary[:, :1] + 1.0 + bary[:, d1 : d1 + 1], bary[:, 1:d1]], axis=1)
+    u = tf.math.top_k((elevated - tf.cast(rem0_i, tf.float32)) / d1, k=d1).values  # (N, d+1)
+    combination = np.zeros((d1, d1), np.float32)
+    combination[d, 0], combination[0, 0] = 1.0, -1.0
+    for s in range(1, d1):
+        combination[d - s, s], combination[d + 1 - s, s] = 1.0, -1.0
+    return tf.matmul(u, combination) + np.eye(1, d1, dtype=np.float32)
 
 
-def _packed_vertex_keys(rem0_i, rank, d, groups):
-    """Every point's d+1 vertices as int64 keys (N*(d+1),), packed mixed-radix with a margin
-    of d+1 on each side so that neighbour keys (coordinates moved by at most d) never alias
-    another key; points of different `groups` get disjoint key ranges. Returns (packed keys,
-    radix (d,), a check that the range fits int64)."""
+def _point_keys(rem0_i, d, groups):
+    """Each point's remainder-0 vertex as an int64 key (N,), packed mixed-radix with a margin
+    of 2(d+1) on each side so that the keys of its simplex's vertices and of their
+    neighbours (coordinates moved by at most 2d) never alias another key; points of
+    different `groups` get disjoint key ranges. Returns (keys, radix (d,), a check that the
+    range fits int64)."""
     d1 = d + 1
-    # keys[n, r, i] = rem0[n, i] + canonical[r, rank[n, i]], first d coordinates.
-    canonical = tf.constant(_canonical(d), tf.int32)
-    keys = tf.transpose(tf.gather(canonical, rank[:, :d], axis=1), [1, 0, 2]) + rem0_i[:, None, :d]
-    keys = tf.reshape(tf.cast(keys, tf.int64), [-1, d])  # (N*(d+1), d)
-    low = tf.reduce_min(keys, axis=0) - d1
-    span = tf.reduce_max(keys, axis=0) - low + d1 + 1
+    coords = tf.cast(rem0_i[:, :d], tf.int64)
+    low = tf.reduce_min(coords, axis=0) - 2 * d1
+    span = tf.reduce_max(coords, axis=0) - low + 2 * d1 + 1
     radices = [tf.constant(1, tf.int64)]
     for i in range(d - 1):
         radices.append(radices[-1] * span[i])
     radix = tf.stack(radices)  # (d,)
     key_range = radices[-1] * span[d - 1]
-    packed = tf.reduce_sum((keys - low) * radix, axis=1)
+    keys = tf.reduce_sum((coords - low) * radix, axis=1)
     num_groups = tf.cast(tf.reduce_max(groups) + 1, tf.float64) if groups is not None else 1.0
     check = tf.debugging.assert_less(
         tf.cast(key_range, tf.float64) * num_groups,
@@ -133,8 +141,32 @@ def _packed_vertex_keys(rem0_i, rank, d, groups):
         "increase the kernel bandwidths (theta) or split the image",
     )
     if groups is not None:
-        packed = packed + tf.repeat(tf.cast(groups, tf.int64), d1) * key_range
-    return packed, radix, check
+        keys = keys + tf.cast(groups, tf.int64) * key_range
+    return keys, radix, check
+
+
+def _simplex_ids(point_keys, rank, d):
+    """(N,) int32 index of each point's simplex among the S distinct ones, numbered in order
+    of first appearance, and S. A simplex is its remainder-0 vertex and its rank vector (whose
+    first d entries determine it)."""
+    _, vertex_id = tf.unique(point_keys, out_idx=tf.int32)
+    rank_code = tf.reduce_sum(tf.cast(rank[:, :d], tf.int64) * ((d + 1) ** np.arange(d, dtype=np.int64)), axis=1)
+    distinct, simplex = tf.unique(tf.cast(vertex_id, tf.int64) * (d + 1) ** d + rank_code, out_idx=tf.int32)
+    return simplex, tf.shape(distinct)[0]
+
+
+def _vertex_keys(point_keys, rank, radix, d):
+    """(S, d+1) int64 keys of the d+1 vertices of simplices given by their remainder-0
+    vertex's key and rank vector: vertex r is the remainder-0 point plus the canonical
+    offset `r` on coordinates ranked below d+1-r and `r - (d+1)` on the others."""
+    d1 = d + 1
+    total_radix = tf.reduce_sum(radix)
+    zero = tf.zeros_like(radix)
+    keys = [point_keys]
+    for r in range(1, d1):
+        lowered = tf.reduce_sum(tf.where(rank[:, :d] >= d1 - r, radix, zero), axis=1)
+        keys.append(point_keys + r * total_radix - d1 * lowered)
+    return tf.stack(keys, axis=1)
 
 
 def _neighbours(unique_keys, radix, d):
@@ -169,17 +201,26 @@ def build_lattice(features, groups=None):
     """
     features = tf.cast(features, tf.float32)
     d = int(features.shape[-1])
+    if not 1 <= d <= MAX_FEATURES:
+        raise ValueError(f"build_lattice takes 1 to {MAX_FEATURES} features per point. Received features of shape {features.shape}")
     d1 = d + 1
     n = tf.shape(features)[0]
 
     elevated = tf.matmul(features * _scale_factors(d), _elevation_matrix(d))  # (N, d+1)
     rem0_i, rank = _enclosing_simplex(elevated, d)
-    weights = _barycentric_weights(elevated, rem0_i, rank, d)
-    packed, radix, check = _packed_vertex_keys(rem0_i, rank, d, groups)
+    weights = _barycentric_weights(elevated, rem0_i, d)
+    point_keys, radix, check = _point_keys(rem0_i, d, groups)
+    # Neighbouring pixels mostly share a simplex: key the distinct simplices' vertices only
+    # (same lattice numbering as keying every point's vertices, in a third of the work).
     with tf.control_dependencies([check]):
-        unique_keys, vertex_index = tf.unique(packed, out_idx=tf.int32)
+        simplex, num_simplices = _simplex_ids(point_keys, rank, d)
+    # Any member of a simplex stands for it (scattered, a duplicate index keeps one of its
+    # values; unsorted_segment_min would not convert to ONNX).
+    member = tf.tensor_scatter_nd_update(tf.zeros([num_simplices], tf.int32), simplex[:, None], tf.range(n))
+    keys = _vertex_keys(tf.gather(point_keys, member), tf.gather(rank, member), radix, d)
+    unique_keys, vertex_index = tf.unique(tf.reshape(keys, [-1]), out_idx=tf.int32)
     num_points = tf.shape(unique_keys)[0]
-    vertices = tf.reshape(vertex_index, [n, d1])
+    vertices = tf.gather(tf.reshape(vertex_index, [-1, d1]), simplex)
     neighbors = _neighbours(unique_keys, radix, d)
     # Rows in point order, which is what sparse_dense_matmul wants for both products used
     # (plain for slicing, adjoint for splatting); measured 3-8x faster than scatter/gather.
