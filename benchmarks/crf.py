@@ -81,6 +81,23 @@ def run_pydensecrf(image, logits, iterations):
     return np.array(crf.inference(iterations)).T.reshape(h, w, c)
 
 
+def copy_bandwidth_gbs(megabytes=512, repeats=5):
+    """This machine's memory copy bandwidth, GB/s (read + write bytes per second, NumPy copy)."""
+    src = np.ones(megabytes * 2**20 // 4, np.float32)
+    dst = np.empty_like(src)
+    seconds, _ = best_time(lambda: np.copyto(dst, src), repeats)
+    return 2 * src.nbytes / seconds / 1e9
+
+
+def floor_bytes(width, height, labels, iterations):
+    """Bytes any mean field must move per call with Q out of cache: per iteration Q read
+    (splat), the message written and read, the unary read and Q written (5 N x L float32
+    passes), plus each pixel's 9 lattice weights and vertex indices (float32 + int32) read
+    twice (splat and slice)."""
+    n = width * height
+    return iterations * (5 * n * labels * 4 + 2 * n * 9 * 8)
+
+
 def best_time(fn, repeats):
     times, result = [], None
     for _ in range(repeats):
@@ -127,7 +144,7 @@ def worker(spec):
                 groups = tf.zeros([tf.shape(img)[1] * tf.shape(img)[2]], tf.int32)
                 a = build_lattice(_grid_features(img, 80.0, 13.0), groups)
                 b = build_lattice(_grid_features(img, 3.0), groups)
-                return a.splat.values, b.splat.values
+                return a.vertices, a.weights, a.neighbors, b.vertices, b.weights, b.neighbors
 
             build_fn = tf.function(build, input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
             build_fn(image[None])
@@ -160,6 +177,7 @@ def main():
     import tempfile
 
     tmp = tempfile.mkdtemp()
+    bandwidth = copy_bandwidth_gbs()
     for size in args.sizes:
         width, height = (int(v) for v in size.split("x"))
         _, logits, labels = inputs(width, height)
@@ -186,6 +204,9 @@ def main():
                 "kseg_lattice_build_s": round(ours["lattice_build_s"], 3),
                 "kseg_iterations_s": round(iterate_s, 3),
                 "kseg_lattice_build_fraction": round(ours["lattice_build_s"] / ours["seconds"], 3),
+                "copy_bandwidth_gbs": round(bandwidth, 1),
+                "bandwidth_floor_s": round(floor_bytes(width, height, 21, iterations) / bandwidth / 1e9, 3),
+                "kseg_fraction_of_floor": round(floor_bytes(width, height, 21, iterations) / bandwidth / 1e9 / ours["seconds"], 3),
             }), flush=True)
     width, height = 500, 375
     _, logits, labels = inputs(width, height)

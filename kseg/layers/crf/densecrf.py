@@ -10,7 +10,8 @@ from kseg.layers.crf.common import (
     check_iterations,
     check_positive,
 )
-from kseg.layers.crf.permutohedral import FILTER_METHODS, build_lattice, lattice_filter
+from kseg.layers.crf.lattice_messages import METHODS, LatticeMessages
+from kseg.layers.crf.permutohedral import build_lattice
 
 
 def _grid_features(image, theta_position, theta_colour=None):
@@ -30,20 +31,6 @@ def _grid_features(image, theta_position, theta_colour=None):
         features.append(tf.cast(image, tf.float32) / theta_colour)
     features = tf.concat(features, axis=-1)
     return tf.reshape(features, [-1, features.shape[-1]])
-
-
-class _NormalizedKernel:
-    """A Gaussian kernel on a lattice with pydensecrf's symmetric normalisation:
-    `K_norm v = D^-1/2 K D^-1/2 v` where `D = K 1` (filtered ones)."""
-
-    def __init__(self, features, groups, method):
-        self.lattice = build_lattice(features, groups)
-        self.method = method
-        ones = tf.ones_like(features[:, :1])
-        self.norm = tf.math.rsqrt(lattice_filter(self.lattice, ones, method) + 1e-20)
-
-    def __call__(self, values):
-        return lattice_filter(self.lattice, values * self.norm, self.method) * self.norm
 
 
 class _TracedCall:
@@ -125,8 +112,8 @@ class DenseCRF(keras.layers.Layer):
         kwargs.setdefault("dtype", CRF_DTYPE)
         super().__init__(**kwargs)
         check_iterations(num_iterations)
-        if implementation not in FILTER_METHODS:
-            raise ValueError(f"Expected implementation in {FILTER_METHODS}. Received: implementation={implementation!r}")
+        if implementation not in METHODS:
+            raise ValueError(f"Expected implementation in {METHODS}. Received: implementation={implementation!r}")
         self.implementation = implementation
         check_positive(theta_alpha=theta_alpha, theta_beta=theta_beta, theta_gamma=theta_gamma)
         self.num_iterations = num_iterations
@@ -177,23 +164,23 @@ class DenseCRF(keras.layers.Layer):
             logits = tf.cast(logits, tf.float32)
         shape = tf.shape(logits)
         num_classes = logits.shape[-1]
-        unary = tf.reshape(logits, [-1, num_classes])
         groups = tf.repeat(tf.range(shape[0]), shape[1] * shape[2])
-        bilateral = _NormalizedKernel(
-            _grid_features(image, self.theta_alpha, self.theta_beta), groups, self.implementation
-        )
-        spatial = _NormalizedKernel(_grid_features(image, self.theta_gamma), groups, self.implementation)
-        w_bilateral = tf.cast(self.w_bilateral, tf.float32)
-        w_spatial = tf.cast(self.w_spatial, tf.float32)
-        q = tf.nn.softmax(unary, axis=-1)
+        lattices = [
+            build_lattice(_grid_features(image, self.theta_alpha, self.theta_beta), groups),
+            build_lattice(_grid_features(image, self.theta_gamma), groups),
+        ]
+        messages = LatticeMessages(lattices, self.implementation)
+        weights = [tf.cast(self.w_bilateral, tf.float32), tf.cast(self.w_spatial, tf.float32)]
+        unary = messages.split(tf.reshape(logits, [-1, num_classes]))
+        q = [tf.nn.softmax(u, axis=-1) for u in unary]
         for _ in range(self.num_iterations):
-            message = w_bilateral * bilateral(q) + w_spatial * spatial(q)
+            message = messages(q, weights)
             if self.compatibility is None:
                 pairwise = message  # Potts: penalising other labels = rewarding the same label
             else:
-                pairwise = -tf.matmul(message, self.compatibility, transpose_b=True)
-            q = tf.nn.softmax(unary + pairwise, axis=-1)
-        return tf.reshape(q, shape)
+                pairwise = [-tf.matmul(m, self.compatibility, transpose_b=True) for m in message]
+            q = [tf.nn.softmax(u + p, axis=-1) for u, p in zip(unary, pairwise)]
+        return tf.reshape(tf.concat(q, axis=0), shape)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0])

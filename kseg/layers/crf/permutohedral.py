@@ -32,7 +32,7 @@ import tensorflow as tf
 # Simplices are keyed by (vertex number < N, rank code < (d+1)^d) in int64.
 MAX_FEATURES = 8
 
-Lattice = collections.namedtuple("Lattice", ["vertices", "weights", "neighbors", "num_points", "dim", "splat"])
+Lattice = collections.namedtuple("Lattice", ["vertices", "weights", "neighbors", "num_points", "dim"])
 Lattice.__doc__ = """A built lattice.
 
 vertices: (N, d+1) int32 lattice-point index of each point's simplex vertices.
@@ -41,8 +41,6 @@ neighbors: (d+1, 2, M+1) int32 indices of the two neighbours of every lattice po
     along each direction; M (the "empty" slot, whose value stays 0) where there is none.
 num_points: int32 scalar M.
 dim: python int d.
-splat: (N, M+1) tf.SparseTensor of the barycentric weights (row n has d+1 entries):
-    splatting is `splat^T v`, slicing `splat g`.
 """
 
 
@@ -222,48 +220,35 @@ def build_lattice(features, groups=None):
     num_points = tf.shape(unique_keys)[0]
     vertices = tf.gather(tf.reshape(vertex_index, [-1, d1]), simplex)
     neighbors = _neighbours(unique_keys, radix, d)
-    # Rows in point order, which is what sparse_dense_matmul wants for both products used
-    # (plain for slicing, adjoint for splatting); measured 3-8x faster than scatter/gather.
-    splat = tf.SparseTensor(
-        tf.cast(tf.stack([tf.repeat(tf.range(n), d1), tf.reshape(vertices, [-1])], axis=1), tf.int64),
-        tf.reshape(weights, [-1]),
-        tf.cast(tf.stack([n, num_points + 1]), tf.int64),
-    )
-    return Lattice(vertices, weights, neighbors, num_points, d, splat)
+    return Lattice(vertices, weights, neighbors, num_points, d)
 
 
-FILTER_METHODS = ("sparse_matmul", "gather")
-
-
-def lattice_filter(lattice, values, method="sparse_matmul", reverse=False):
-    """Gaussian-filter `values` (N, C) on `lattice`: splat, blur, slice. Returns (N, C) float32.
-
-    Row M of the lattice grid is the empty slot: it receives nothing and stays 0, so
-    missing neighbours contribute nothing to the blur.
-
-    Args:
-        lattice: a `Lattice`.
-        values: (N, C) float tensor.
-        method: "sparse_matmul" splats and slices with `tf.sparse.sparse_dense_matmul`
-            (3-8x faster on CPU than scatter/gather here); "gather" uses
-            `unsorted_segment_sum` and `gather`, which tf2onnx converts (it has no
-            SparseTensorDenseMatMul). Same result to float rounding.
-        reverse: blur the directions in reverse order (the reference's transpose).
-    """
-    if method not in FILTER_METHODS:
-        raise ValueError(f"Expected method in {FILTER_METHODS}. Received: method={method!r}")
-    values = tf.cast(values, tf.float32)
-    if method == "sparse_matmul":
-        grid = tf.sparse.sparse_dense_matmul(lattice.splat, values, adjoint_a=True)  # (M+1, C)
-    else:
-        weighted = values[:, None, :] * lattice.weights[:, :, None]  # (N, d+1, C)
-        grid = tf.math.unsorted_segment_sum(
-            tf.reshape(weighted, [-1, tf.shape(values)[1]]), tf.reshape(lattice.vertices, [-1]), lattice.num_points + 1
-        )
+def blur(lattice, grid, reverse=False):
+    """[1/2, 1, 1/2] along each lattice direction in turn, on `grid` (M+1, C); row M is the
+    empty slot (it receives nothing and stays 0), so missing neighbours contribute nothing.
+    `reverse` blurs the directions in reverse order (the reference's transpose). The result
+    is not yet scaled by the reference's `1 / (1 + 2^-d)` (`lattice_scale`)."""
     directions = range(lattice.dim, -1, -1) if reverse else range(lattice.dim + 1)
     for j in directions:
         grid = grid + 0.5 * (tf.gather(grid, lattice.neighbors[j, 0]) + tf.gather(grid, lattice.neighbors[j, 1]))
-    alpha = 1.0 / (1.0 + 2.0 ** (-lattice.dim))
-    if method == "sparse_matmul":
-        return tf.sparse.sparse_dense_matmul(lattice.splat, grid) * alpha
-    return tf.einsum("nrc,nr->nc", tf.gather(grid, lattice.vertices), lattice.weights) * alpha
+    return grid
+
+
+def lattice_scale(lattice):
+    """The reference's normalisation of splat-blur-slice, `1 / (1 + 2^-d)`."""
+    return 1.0 / (1.0 + 2.0 ** (-lattice.dim))
+
+
+def lattice_filter(lattice, values, reverse=False):
+    """Gaussian-filter `values` (N, C) on `lattice`: splat, blur, slice. Returns (N, C) float32.
+
+    The plain form (segment sum and gather); `kseg.layers.crf.lattice_messages` filters
+    with several lattices at once, faster.
+    """
+    values = tf.cast(values, tf.float32)
+    weighted = values[:, None, :] * lattice.weights[:, :, None]  # (N, d+1, C)
+    grid = tf.math.unsorted_segment_sum(
+        tf.reshape(weighted, [-1, tf.shape(values)[1]]), tf.reshape(lattice.vertices, [-1]), lattice.num_points + 1
+    )
+    grid = blur(lattice, grid, reverse)
+    return tf.einsum("nrc,nr->nc", tf.gather(grid, lattice.vertices), lattice.weights) * lattice_scale(lattice)
