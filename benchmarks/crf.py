@@ -7,9 +7,11 @@ One JSON line per case:
   (addPairwiseGaussian(sxy=3, compat=3), addPairwiseBilateral(sxy=80, srgb=13, compat=10)),
   21 labels, at 500x375 and 1024x512, 5 and 10 iterations: seconds (best of --repeats),
   time ratio kseg / pydensecrf, MAP agreement, mean |dQ|, peak memory of each (growth of
-  the resident set over the case, each case in a fresh process whose baseline already
-  holds the imported libraries and the inputs), and kseg's split between
-  lattice construction and the mean-field iterations.
+  the resident set over the case, the first, tracing call included; each implementation
+  and call mode in a fresh process whose baseline already holds the imported libraries
+  and the inputs), kseg's split between lattice construction and the mean-field
+  iterations, and the fraction of the bandwidth floor (the bytes any mean field must
+  move, at this machine's copy bandwidth measured in the same run) kseg reaches.
 - `convcrf`: kseg.layers.ConvCRF (filter 7, blur 4, 5 iterations) at 500x375, with the
   pixel accuracy of unary, ConvCRF and DenseCRF (10 iterations) against the label map
   the unary was made from.
@@ -107,6 +109,24 @@ def best_time(fn, repeats):
     return min(times), result
 
 
+def lattice_build_seconds(image, repeats):
+    """kseg's time for the two lattices (bilateral and spatial) alone, inside tf.function."""
+    import tensorflow as tf
+
+    from kseg.layers.crf.densecrf import _grid_features
+    from kseg.layers.crf.permutohedral import build_lattice
+
+    def build(img):
+        groups = tf.zeros([tf.shape(img)[1] * tf.shape(img)[2]], tf.int32)
+        lattices = [build_lattice(_grid_features(img, 80.0, 13.0), groups), build_lattice(_grid_features(img, 3.0), groups)]
+        return [t for lattice in lattices for t in (lattice.vertices, lattice.weights, lattice.neighbors)]
+
+    build_fn = tf.function(build, input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
+    build_fn(image[None])
+    seconds, _ = best_time(lambda: [t.numpy() for t in build_fn(image[None])], repeats)
+    return seconds
+
+
 def worker(spec):
     """Run one implementation on one case in this (fresh) process; print a JSON dict."""
     image, logits, labels = inputs(spec["width"], spec["height"])
@@ -126,31 +146,22 @@ def worker(spec):
             layer = kseg.layers.DenseCRF(num_iterations=spec["iterations"], **PARAMS)
         else:
             layer = kseg.layers.ConvCRF(num_iterations=spec["iterations"], filter_size=7, blur=4)
-        fn = tf.function(
-            lambda a, b: layer([a, b]),
-            input_signature=[tf.TensorSpec([None, None, None, 21]), tf.TensorSpec([None, None, None, 3], tf.uint8)],
-        )
-        fn(logits[None], image[None])  # trace once
-        seconds, q = best_time(lambda: fn(logits[None], image[None]).numpy()[0], spec["repeats"])
-        if spec["impl"] == "densecrf":  # as users call a Keras layer: layer([logits, image]), eagerly
+        if spec.get("mode") == "eager":  # as users call a Keras layer: layer([logits, image])
             eager_inputs = [tf.constant(logits[None]), tf.constant(image[None])]
-            layer(eager_inputs)  # the first eager call traces
-            out["eager_seconds"], _ = best_time(lambda: layer(eager_inputs).numpy(), spec["repeats"])
-        if spec["impl"] == "densecrf":
-            from kseg.layers.crf.densecrf import _grid_features
-            from kseg.layers.crf.permutohedral import build_lattice
-
-            def build(img):
-                groups = tf.zeros([tf.shape(img)[1] * tf.shape(img)[2]], tf.int32)
-                a = build_lattice(_grid_features(img, 80.0, 13.0), groups)
-                b = build_lattice(_grid_features(img, 3.0), groups)
-                return a.vertices, a.weights, a.neighbors, b.vertices, b.weights, b.neighbors
-
-            build_fn = tf.function(build, input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
-            build_fn(image[None])
-            out["lattice_build_s"], _ = best_time(lambda: [t.numpy() for t in build_fn(image[None])], spec["repeats"])
+            call = lambda: layer(eager_inputs).numpy()[0]  # noqa: E731
+        else:
+            fn = tf.function(
+                lambda a, b: layer([a, b]),
+                input_signature=[tf.TensorSpec([None, None, None, 21]), tf.TensorSpec([None, None, None, 3], tf.uint8)],
+            )
+            call = lambda: fn(logits[None], image[None]).numpy()[0]  # noqa: E731
+        # One more call than timed: the first one traces (its memory counts, its time not:
+        # the best time is taken).
+        seconds, q = best_time(call, spec["repeats"] + 1)
     out["seconds"] = seconds
     out["peak_mb"] = (_rss_kb("VmHWM") - before) / 1024
+    if spec["impl"] == "densecrf" and spec.get("mode") != "eager":  # after the peak: its own trace
+        out["lattice_build_s"] = lattice_build_seconds(image, spec["repeats"])
     np.save(spec["q_path"], q.astype(np.float32))
     print(json.dumps(out))
 
@@ -185,6 +196,7 @@ def main():
             spec = dict(width=width, height=height, iterations=iterations, repeats=args.repeats)
             ref = spawn({**spec, "impl": "pydensecrf", "q_path": os.path.join(tmp, "ref.npy")})
             ours = spawn({**spec, "impl": "densecrf", "q_path": os.path.join(tmp, "ours.npy")})
+            eager = spawn({**spec, "impl": "densecrf", "mode": "eager", "q_path": os.path.join(tmp, "eager.npy")})
             q_ref, q = np.load(os.path.join(tmp, "ref.npy")), np.load(os.path.join(tmp, "ours.npy"))
             iterate_s = ours["seconds"] - ours["lattice_build_s"]
             print(json.dumps({
@@ -193,14 +205,16 @@ def main():
                 "labels": 21,
                 "iterations": iterations,
                 "kseg_s": round(ours["seconds"], 3),
-                "kseg_eager_s": round(ours["eager_seconds"], 3),
+                "kseg_eager_s": round(eager["seconds"], 3),
                 "pydensecrf_s": round(ref["seconds"], 3),
                 "time_ratio": round(ours["seconds"] / ref["seconds"], 3),
-                "time_ratio_eager": round(ours["eager_seconds"] / ref["seconds"], 3),
+                "time_ratio_eager": round(eager["seconds"] / ref["seconds"], 3),
                 "map_agreement": round(float((q.argmax(-1) == q_ref.argmax(-1)).mean()), 5),
                 "mean_abs_dq": float(np.abs(q - q_ref).mean()),
                 "kseg_peak_mb": round(ours["peak_mb"], 1),
+                "kseg_eager_peak_mb": round(eager["peak_mb"], 1),
                 "pydensecrf_peak_mb": round(ref["peak_mb"], 1),
+                "peak_ratio": round(max(ours["peak_mb"], eager["peak_mb"]) / ref["peak_mb"], 3),
                 "kseg_lattice_build_s": round(ours["lattice_build_s"], 3),
                 "kseg_iterations_s": round(iterate_s, 3),
                 "kseg_lattice_build_fraction": round(ours["lattice_build_s"] / ours["seconds"], 3),

@@ -45,10 +45,18 @@ KNOWN_UNSUPPORTED = {
 
 def unconverted_ops(model_proto):
     """Op types left in a tf2onnx graph that are not ONNX operators (tf2onnx logs an
-    unsupported op and keeps the TF node, producing a file ONNX Runtime refuses)."""
+    unsupported op and keeps the TF node, producing a file ONNX Runtime refuses), the bodies
+    of loops and conditionals included."""
     import onnx
 
-    return sorted({n.op_type for n in model_proto.graph.node if not onnx.defs.has(n.op_type, n.domain or "")})
+    def nodes(graph):
+        for node in graph.node:
+            yield node
+            for attribute in node.attribute:
+                for subgraph in [attribute.g] if attribute.HasField("g") else list(attribute.graphs):
+                    yield from nodes(subgraph)
+
+    return sorted({n.op_type for n in nodes(model_proto.graph) if not onnx.defs.has(n.op_type, n.domain or "")})
 
 
 def _explain(ops):

@@ -108,6 +108,19 @@ def test_gradients_reach_logits_and_kernel_weights():
     assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
 
 
+def test_the_traced_graph_does_not_grow_with_the_number_of_iterations():
+    # Unrolled, 10 iterations cost ~40 MB of graph per traced function (and its trace time).
+    def graph_size(iterations):
+        crf = DenseCRF(num_iterations=iterations)
+        traced = tf.function(lambda a, b: crf([a, b])).get_concrete_function(
+            tf.TensorSpec([1, None, None, 4]), tf.TensorSpec([1, None, None, 3])
+        )
+        graph = traced.graph.as_graph_def()
+        return len(graph.node) + sum(len(function.node_def) for function in graph.library.function)
+
+    assert graph_size(2) == graph_size(20)
+
+
 def test_an_eager_call_runs_one_traced_graph_equal_to_graph_mode(tmp_path):
     rng = np.random.RandomState(2)
     crf = DenseCRF(num_iterations=3)

@@ -172,14 +172,25 @@ class DenseCRF(keras.layers.Layer):
         messages = LatticeMessages(lattices, self.implementation)
         weights = [tf.cast(self.w_bilateral, tf.float32), tf.cast(self.w_spatial, tf.float32)]
         unary = messages.split(tf.reshape(logits, [-1, num_classes]))
-        q = [tf.nn.softmax(u, axis=-1) for u in unary]
-        for _ in range(self.num_iterations):
+
+        def iteration(q):
             message = messages(q, weights)
             if self.compatibility is None:
                 pairwise = message  # Potts: penalising other labels = rewarding the same label
             else:
                 pairwise = [-tf.matmul(m, self.compatibility, transpose_b=True) for m in message]
-            q = [tf.nn.softmax(u + p, axis=-1) for u, p in zip(unary, pairwise)]
+            return [[tf.nn.softmax(u + p, axis=-1) for u, p in zip(unary, pairwise)]]
+
+        # A loop, not num_iterations unrolled copies: the traced graph (and the memory and
+        # time tracing takes) stays the same size whatever the number of iterations.
+        q = [tf.nn.softmax(u, axis=-1) for u in unary]
+        (q,) = tf.while_loop(
+            lambda q: True,
+            iteration,
+            [q],
+            shape_invariants=[[tf.TensorShape([None, num_classes])] * len(q)],
+            maximum_iterations=self.num_iterations,
+        )
         return tf.reshape(tf.concat(q, axis=0), shape)
 
     def compute_output_shape(self, input_shape):

@@ -251,4 +251,5 @@ def lattice_filter(lattice, values, reverse=False):
         tf.reshape(weighted, [-1, tf.shape(values)[1]]), tf.reshape(lattice.vertices, [-1]), lattice.num_points + 1
     )
     grid = blur(lattice, grid, reverse)
-    return tf.einsum("nrc,nr->nc", tf.gather(grid, lattice.vertices), lattice.weights) * lattice_scale(lattice)
+    sliced = tf.reduce_sum(tf.gather(grid, lattice.vertices) * lattice.weights[:, :, None], axis=1)
+    return sliced * lattice_scale(lattice)
