@@ -1,12 +1,17 @@
 """Coarse-to-fine grid search of the dense CRF's parameters (DeepLab v2 §4.1.1)."""
 
+import functools
 import itertools
 
 import numpy as np
+import tensorflow as tf
 
 from kseg.constants import IGNORE_LABEL
 from kseg.layers.crf import DenseCRF
+from kseg.layers.crf.densecrf import mean_field
 from kseg.metrics import ConfusionMatrixMetric
+
+SEARCHED = ("bilateral_weight", "theta_alpha", "theta_beta")
 
 # DeepLab v2 §4.1.1: w2 = 3 and theta_gamma = 3 fixed; first-round ranges in MATLAB notation
 # w1 in [3:6], theta_alpha in [30:10:100], theta_beta in [3:6]; 10 mean-field iterations.
@@ -30,11 +35,35 @@ def evaluate_crf(samples, num_classes, ignore_label=IGNORE_LABEL, **crf_params):
     Returns:
         The `ConfusionMatrixMetric.scores()` dict.
     """
-    crf = DenseCRF(**crf_params)
+    crf = DenseCRF(**crf_params)  # checks the arguments, fills in the defaults
+    refine = _refiner(crf.num_iterations, crf.theta_gamma, crf.spatial_weight, crf.implementation)
+    searched = [tf.constant(getattr(crf, name), tf.float32) for name in SEARCHED]
     metric = ConfusionMatrixMetric(num_classes, ignore_label=ignore_label)
     for logits, image, labels in samples:
-        metric.update_state(labels, crf([logits, image]))
+        metric.update_state(labels, refine(tf.cast(logits, tf.float32), tf.cast(image, tf.float32), *searched))
     return metric.scores()
+
+
+@functools.lru_cache(maxsize=4)
+def _refiner(num_iterations, theta_gamma, spatial_weight, implementation):
+    """DenseCRF with the searched parameters as tensor arguments: traced once per input
+    shape for the whole search, not once per setting."""
+
+    @tf.function(reduce_retracing=True)
+    def refine(logits, image, bilateral_weight, theta_alpha, theta_beta):
+        return mean_field(
+            logits,
+            image,
+            num_iterations,
+            theta_alpha=theta_alpha,
+            theta_beta=theta_beta,
+            theta_gamma=theta_gamma,
+            bilateral_weight=bilateral_weight,
+            spatial_weight=spatial_weight,
+            implementation=implementation,
+        )
+
+    return refine
 
 
 def _refined_axis(values, best):
@@ -86,7 +115,7 @@ def grid_search_crf(
     samples = list(samples)
     if not samples:
         raise ValueError("samples is empty: the grid search needs held-out (logits, image, labels) batches")
-    names = ("bilateral_weight", "theta_alpha", "theta_beta")
+    names = SEARCHED
     seen, results = set(), []
     axes = [tuple(float(v) for v in grid[name]) for name in names]
     for round_index in range(1, int(rounds) + 1):

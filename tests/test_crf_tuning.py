@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from kseg.crf_tuning import DEEPLAB_GRID, evaluate_crf, grid_search_crf, unrefined_miou
+from kseg.crf_tuning import DEEPLAB_GRID, _refiner, evaluate_crf, grid_search_crf, unrefined_miou
 from kseg.testing import realistic_unary
 
 
@@ -40,6 +40,21 @@ def test_coarse_to_fine_search_reports_every_setting_and_the_best():
     again = evaluate_crf(samples, 5, num_iterations=3, spatial_weight=3.0, theta_gamma=3.0, **params)["mean_iou"]
     assert again == pytest.approx(best["mean_iou"])
     assert best["mean_iou"] > unrefined_miou(samples, 5)  # the CRF helps on these noisy unaries
+    # One trace for all the settings (their parameters are tensors), not one per setting.
+    assert _refiner(3, 3.0, 3.0, "sparse_matmul").experimental_get_tracing_count() == 1
+
+
+def test_the_searched_refinement_equals_the_layer():
+    import tensorflow as tf
+
+    from kseg.layers import DenseCRF
+
+    ((logits, image, _),) = _samples()
+    params = dict(bilateral_weight=5.0, theta_alpha=60.0, theta_beta=4.0)
+    refine = _refiner(3, 3.0, 3.0, "sparse_matmul")
+    got = refine(tf.constant(logits), tf.constant(image, tf.float32), *(tf.constant(v) for v in params.values()))
+    want = DenseCRF(num_iterations=3, **params)([logits, image])
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
 
 
 def test_bad_arguments():

@@ -33,6 +33,59 @@ def _grid_features(image, theta_position, theta_colour=None):
     return tf.reshape(features, [-1, features.shape[-1]])
 
 
+def mean_field(
+    logits,
+    image,
+    num_iterations,
+    theta_alpha,
+    theta_beta,
+    theta_gamma,
+    bilateral_weight,
+    spatial_weight,
+    compatibility=None,
+    implementation="sparse_matmul",
+):
+    """DenseCRF's computation as a function (see `DenseCRF`): logits (B, H, W, C), image
+    (B, H, W, 3) in 0-255 -> probabilities (B, H, W, C) float32.
+
+    The bandwidths and weights may be floats, scalar tensors or variables; a `tf.function`
+    taking them as tensors traces once for all their values (as the grid search does).
+    `compatibility`: optional (C, C) label compatibility (None: Potts).
+    """
+    with tf.control_dependencies([assert_same_spatial_size("DenseCRF", logits, image)]):
+        logits = tf.cast(logits, tf.float32)
+    shape = tf.shape(logits)
+    num_classes = logits.shape[-1]
+    groups = tf.repeat(tf.range(shape[0]), shape[1] * shape[2])
+    lattices = [
+        build_lattice(_grid_features(image, theta_alpha, theta_beta), groups),
+        build_lattice(_grid_features(image, theta_gamma), groups),
+    ]
+    messages = LatticeMessages(lattices, implementation)
+    weights = [tf.cast(bilateral_weight, tf.float32), tf.cast(spatial_weight, tf.float32)]
+    unary = messages.split(tf.reshape(logits, [-1, num_classes]))
+
+    def iteration(q):
+        message = messages(q, weights)
+        if compatibility is None:
+            pairwise = message  # Potts: penalising other labels = rewarding the same label
+        else:
+            pairwise = [-tf.matmul(m, compatibility, transpose_b=True) for m in message]
+        return [[tf.nn.softmax(u + p, axis=-1) for u, p in zip(unary, pairwise)]]
+
+    # A loop, not num_iterations unrolled copies: the traced graph (and the memory and
+    # time tracing takes) stays the same size whatever the number of iterations.
+    q = [tf.nn.softmax(u, axis=-1) for u in unary]
+    (q,) = tf.while_loop(
+        lambda q: True,
+        iteration,
+        [q],
+        shape_invariants=[[tf.TensorShape([None, num_classes])] * len(q)],
+        maximum_iterations=num_iterations,
+    )
+    return tf.reshape(tf.concat(q, axis=0), shape)
+
+
 class _TracedCall:
     """Holds the layer's traced function out of sight of TF object tracking (so SavedModels
     of the layer do not carry its eager traces)."""
@@ -160,38 +213,18 @@ class DenseCRF(keras.layers.Layer):
         return self._mean_field(logits, image)
 
     def _mean_field(self, logits, image):
-        with tf.control_dependencies([assert_same_spatial_size("DenseCRF", logits, image)]):
-            logits = tf.cast(logits, tf.float32)
-        shape = tf.shape(logits)
-        num_classes = logits.shape[-1]
-        groups = tf.repeat(tf.range(shape[0]), shape[1] * shape[2])
-        lattices = [
-            build_lattice(_grid_features(image, self.theta_alpha, self.theta_beta), groups),
-            build_lattice(_grid_features(image, self.theta_gamma), groups),
-        ]
-        messages = LatticeMessages(lattices, self.implementation)
-        weights = [tf.cast(self.w_bilateral, tf.float32), tf.cast(self.w_spatial, tf.float32)]
-        unary = messages.split(tf.reshape(logits, [-1, num_classes]))
-
-        def iteration(q):
-            message = messages(q, weights)
-            if self.compatibility is None:
-                pairwise = message  # Potts: penalising other labels = rewarding the same label
-            else:
-                pairwise = [-tf.matmul(m, self.compatibility, transpose_b=True) for m in message]
-            return [[tf.nn.softmax(u + p, axis=-1) for u, p in zip(unary, pairwise)]]
-
-        # A loop, not num_iterations unrolled copies: the traced graph (and the memory and
-        # time tracing takes) stays the same size whatever the number of iterations.
-        q = [tf.nn.softmax(u, axis=-1) for u in unary]
-        (q,) = tf.while_loop(
-            lambda q: True,
-            iteration,
-            [q],
-            shape_invariants=[[tf.TensorShape([None, num_classes])] * len(q)],
-            maximum_iterations=self.num_iterations,
+        return mean_field(
+            logits,
+            image,
+            self.num_iterations,
+            theta_alpha=self.theta_alpha,
+            theta_beta=self.theta_beta,
+            theta_gamma=self.theta_gamma,
+            bilateral_weight=self.w_bilateral,
+            spatial_weight=self.w_spatial,
+            compatibility=self.compatibility,
+            implementation=self.implementation,
         )
-        return tf.reshape(tf.concat(q, axis=0), shape)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0])
