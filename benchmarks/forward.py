@@ -4,7 +4,7 @@ One JSON line per (model, batch size): parameters, GFLOPs per image (counted by 
 profiler on the frozen graph), images/s with and without XLA (`jit_compile=True`), and
 the achieved GFLOP/s as a fraction of the machine's conv throughput, measured in the same
 run on large 3x3 and 1x1 conv2d ops (the best of the two is the reference: what a
-conv-dominated network can hope for here).
+conv-dominated network can hope for here; re-measured after every case, the best so far counts).
 
     python benchmarks/forward.py                       # both models, batch 1 and 4, 512x512
     python benchmarks/forward.py --models pan --batch-sizes 1 --repeats 2
@@ -71,6 +71,25 @@ def conv_throughput(repeats):
     return results
 
 
+class ConvPeak:
+    """The reference conv throughput, re-measured around every case: the best seen so far is
+    the reference, so a slow moment of this shared machine while the reference is timed
+    cannot flatter the fractions."""
+
+    def __init__(self, repeats):
+        self.repeats = repeats
+        self.best = {}
+
+    def measure(self):
+        """Time the reference convs again; return the best GFLOP/s seen so far."""
+        for name, value in conv_throughput(self.repeats).items():
+            self.best[name] = max(value, self.best.get(name, 0.0))
+        return max(self.best.values())
+
+    def report(self):
+        return {name: round(value, 1) for name, value in self.best.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
@@ -80,8 +99,8 @@ def main():
     parser.add_argument("--no-xla", action="store_true", help="skip the jit_compile=True runs")
     args = parser.parse_args()
 
-    references = conv_throughput(max(args.repeats, 3))
-    peak = max(references.values())
+    references = ConvPeak(max(args.repeats, 3))
+    references.measure()
     for name in args.models:
         model = MODELS[name]()
         params = model.count_params()
@@ -92,6 +111,7 @@ def main():
         for batch in args.batch_sizes:
             x = tf.random.uniform((batch, args.size, args.size, 3), 0, 255)
             best, median = time_calls(plain, x, args.repeats)
+            peak = references.measure()
             row = {
                 "benchmark": "forward",
                 "model": name,
@@ -101,7 +121,7 @@ def main():
                 "images_per_s": round(batch / best, 3),
                 "median_s_per_batch": round(median, 3),
                 "achieved_gflop_s": round(flops * batch / best / 1e9, 1),
-                "reference_conv2d_gflop_s": {k: round(v, 1) for k, v in references.items()},
+                "reference_conv2d_gflop_s": references.report(),
                 "fraction_of_conv2d_throughput": round(flops * batch / best / 1e9 / peak, 3),
                 "cpu": platform.processor() or platform.machine(),
                 "threads": os.cpu_count(),

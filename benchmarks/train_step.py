@@ -6,7 +6,7 @@ of the timed steps), `speedup_bf16`, GFLOPs per step (the TF profiler's count of
 forward pass on the frozen graph, times 3: every convolution and matmul of the forward has
 two of the same size in the backward, for the input and for the weight gradients),
 achieved GFLOP/s and `fraction_of_conv_peak` (the best of the large float32 convs of
-`benchmarks/forward.py`, measured in this run; bf16 is compared with the float32 peak too,
+`benchmarks/forward.py`, measured in this run before and after every case; bf16 is compared with the float32 peak too,
 so its fraction can exceed 1), the losses of the first steps of both precisions from the
 same weights on the same batch (`loss_max_rel_diff_bf16`), and the op types that take most
 of a float32 step (`top_ops_float32`, share of the summed op time, from the TF profiler).
@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from forward import conv_throughput, count_flops  # noqa: E402
+from forward import ConvPeak, count_flops  # noqa: E402
 
 import kseg  # noqa: E402
 from kseg.losses import MaskedSparseCategoricalCrossentropy  # noqa: E402
@@ -117,7 +117,7 @@ def top_ops(step, images, labels, steps=3, keep=8):
     return {op: round(s / total, 3) for op, s in seconds.most_common(keep)}
 
 
-def measure(name, batch, side, steps, peak):
+def measure(name, batch, side, steps):
     rng = np.random.default_rng(0)
     images = tf.constant(rng.uniform(0, 255, (batch, side, side, 3)), tf.float32)
     reference = build(name, "float32")
@@ -135,7 +135,6 @@ def measure(name, batch, side, steps, peak):
         seconds = float(np.median(times))
         row[f"s_per_step_{precision}"] = round(seconds, 3)
         row[f"achieved_gflop_s_{precision}"] = round(flops / seconds / 1e9, 1)
-        row[f"fraction_of_conv_peak_{precision}"] = round(flops / seconds / 1e9 / peak, 3)
         if precision == "float32":
             row["top_ops_float32"] = top_ops(step, images, labels)
         keras.backend.clear_session()
@@ -154,14 +153,17 @@ def main():
     parser.add_argument("--steps", type=int, help="steps whose losses are compared (default 20, quick 8)")
     args = parser.parse_args()
 
-    references = conv_throughput(3)
-    peak = max(references.values())
+    references = ConvPeak(3)
+    references.measure()
     steps = args.steps or (8 if args.quick else 20)
     for name in args.models:
         batch, side = CASES[name][1 if args.quick else 0]
-        row = measure(name, batch, side, steps, peak)
+        row = measure(name, batch, side, steps)
+        peak = references.measure()
+        for precision in PRECISIONS:
+            row[f"fraction_of_conv_peak_{precision}"] = round(row[f"achieved_gflop_s_{precision}"] / peak, 3)
         row.update(
-            reference_conv2d_gflop_s={k: round(v, 1) for k, v in references.items()},
+            reference_conv2d_gflop_s=references.report(),
             cpu=platform.processor() or platform.machine(), threads=os.cpu_count(), tensorflow=tf.__version__,
         )
         print(json.dumps(row), flush=True)
