@@ -13,7 +13,7 @@ the mean field keeps Q as shards from start to end.
 
 import tensorflow as tf
 
-from kseg.layers.crf.permutohedral import blur, lattice_filter, lattice_scale
+from kseg.layers.crf.permutohedral import blur, lattice_filter, lattice_scale, slice_grid, splat
 
 # Pixel rows are cut into this many shards. A constant, not the machine's core count, so
 # that a result does not depend on where it ran (the splat sums the shards in order).
@@ -86,13 +86,10 @@ class LatticeMessages:
         cols, vals, matrix = shard
         if matrix is not None:
             return tf.sparse.sparse_dense_matmul(matrix, q, adjoint_a=True)
-        weighted = q[:, None, :] * vals[:, :, None]
-        return tf.math.unsorted_segment_sum(
-            tf.reshape(weighted, [-1, tf.shape(q)[1]]), tf.reshape(cols, [-1]), self.num_columns
-        )
+        return splat(q, cols, vals, self.num_columns)
 
     def _slice(self, shard, grid):
         cols, vals, matrix = shard
         if matrix is not None:
             return tf.sparse.sparse_dense_matmul(matrix, grid)
-        return tf.einsum("nkc,nk->nc", tf.gather(grid, cols), vals)
+        return slice_grid(grid, cols, vals)

@@ -239,17 +239,26 @@ def lattice_scale(lattice):
     return 1.0 / (1.0 + 2.0 ** (-lattice.dim))
 
 
+def splat(values, vertices, weights, grid_size):
+    """Barycentric-weighted scatter-add of `values` (N, C) onto a grid (grid_size, C):
+    point n adds `weights[n, r] * values[n]` to row `vertices[n, r]`, for each r."""
+    weighted = values[:, None, :] * weights[:, :, None]  # (N, K, C)
+    return tf.math.unsorted_segment_sum(
+        tf.reshape(weighted, [-1, tf.shape(values)[1]]), tf.reshape(vertices, [-1]), grid_size
+    )
+
+
+def slice_grid(grid, vertices, weights):
+    """Barycentric interpolation (N, C) of `grid` (rows, C) at each point's `vertices` (N, K)."""
+    return tf.reduce_sum(tf.gather(grid, vertices) * weights[:, :, None], axis=1)
+
+
 def lattice_filter(lattice, values, reverse=False):
     """Gaussian-filter `values` (N, C) on `lattice`: splat, blur, slice. Returns (N, C) float32.
 
     The plain form (segment sum and gather); `kseg.layers.crf.lattice_messages` filters
     with several lattices at once, faster.
     """
-    values = tf.cast(values, tf.float32)
-    weighted = values[:, None, :] * lattice.weights[:, :, None]  # (N, d+1, C)
-    grid = tf.math.unsorted_segment_sum(
-        tf.reshape(weighted, [-1, tf.shape(values)[1]]), tf.reshape(lattice.vertices, [-1]), lattice.num_points + 1
-    )
+    grid = splat(tf.cast(values, tf.float32), lattice.vertices, lattice.weights, lattice.num_points + 1)
     grid = blur(lattice, grid, reverse)
-    sliced = tf.reduce_sum(tf.gather(grid, lattice.vertices) * lattice.weights[:, :, None], axis=1)
-    return sliced * lattice_scale(lattice)
+    return slice_grid(grid, lattice.vertices, lattice.weights) * lattice_scale(lattice)
