@@ -9,15 +9,10 @@ import yaml
 
 from kseg.data.builtin import SIZE
 from kseg.training.config import ConfigError, expand_stages, load_config
+from tests.tiny import TINY_RELATIONNET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = os.path.join(ROOT, "training", "configs")
-TINY_RELATIONNET = {
-    "backbone_blocks": [[1, [8, 8]], [1, [16, 16]], [1, [16, 16]], [1, [16, 32]], [1, [16, 16, 32]], [1, [16, 16, 32]]],
-    "hidden_size": 8,
-    "reduce_filters": 16,
-    "similarity_hidden": 8,
-}
 
 
 def _write(tmp_path, recipe):

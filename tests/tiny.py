@@ -6,6 +6,12 @@ import json
 
 TINY_RESNET = {"blocks": [1, 1, 1, 1], "stage_filters": [8, 16, 16, 16]}
 TINY_VGG = {"blocks": [[1, 8], [1, 8], [1, 16], [1, 16], [1, 16]]}
+TINY_RELATIONNET = {
+    "backbone_blocks": [[1, [8, 8]], [1, [16, 16]], [1, [16, 16]], [1, [16, 32]], [1, [16, 16, 32]], [1, [16, 16, 32]]],
+    "hidden_size": 8,
+    "reduce_filters": 16,
+    "similarity_hidden": 8,
+}
 
 
 def options_override(**options):

@@ -4,6 +4,7 @@ optional BatchNormalization and activation."""
 import keras
 import tensorflow as tf
 
+from kseg.layers.atrous import atrous_conv2d
 from kseg.layers.batch_norm import FusedBatchNormalization
 from kseg.layers.matmul_conv import matmul_conv2d, same_padding, uses_matmul_conv
 
@@ -16,7 +17,9 @@ class ConvBNActivation(keras.layers.Layer):
 
     Computed with `tf.nn.conv2d(..., dilations=rate)`, which on CPU is faster than
     `keras.layers.Conv2D(dilation_rate=...)` at large rates (that one lowers to
-    space-to-batch) and converts to ONNX as Pad + dilated Conv -- except convs reducing
+    space-to-batch) and converts to ONNX as Pad + dilated Conv, with a gradient that exists
+    on every backend (`kseg.layers.atrous`: TF's Eigen CPU kernels have none for rate > 1)
+    -- except convs reducing
     over very many inputs (PAN's 7x7 over 2048 channels), which run as one matmul and a
     shifted sum (`kseg.layers.matmul_conv`), 3x faster here. Same weights either way.
     Stride is always 1 and padding "same", as in DeepLab: atrous convolution keeps the
@@ -119,7 +122,7 @@ class ConvBNActivation(keras.layers.Layer):
         # gradient for dilated convs with explicit paddings.
         pad = list(same_padding(self.kernel_size, self.rate))
         x = tf.pad(inputs, [[0, 0], pad, pad, [0, 0]]) if sum(pad) else inputs
-        return tf.nn.conv2d(x, kernel, strides=1, padding="VALID", dilations=self.rate)
+        return atrous_conv2d(x, kernel, self.rate)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.filters,)
