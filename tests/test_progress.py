@@ -38,6 +38,17 @@ def test_log_file_gets_one_plain_line_per_chunk_counting_run_steps():
     assert "\r" not in stream.getvalue() and "\033" not in stream.getvalue() and "Epoch" not in stream.getvalue()
 
 
+def test_log_file_gets_a_line_whenever_its_interval_has_passed(monkeypatch):
+    """A slow CPU's log still moves: here every step takes longer than the interval."""
+    from kseg.training import progress
+
+    assert progress.PLAIN_LINE_SECONDS <= 25  # the promise: a line at least every 30 s (a step's end after it)
+    monkeypatch.setattr(progress, "PLAIN_LINE_SECONDS", 0.0)
+    stream = io.StringIO()
+    _fit_in_chunks(stream)
+    assert [line.split()[1] for line in stream.getvalue().splitlines()] == ["1/6", "2/6", "3/6", "4/6", "5/6", "6/6"]
+
+
 def test_resumed_run_counts_from_its_step():
     stream = io.StringIO()
     _fit_in_chunks(stream, done=3)

@@ -145,14 +145,61 @@ def test_one_process_per_run_directory(tmp_path, data_root):
         with pytest.raises(RunLockedError, match="is in use by process"):
             acquire(run_dir)
     assert not os.path.exists(os.path.join(run_dir, "run.lock"))  # released
-    # A lock left by a killed process (same host, PID gone) is stale and taken over.
+    # A lock file left by a killed process (same host, PID gone) blocks nothing, nor does an empty one.
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    for content in [json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "started": "earlier"}), ""]:
+        with open(os.path.join(run_dir, "run.lock"), "w") as f:
+            f.write(content)
+        handle = acquire(run_dir)
+        with open(handle[0]) as f:
+            assert json.load(f)["pid"] == os.getpid()
+        release(handle)
+        assert not os.path.exists(handle[0])
+
+
+_LOCK_CONTENDER = """
+import importlib.util, os, sys, time
+spec = importlib.util.spec_from_file_location("run_lock", sys.argv[1])  # the module alone: no TensorFlow to load
+run_lock = importlib.util.module_from_spec(spec); spec.loader.exec_module(run_lock)
+run_dir, rounds, overlaps = sys.argv[2], int(sys.argv[3]), 0
+start = float(sys.argv[4])
+while time.time() < start:
+    time.sleep(0.001)
+for _ in range(rounds):
+    try:
+        handle = run_lock.acquire(run_dir)
+    except run_lock.RunLockedError:
+        continue
+    try:  # inside the lock: nobody else may be here
+        fd = os.open(os.path.join(run_dir, "inside"), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        os.close(fd)
+        time.sleep(0.002)
+        os.remove(os.path.join(run_dir, "inside"))
+    except FileExistsError:
+        overlaps += 1
+    run_lock.release(handle)
+print(overlaps)
+"""
+
+
+def test_the_run_lock_holds_under_races(tmp_path):
+    """Four processes take and release one run folder's lock as fast as they can, starting
+    with a stale lock file: never two inside at once."""
+    import time
+
+    run_dir = str(tmp_path / "run")
+    os.makedirs(run_dir)
     with open(os.path.join(run_dir, "run.lock"), "w") as f:
-        json.dump({"pid": int(dead.stdout), "host": socket.gethostname(), "started": "earlier"}, f)
-    path = acquire(run_dir)
-    with open(path) as f:
-        assert json.load(f)["pid"] == os.getpid()
-    release(path)
+        json.dump({"pid": 999999999, "host": socket.gethostname(), "started": "earlier"}, f)
+    module = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kseg", "training", "run_lock.py")
+    start = str(time.time() + 1.0)
+    children = [
+        subprocess.Popen([sys.executable, "-c", _LOCK_CONTENDER, module, run_dir, "300", start], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    overlaps = [int(child.communicate(timeout=120)[0].split()[-1]) for child in children]
+    assert all(child.returncode == 0 for child in children)
+    assert overlaps == [0, 0, 0, 0]
 
 
 def test_resume_refuses_another_model_and_applies_other_changes(tmp_path, data_root):

@@ -3,8 +3,9 @@
 `model.fit` runs in checkpoint chunks (Keras "epochs", `kseg.training.loop.chunk_plan`),
 so Keras' own bar would say "Epoch 3/6" about an artefact of checkpointing. This callback
 says "step 150/300" of the whole run instead. On a terminal one line is redrawn in place
-(at most `REDRAW_SECONDS` apart); otherwise (a log file, CI) one plain line is printed per
-checkpoint chunk and no escape codes.
+(at most `REDRAW_SECONDS` apart); otherwise (a log file, CI) plain lines without escape
+codes: one per checkpoint chunk, and one whenever `PLAIN_LINE_SECONDS` have passed since the
+last, so that a slow CPU still shows a sign of life at least every half minute.
 """
 
 import sys
@@ -13,6 +14,7 @@ import time
 import keras
 
 REDRAW_SECONDS = 0.25
+PLAIN_LINE_SECONDS = 20.0  # plus at most one step: a line comes at a step's end
 BAR_WIDTH = 24
 
 
@@ -34,12 +36,12 @@ class RunProgress(keras.callbacks.Callback):
         self.stream = stream or sys.stdout
         self.interactive = bool(getattr(self.stream, "isatty", lambda: False)())
         self._start_step = self._step = 0
+        self._plain_step = None  # the step of the last plain line
         self._start_time = self._last_draw = 0.0
 
     def on_train_begin(self, logs=None):
         self._step = self._start_step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        self._start_time = time.perf_counter()
-        self._last_draw = 0.0
+        self._start_time = self._last_draw = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
@@ -48,11 +50,17 @@ class RunProgress(keras.callbacks.Callback):
             self._last_draw = now
             self.stream.write("\r" + self.line(logs) + "\033[K")
             self.stream.flush()
+        elif not self.interactive and now - self._last_draw >= PLAIN_LINE_SECONDS:
+            self._write_plain(logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self.interactive:
-            self.stream.write(self.line(logs) + "\n")
-            self.stream.flush()
+        if not self.interactive and self._plain_step != self._step:
+            self._write_plain(logs)
+
+    def _write_plain(self, logs):
+        self._last_draw, self._plain_step = time.perf_counter(), self._step
+        self.stream.write(self.line(logs) + "\n")
+        self.stream.flush()
 
     def on_train_end(self, logs=None):
         if self.interactive:
