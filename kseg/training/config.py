@@ -15,6 +15,38 @@ from kseg.atomic import write_text
 from kseg.training.schema import DEFAULTS, FREE_MAPPINGS, ConfigError, check_types  # noqa: F401  (ConfigError re-exported)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader refusing a key written twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text, where):
+    """`text` (str or UTF-8 bytes) parsed as YAML; a `ConfigError` naming `where` otherwise."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{where} is not UTF-8 text (byte {error.start}): save it as UTF-8 YAML") from None
+    if "\0" in text:
+        raise ConfigError(f"{where} holds NUL characters: not a YAML text file")
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as error:
+        mark, problem = getattr(error, "problem_mark", None), getattr(error, "problem", None) or str(error)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{where} is not valid YAML: {' '.join(problem.split())}{at}") from None
+
+
 def _merge(base, update, path=""):
     for key, value in update.items():
         where = f"{path}{key}"
@@ -37,8 +69,8 @@ def _parse_override(assignment):
     if "=" not in assignment:
         raise ConfigError(f"Expected key=value in --set. Received: {assignment!r}")
     key, raw = assignment.split("=", 1)
-    value = yaml.safe_load(raw)
     key = ALIASES.get(key.strip(), key.strip())
+    value = parse_yaml(raw, f"--set {key}: the value {raw!r}")
     update = value
     for part in reversed(key.split(".")):
         update = {part: update}
@@ -66,7 +98,8 @@ def apply_override(config, assignment):
         update = {section: {name: config[section][name]}}
     else:
         _merge(config, update)
-    for stage in config.get("stages") or ():  # --set wins over what a stage sets
+    stages = config.get("stages")
+    for stage in stages if isinstance(stages, list) else ():  # --set wins over what a stage sets
         if "stages" not in update and isinstance(stage, dict):
             _deep_update(stage, update)
 
@@ -76,12 +109,11 @@ def load_config(path=None, overrides=()):
     config = copy.deepcopy(DEFAULTS)
     if path is not None:
         try:
-            with open(path) as f:
-                recipe = yaml.safe_load(f) or {}
+            with open(path, "rb") as f:
+                raw = f.read()
         except OSError as error:
-            raise ConfigError(f"--config: cannot read {path}: {error}") from error
-        except yaml.YAMLError as error:
-            raise ConfigError(f"--config: {path} is not valid YAML: {error}") from error
+            raise ConfigError(f"--config: cannot read {path}: {error.strerror or error}") from None
+        recipe = parse_yaml(raw, f"--config: {path}") or {}
         if not isinstance(recipe, dict):
             raise ConfigError(f"--config: {path} must hold a mapping at the top level")
         _merge(config, recipe)

@@ -9,6 +9,7 @@ given as strings are converted (YAML 1.1, which PyYAML reads, takes `1e8` for a 
 """
 
 import dataclasses
+import math
 
 from kseg import constants
 
@@ -38,14 +39,14 @@ def _fail(key, expected, value):
 def _number(key, value, expected):
     if isinstance(value, bool):
         _fail(key, expected, value)
-    if isinstance(value, (int, float)):
-        return value
     if isinstance(value, str):
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
-            pass
-    _fail(key, expected, value)
+            _fail(key, expected, value)
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return value
+    _fail(key, f"{expected} (finite)", value)
 
 
 def _integer(key, value, expected):
@@ -112,6 +113,12 @@ def _accepting(expected, accepts):
 
 boolean = _accepting("true or false", lambda value: isinstance(value, bool))
 text = _accepting("a non-empty string", lambda value: isinstance(value, str) and bool(value))
+# names that become a file or folder name (runs/<name>, serving/<name>/): one path component
+path_component = _accepting(
+    "a name without '/', '\\', or a leading '.'",
+    lambda value: isinstance(value, str) and bool(value) and not value.startswith(".")
+    and not any(c in value for c in "/\\\0"),
+)
 mapping = _accepting("a mapping", lambda value: isinstance(value, dict))
 
 
@@ -327,7 +334,7 @@ class RelationSection:
 class ExportSection:
     saved_model: bool = entry(True, boolean, "<run>/serving/<name>/<steps>/ for TF Serving (+ models.config)")
     onnx: bool = entry(True, boolean, "<run>/model.onnx, checked with ONNX Runtime")
-    name: str = entry(None, optional(text), "the served model's name (null: the run's name)")
+    name: str = entry(None, optional(path_component), "the served model's name (null: the run's name)")
     crf: str = entry(None, choice((None,) + constants.CRF_NAMES), "null | dense | conv: a CRF inside the exported graphs")
     max_side: int = entry(2048, optional(integer(low=1)), "SavedModel: longer image sides run downscaled to this")
     max_pixels: int = entry(50000000, optional(integer(low=1)), "SavedModel: larger images are refused before decoding")
@@ -350,7 +357,7 @@ FREE_MAPPINGS = {
     for field in dataclasses.fields(schema)
     if field.metadata["check"] in (mapping, multipliers)
 }
-NAME = entry("builtin_pan", text, "the run's name: runs/<name>, the served model's default name")
+NAME = entry("builtin_pan", path_component, "the run's name: runs/<name>, the served model's default name")
 
 DEFAULTS = {
     "name": NAME.default,
