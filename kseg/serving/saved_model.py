@@ -109,8 +109,14 @@ def export_saved_model(
     Returns:
         The path of the version folder.
     """
-    if not re.match(r"^[A-Za-z0-9_.\-]+$", name or ""):
-        raise ExportError(f"Expected a model name of letters, digits, '_', '-' or '.'. Received: name={name!r}")
+    if not re.match(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$", name or ""):
+        raise ExportError(
+            f"Expected a model name of letters, digits, '_', '-' or '.', not starting with '.'. Received: name={name!r}"
+        )
+    try:  # a models.config kseg cannot update refuses the export before any work
+        _parse_models_config(os.path.join(out, "models.config"))
+    except ValueError as error:
+        raise ExportError(str(error)) from None
     model_dir = os.path.join(out, name)
     if version is None:
         version = (existing_versions(model_dir) or [0])[-1] + 1
@@ -149,31 +155,41 @@ def _remove_litter(out, model_dir):
     return removed
 
 
-_ENTRY = re.compile(r'config\s*\{\s*name:\s*"([^"]+)"\s*base_path:\s*"([^"]+)"\s*model_platform:\s*"([^"]+)"\s*\}')
+def _parse_models_config(path):
+    """The ModelServerConfig in `path` (empty when there is none); a ValueError naming the
+    file when it is not a text ModelServerConfig."""
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    config = model_server_config_pb2.ModelServerConfig()
+    if not os.path.exists(path):
+        return config
+    try:
+        with open(path, encoding="utf-8") as f:
+            text_format.Parse(f.read(), config)
+    except (text_format.ParseError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not a TF Serving ModelServerConfig text proto ({error}); fix or remove it") from None
+    if config.WhichOneof("config") == "custom_model_config":
+        raise ValueError(f"{path} holds a custom_model_config, not a model_config_list: kseg will not rewrite it")
+    return config
 
 
 def read_models_config(path):
-    """{name: base_path} of a models.config written by `write_models_config`."""
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        return {name: base for name, base, _ in _ENTRY.findall(f.read())}
+    """{name: base_path} of the models a models.config lists."""
+    return {entry.name: entry.base_path for entry in _parse_models_config(path).model_config_list.config}
 
 
 def write_models_config(out, name, serving_root="/models"):
     """Add (or update) `name` in `<out>/models.config` (TF Serving's `--model_config_file`,
-    a ModelServerConfig text proto), keeping the other models listed; atomic rewrite."""
+    a ModelServerConfig text proto), read and written as the protocol buffer: of this model's
+    entry only `base_path` and `model_platform` are set, every other entry and field (a
+    `model_version_policy`, labels, logging) stays as it was; atomic rewrite."""
+    from google.protobuf import text_format
+
     path = os.path.join(out, "models.config")
-    entries = read_models_config(path)
-    entries[name] = f"{serving_root.rstrip('/')}/{name}"
-    lines = ["model_config_list {"]
-    for model_name in sorted(entries):
-        lines += [
-            "  config {",
-            f'    name: "{model_name}"',
-            f'    base_path: "{entries[model_name]}"',
-            '    model_platform: "tensorflow"',
-            "  }",
-        ]
-    lines.append("}")
-    return write_text(path, "\n".join(lines) + "\n")
+    config = _parse_models_config(path)
+    entries = config.model_config_list.config
+    entry = next((e for e in entries if e.name == name), None) or entries.add(name=name)
+    entry.base_path = f"{serving_root.rstrip('/')}/{name}"
+    entry.model_platform = "tensorflow"
+    return write_text(path, text_format.MessageToString(config))

@@ -33,6 +33,54 @@ def test_tf_serving_layout_and_models_config(exported, tmp_path):
     assert os.listdir(os.path.dirname(exported)) == ["1"]
 
 
+HAND_WRITTEN = """model_config_list {
+  config {
+    name: "mine"
+    base_path: "/srv/mine"
+    model_platform: "tensorflow"
+    model_version_policy { specific { versions: 3 versions: 4 } }
+    version_labels { key: "stable" value: 3 }
+  }
+  config {
+    name: "a"
+    base_path: "/old/a"
+    model_platform: "tensorflow"
+    model_version_policy { latest { num_versions: 2 } }
+  }
+}
+"""
+
+
+def test_models_config_keeps_what_others_wrote(tmp_path):
+    """Read and written as the ModelServerConfig proto: another model's entry and this
+    model's own extra fields survive an export; a file that is not one refuses the export."""
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    from kseg.serving.saved_model import write_models_config
+
+    path = tmp_path / "models.config"
+    path.write_text(HAND_WRITTEN)
+    write_models_config(str(tmp_path), "a")
+    write_models_config(str(tmp_path), "b", serving_root="/srv/models/")
+    written = text_format.Parse(path.read_text(), model_server_config_pb2.ModelServerConfig())
+    expected = text_format.Parse(HAND_WRITTEN, model_server_config_pb2.ModelServerConfig())
+    expected.model_config_list.config[1].base_path = "/models/a"
+    expected.model_config_list.config.add(name="b", base_path="/srv/models/b", model_platform="tensorflow")
+    assert written == expected
+    assert read_models_config(str(path)) == {"mine": "/srv/mine", "a": "/models/a", "b": "/srv/models/b"}
+
+
+def test_a_broken_models_config_or_an_escaping_name_refuses_the_export(small_net, tmp_path):
+    (tmp_path / "models.config").write_text("model_config_list { config { name: ")
+    with pytest.raises(ExportError, match=r"models.config is not a TF Serving ModelServerConfig text proto"):
+        export_saved_model(small_net, str(tmp_path), "pan")
+    assert sorted(os.listdir(tmp_path)) == ["models.config"]  # nothing written
+    for name in ["..", ".hidden", "a/b"]:
+        with pytest.raises(ExportError, match=r"Expected a model name .* not starting with '.'"):
+            export_saved_model(small_net, str(tmp_path / "out"), name)
+
+
 def test_versions_increment_never_overwrite_and_config_keeps_other_models(small_net, tmp_path):
     model = small_net
     out = str(tmp_path)
