@@ -134,19 +134,48 @@ def encoded_image_shape(data, index):
         )
 
 
+def checked_shape(data, index, max_pixels=MAX_PIXELS):
+    """`encoded_image_shape`, asserting that the image has at most `max_pixels` pixels (None:
+    no cap); each side is checked first, so no header's width x height can overflow."""
+    hw = encoded_image_shape(data, index)
+    if max_pixels is None:
+        return hw
+    cap = tf.constant(max_pixels, tf.int64)
+    within = tf.logical_and(tf.reduce_all(hw <= cap), hw[0] * tf.minimum(hw[1], cap) <= cap)
+    message = tf.strings.format(
+        "images[{}]: {}x{} is {} pixels, more than the {} this model accepts (export --max-pixels)",
+        (index, hw[1], hw[0], tf.cast(hw[0], tf.float64) * tf.cast(hw[1], tf.float64), max_pixels),
+    )
+    with tf.control_dependencies([tf.debugging.Assert(within, [message])]):
+        return tf.identity(hw)
+
+
 def checked_decode(data, index, max_pixels=MAX_PIXELS):
     """`decode_image`, after checking from the header that the image is one of the supported
     formats and has at most `max_pixels` pixels (None: no cap); errors name `images[index]`."""
-    hw = encoded_image_shape(data, index)
-    checks = []
-    if max_pixels is not None:
-        message = tf.strings.format(
-            "images[{}]: {}x{} is {} pixels, more than the {} this model accepts (export --max-pixels)",
-            (index, hw[1], hw[0], hw[0] * hw[1], max_pixels),
-        )
-        checks.append(tf.debugging.Assert(hw[0] * hw[1] <= max_pixels, [message]))
-    with tf.control_dependencies(checks):
+    hw = checked_shape(data, index, max_pixels)
+    with tf.control_dependencies([hw]):
         return decode_image(data)
+
+
+def _check_request(images, count, max_pixels):
+    """Every image's header checked (format, `max_pixels`), and the whole request's padded
+    canvas -- count x the largest height x the largest width, what the labels and
+    probabilities are returned in -- at most `max_pixels`, before anything is decoded."""
+    shapes = tf.map_fn(
+        lambda i: checked_shape(images[i], i, max_pixels), tf.range(count),
+        fn_output_signature=tf.TensorSpec([2], tf.int64),
+    )
+    if max_pixels is None:
+        return shapes
+    largest = tf.reduce_max(tf.reshape(shapes, [-1, 2]), axis=0)
+    canvas = tf.cast(count, tf.float64) * tf.cast(largest[0], tf.float64) * tf.cast(largest[1], tf.float64)
+    message = tf.strings.format(
+        "images: {} images padded to the largest height {} and width {} are {} pixels, more than the {} a request "
+        "may hold (export --max-pixels); send images of very different shapes in separate requests",
+        (count, largest[0], largest[1], canvas, max_pixels),
+    )
+    return tf.debugging.Assert(canvas <= max_pixels, [message])
 
 
 def _check_not_empty(count):
@@ -156,9 +185,11 @@ def _check_not_empty(count):
 def segment_encoded(segmenter, images, include_probabilities=True, max_pixels=MAX_PIXELS):
     """Segment a batch of encoded images of possibly different sizes.
 
-    Each image is checked from its header (format, at most `max_pixels` pixels), decoded
-    and segmented at its own size; results are padded to the largest height and width in
-    the batch (labels with 255, probabilities with 0). A bad image fails the request with
+    Each image is checked from its header (format, at most `max_pixels` pixels), and so is
+    the request (its images padded to the largest height and width, at most `max_pixels`),
+    all before anything is decoded; then each is decoded and segmented at its own size;
+    results are padded to the largest height and width in the batch (labels with 255,
+    probabilities with 0). A bad image fails the request with
     an `InvalidArgumentError` naming it (`images[1]: ...`).
 
     Args:
@@ -171,6 +202,8 @@ def segment_encoded(segmenter, images, include_probabilities=True, max_pixels=MA
     """
     count = tf.shape(images)[0]
     with tf.control_dependencies([_check_not_empty(count)]):
+        count = tf.identity(count)
+    with tf.control_dependencies([_check_request(images, count, max_pixels)]):
         count = tf.identity(count)
     decoded = tf.TensorArray(tf.float32, size=count, infer_shape=False, element_shape=tf.TensorShape([None, None, 3]))
     shapes = tf.TensorArray(tf.int32, size=count, element_shape=tf.TensorShape([2]))

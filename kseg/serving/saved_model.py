@@ -109,14 +109,7 @@ def export_saved_model(
     Returns:
         The path of the version folder.
     """
-    if not re.match(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$", name or ""):
-        raise ExportError(
-            f"Expected a model name of letters, digits, '_', '-' or '.', not starting with '.'. Received: name={name!r}"
-        )
-    try:  # a models.config kseg cannot update refuses the export before any work
-        _parse_models_config(os.path.join(out, "models.config"))
-    except ValueError as error:
-        raise ExportError(str(error)) from None
+    _check_destination(out, name)
     model_dir = os.path.join(out, name)
     if version is None:
         version = (existing_versions(model_dir) or [0])[-1] + 1
@@ -139,6 +132,19 @@ def export_saved_model(
             write_json(os.path.join(staging, SAVED_MODEL_LABELS), labels)
     write_models_config(out, name, serving_root)
     return final
+
+
+def _check_destination(out, name):
+    """Refuse, before any work, a name that is not one folder name and a models.config that
+    kseg cannot update."""
+    if not re.match(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$", name or ""):
+        raise ExportError(
+            f"Expected a model name of letters, digits, '_', '-' or '.', not starting with '.'. Received: name={name!r}"
+        )
+    try:
+        _parse_models_config(os.path.join(out, "models.config"))
+    except ValueError as error:
+        raise ExportError(str(error)) from None
 
 
 # Staging names of kseg <= 0.1 (tempfile.mkdtemp, no owner recorded): any left is litter.

@@ -1,3 +1,4 @@
+import io
 import json
 import os
 import subprocess
@@ -6,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from kseg.serving import PAD_LABEL, ExportError, export_saved_model, existing_versions
 from kseg.serving.saved_model import read_models_config
@@ -315,3 +317,32 @@ def test_an_interrupted_export_leaves_no_litter_after_the_next(small_net, tmp_pa
     os.makedirs(mine)
     export_saved_model(small_net, out, "pan", version=2)
     assert sorted(os.listdir(os.path.join(out, "pan"))) == sorted(["1", "2", os.path.basename(mine)])
+
+
+def _strip(height, width):
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 200, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_request_cannot_pad_to_more_pixels_than_one_image_may_have(small_net, tmp_path):
+    """Two ~100-byte strips, 1x12000 and 12000x1, would be answered in a 2x12000x12000 canvas
+    (labels and probabilities: 4.4 GB): refused from their headers before any decoding."""
+    import resource
+
+    serve = tf.saved_model.load(export_saved_model(small_net, str(tmp_path), "pan")).signatures["serving_default"]
+    before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"images: 2 images padded to the largest height 12000 and width 12000 are 288000000 pixels, "
+        r"more than the 50000000 a request may hold \(export --max-pixels\)",
+    ):
+        serve(images=tf.constant([_strip(1, 12000), _strip(12000, 1)]))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kb < 1024 * 1024  # under 1 GB more at peak
+    # a header whose width x height overflows int64 is refused by its sides
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images\[0\]: 4294967295x4294967295 is 1.8\d*e\+19 pixels"):
+        serve(images=tf.constant([_png_header(2**32 - 1, 2**32 - 1)]))
+    # mixed sizes within the bound: each image's labels at its own size, in the padded canvas
+    out = serve(images=tf.constant([_strip(3, 200), _strip(150, 2)]))
+    assert out["labels"].shape == (2, 150, 200) and out["image_shape"].numpy().tolist() == [[3, 200], [150, 2]]
+    assert (out["labels"].numpy()[0, 3:] == 255).all() and (out["labels"].numpy()[1, :, 2:] == 255).all()
