@@ -294,3 +294,43 @@ def test_builtin_format_generates_only_into_the_cache_or_an_empty_folder(tmp_pat
     root = builtin_root(str(empty))
     assert root == str(empty) and os.path.isfile(empty / "COMPLETE")
     assert builtin_root(root) == root  # used as it is the next time
+
+
+def test_storage_errors_are_one_line_and_others_are_not_hidden(tmp_path):
+    import errno
+
+    import tensorflow as tf
+
+    from kseg.training.errors import storage_error
+
+    (tmp_path / "a").write_bytes(b"x" * 2**20)
+    read_only = storage_error(OSError(errno.EROFS, "Read-only file system", str(tmp_path / "model.keras")), str(tmp_path))
+    assert read_only.startswith(f"cannot write {tmp_path / 'model.keras'}: the file system is read-only; the run folder")
+    assert "holds 1.0 MB" in read_only
+    saving = tf.errors.ResourceExhaustedError(None, None, "runs/x/checkpoints/ckpt-4_temp/part-0; No space left on device")
+    assert "no space left on the device" in storage_error(saving, str(tmp_path))
+    assert storage_error(OSError(errno.ENOENT, "No such file"), str(tmp_path)) is None
+    assert storage_error(ValueError("No space left on device"), str(tmp_path)) is None  # not an I/O error
+
+
+def test_a_full_disk_is_one_line_and_the_run_resumes_once_space_is_freed(tmp_path, data_root):
+    """The run folder on a 3 MB file system (a tiny run needs about 11 MB): one line, exit 1;
+    after the file system grows, the same command resumes and finishes."""
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(small)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        run_dir, settings = small / "run", FAST + [f"data.root={data_root}", "train.steps=6"]
+        full = _fit(run_dir, settings, timeout=300)
+        assert full.returncode == 1
+        line = _error_line(full)
+        assert line.startswith(f"python -m training.fit: error: cannot write {run_dir}") and "no space left on the device" in line
+        assert not os.path.exists(run_dir / "model.keras")
+        subprocess.run(["mount", "-o", "remount,size=200m", "tmpfs", str(small)], check=True)
+        again = _fit(run_dir, settings, timeout=300)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert os.path.exists(run_dir / "model.keras") and os.path.exists(run_dir / "checkpoints" / "ckpt-6.index")
+        assert not [n for n in os.listdir(run_dir / "checkpoints") if n.endswith("_temp")]
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)

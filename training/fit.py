@@ -87,7 +87,7 @@ def main(argv=None):
     except ConfigError as error:
         return fail(parser.prog, error, CONFIG_ERROR)
 
-    from kseg.training.errors import RUN_ERRORS  # TensorFlow is imported only once the arguments are fine
+    from kseg.training.errors import RUN_ERRORS, storage_error  # TensorFlow is imported only once the arguments are fine
     from kseg.training.runner import run
 
     if args.dry_run:
@@ -103,6 +103,11 @@ def main(argv=None):
         return fail(parser.prog, error, RUN_FAILED)
     except Terminated as error:
         return fail(parser.prog, error, 128 + signal.SIGTERM)
+    except Exception as error:  # a disk that refuses writes is one line; anything else stays a traceback
+        message = storage_error(error, run_dir)
+        if message is None:
+            raise
+        return fail(parser.prog, message, RUN_FAILED)
     print(json.dumps(result, indent=2))
     if "val_mean_iou" in result:  # the chief evaluates; other workers only train
         model = result.get("generator", result["model"])  # a GAN: its segmentation network

@@ -1,8 +1,50 @@
 """The errors a training run reports to the user as one line (training.fit exits 1)."""
 
+import errno
+import os
+
 from kseg.data.sources import DataError
 from kseg.training.checkpoint import IncompleteCheckpointError
 from kseg.training.guards import TrainingDiverged
 from kseg.training.run_lock import RunLockedError
 
 RUN_ERRORS = (DataError, TrainingDiverged, RunLockedError, IncompleteCheckpointError, FileNotFoundError)
+
+# errno -> (what TensorFlow's message says, what it means for the user)
+_STORAGE = {
+    errno.ENOSPC: ("No space left on device", "no space left on the device"),
+    errno.EDQUOT: ("Disk quota exceeded", "the disk quota is used up"),
+    errno.EROFS: ("Read-only file system", "the file system is read-only"),
+    errno.EACCES: ("Permission denied", "permission denied"),
+}
+
+
+def _folder_size(path):
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def storage_error(error, run_dir):
+    """One line for a write the disk refused (full, over quota, read-only, not permitted) --
+    an `OSError` or a TensorFlow error saying so (checkpoint and SavedModel writes) -- or
+    None for any other error. Nothing half-written is left visible by kseg's writes (they
+    are atomic), and the next run in `run_dir` removes the staging files and resumes from the
+    last complete checkpoint."""
+    code = getattr(error, "errno", None)
+    if not isinstance(error, OSError) or code not in _STORAGE:
+        text = str(getattr(error, "message", "") or "")
+        code = next((c for c, (said, _) in _STORAGE.items() if said in text), None)
+        if code is None or not type(error).__module__.startswith("tensorflow"):
+            return None
+    where = getattr(error, "filename", None) or run_dir
+    size = _folder_size(run_dir) / 2**20
+    return (
+        f"cannot write {where}: {_STORAGE[code][1]}; the run folder {run_dir} holds {size:.1f} MB and keeps every "
+        f"complete checkpoint: free space (or fix the permissions) and run the same command again to resume"
+    )
