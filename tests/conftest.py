@@ -1,3 +1,4 @@
+import fcntl
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -8,11 +9,16 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory):
-    """The built-in dataset, generated once per test process; tests read it (a test that needs
-    other files makes its own folder)."""
+    """The built-in dataset, generated once per test session and shared by the xdist workers
+    (the first to take the lock generates it, the others wait); tests read it (a test that
+    needs other files makes its own folder)."""
     from kseg.data import ensure_builtin_dataset
 
-    return ensure_builtin_dataset(str(tmp_path_factory.mktemp("builtin") / "shapes"))
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with open(shared / "builtin.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return ensure_builtin_dataset(str(shared / "builtin-shapes"))
 
 
 @pytest.fixture(autouse=True)

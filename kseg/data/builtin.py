@@ -12,6 +12,8 @@ main part of each region and lose its contour. It is there for recipes that mix 
 coarse annotations (RelationNet's alternating training).
 """
 
+import concurrent.futures
+import multiprocessing
 import os
 import shutil
 
@@ -64,6 +66,29 @@ def save_voc_pair(root, name, image, mask, quality=92):
     png.save(os.path.join(root, "SegmentationClass", f"{name}.png"))
 
 
+def _write_example(job):
+    """Render and save example `index` of `split` into `root`; returns its file stem."""
+    root, index, split, seed = job
+    image, mask = make_example(index, seed=seed, split=split)
+    if split in COARSE_SPLITS:
+        mask = coarsen(mask)
+    name = f"{split}_{index:04d}"
+    save_voc_pair(root, name, image, mask, quality=75 + index % 21)
+    return name
+
+
+def _run_all(function, jobs):
+    """`[function(job) for job in jobs]`, spread over the CPU's cores in forked processes where
+    the platform forks (each example is seeded by its index, so the files are the same either
+    way; forked children run NumPy and Pillow only, never TensorFlow)."""
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [function(job) for job in jobs]
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(function, jobs, chunksize=16))
+
+
 def is_builtin_dataset(root):
     return os.path.isfile(os.path.join(root, "COMPLETE"))
 
@@ -113,19 +138,11 @@ def ensure_builtin_dataset(root=None, seed=0):
     try:
         for sub in ("JPEGImages", "SegmentationClass", os.path.join("ImageSets", "Segmentation")):
             os.makedirs(os.path.join(tmp, sub))
-        index = 0
-        for split, count in SPLITS.items():
-            ids = []
-            for _ in range(count):
-                image, mask = make_example(index, seed=seed, split=split)
-                if split in COARSE_SPLITS:
-                    mask = coarsen(mask)
-                name = f"{split}_{index:04d}"
-                save_voc_pair(tmp, name, image, mask, quality=75 + index % 21)
-                ids.append(name)
-                index += 1
+        jobs = [(tmp, index, split, seed) for index, split in enumerate(s for s, n in SPLITS.items() for _ in range(n))]
+        names = _run_all(_write_example, jobs)
+        for split in SPLITS:
             with open(os.path.join(tmp, "ImageSets", "Segmentation", f"{split}.txt"), "w") as f:
-                f.write("\n".join(ids) + "\n")
+                f.write("\n".join(n for n in names if n.startswith(split + "_")) + "\n")
         with open(os.path.join(tmp, "ImageSets", "Segmentation", "trainval.txt"), "w") as f:
             for split in ("train", "val"):
                 f.write(open(os.path.join(tmp, "ImageSets", "Segmentation", f"{split}.txt")).read())
