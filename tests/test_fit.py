@@ -227,8 +227,9 @@ def test_kill_and_resume(tmp_path, data_root, preset):
     assert 0 < saved[-1] < steps
 
     uninterrupted_dir = str(tmp_path / "uninterrupted")
+    # ... and one call per step (the others run two: train.steps_per_execution is cut to checkpoint_every)
     uninterrupted = subprocess.Popen(
-        _fit_command(uninterrupted_dir, settings), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        _fit_command(uninterrupted_dir, settings + ["train.steps_per_execution=1"]), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-2000:]

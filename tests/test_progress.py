@@ -18,9 +18,9 @@ class _Terminal(io.StringIO):
         return True
 
 
-def _fit_in_chunks(stream, total=6, chunk=3, done=0):
+def _fit_in_chunks(stream, total=6, chunk=3, done=0, steps_per_execution=1):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=steps_per_execution)
     model.optimizer.build(model.trainable_variables)
     model.optimizer.iterations.assign(done)
     x, y = np.ones((chunk, 2), "float32"), np.zeros((chunk, 1), "float32")
@@ -47,6 +47,15 @@ def test_log_file_gets_a_line_whenever_its_interval_has_passed(monkeypatch):
     stream = io.StringIO()
     _fit_in_chunks(stream)
     assert [line.split()[1] for line in stream.getvalue().splitlines()] == ["1/6", "2/6", "3/6", "4/6", "5/6", "6/6"]
+
+
+def test_several_steps_per_execution_are_counted_as_steps(monkeypatch):
+    from kseg.training import progress
+
+    monkeypatch.setattr(progress, "PLAIN_LINE_SECONDS", 0.0)  # a line after every call into the train step
+    stream = io.StringIO()
+    _fit_in_chunks(stream, steps_per_execution=3)
+    assert [line.split()[1] for line in stream.getvalue().splitlines()] == ["3/6", "6/6"]
 
 
 def test_resumed_run_counts_from_its_step():

@@ -57,7 +57,7 @@ def test_a_diverged_run_saves_nothing_and_a_sane_rerun_resumes_from_the_last_goo
     diverged = _fit(run_dir, longer + ["optimizer.learning_rate=1e8"])
     assert diverged.returncode == 1, diverged.stderr[-3000:]
     line = _error_line(diverged)
-    assert re.search(r"training diverged at step [3-6] \((loss=nan|non-finite weights)\); no model was saved, evaluated or exported", line), line
+    assert re.search(r"training diverged by step [3-6] \((loss=nan|non-finite weights)\); no model was saved, evaluated or exported", line), line
     assert f"the last good checkpoint is {os.path.join(str(run_dir), 'checkpoints', 'ckpt-2')}" in line
     # Nothing replaced: the model, the served versions, models.config, the result.
     assert {p: (run_dir / p).read_bytes() for p in before} == before
@@ -234,6 +234,15 @@ def test_chunks_end_at_checkpoint_boundaries_even_after_checkpoint_every_changed
     assert chunk_plan(12, 12, 2) == []
 
 
+def test_several_steps_per_execution_still_end_every_chunk_on_its_checkpoint_step():
+    from kseg.training.loop import chunk_plan, execution_length
+
+    assert execution_length(10, chunk_plan(0, 3300, 300)) == 10
+    assert execution_length(10, chunk_plan(0, 14, 4)) == 2  # chunks of 4, then 2
+    assert execution_length(10, chunk_plan(3, 10, 4)) == 1  # a resumed run's 1-step chunk
+    assert execution_length(10, []) == 10
+
+
 @pytest.mark.parametrize(
     "override, message",
     [
@@ -279,8 +288,10 @@ def test_config_errors_are_one_line_with_exit_2(tmp_path):
     assert not os.path.exists(tmp_path / "r")
 
 
-def test_builtin_format_generates_only_into_the_cache_or_an_empty_folder(tmp_path):
-    from kseg.data import DataError, builtin_root
+def test_builtin_format_generates_only_into_the_cache_or_an_empty_folder(tmp_path, monkeypatch):
+    from kseg.data import DataError, builtin, builtin_root
+
+    monkeypatch.setattr(builtin, "SPLITS", {"train": 3, "val": 2, "coarse": 2})  # the folder logic, not the pictures
 
     with pytest.raises(DataError, match=r"data.root=.*nowhere: no such folder.*set data.format"):
         builtin_root(str(tmp_path / "nowhere"))

@@ -130,8 +130,37 @@ def encoded_image_shape(data, index):
                 (is_png, lambda: tf.stack([_uint(padded, 20, 4, True), _uint(padded, 16, 4, True)])),
                 (is_gif, lambda: tf.stack([_uint(padded, 8, 2, False), _uint(padded, 6, 2, False)])),
             ],
-            default=lambda: tf.abs(tf.stack([_uint(padded, 22, 4, False), _uint(padded, 18, 4, False)])),
+            default=lambda: _bmp_shape(padded, index),
         )
+
+
+def _bmp_shape(padded, index):
+    """(height, width) from a BMP's BITMAPINFOHEADER (or a later version), asserting that it
+    is a layout TensorFlow's decoder reads right: 24 or 32 bits a pixel, or 8 with the grey
+    palette (other palettes would come back as their indices, 1/4/16-bit and OS/2 headers
+    fail inside the decoder), uncompressed or bit fields. A negative height (a top-down
+    BMP) is its size."""
+    header, bits, compression = _uint(padded, 14, 4, False), _uint(padded, 28, 2, False), _uint(padded, 30, 4, False)
+    height = _uint(padded, 22, 4, False)
+    height = tf.where(height >= 2**31, 2**32 - height, height)  # int32 in the file: negative means top-down
+    colours = _uint(padded, 46, 4, False)
+    start = tf.minimum(14 + header, tf.cast(tf.strings.length(padded), tf.int64))  # a header size past the end reads zeros
+    extended = tf.strings.join([padded, tf.constant(b"\0" * 1024)])
+    palette = tf.io.decode_raw(tf.strings.substr(extended, start, tf.constant(1024, tf.int64)), tf.uint8)
+    grey = tf.tile(tf.cast(tf.range(256), tf.uint8)[:, None], [1, 3])
+    used = tf.cast(tf.where(tf.logical_or(colours == 0, colours > 256), tf.constant(256, tf.int64), colours), tf.int32)
+    grey_palette = tf.reduce_all(tf.equal(tf.reshape(palette, [256, 4])[:used, :3], grey[:used]))
+    readable = tf.logical_and(
+        tf.logical_and(header >= 40, tf.logical_or(compression == 0, compression == 3)),
+        tf.logical_or(tf.logical_or(bits == 24, bits == 32), tf.logical_and(bits == 8, grey_palette)),
+    )
+    message = tf.strings.format(
+        "images[{}]: a {}-bit BMP (header {} bytes, compression {}) that the decoder cannot read as it is: "
+        "send 24/32-bit or 8-bit grey BMPs, or PNG",
+        (index, bits, header, compression),
+    )
+    with tf.control_dependencies([tf.debugging.Assert(readable, [message])]):
+        return tf.stack([height, _uint(padded, 18, 4, False)])
 
 
 def checked_shape(data, index, max_pixels=MAX_PIXELS):

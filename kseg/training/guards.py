@@ -23,7 +23,8 @@ def _non_finite_losses(logs):
 
 class DivergenceGuard(keras.callbacks.Callback):
     """Stops `fit` at the first batch whose logged losses are not finite; `step` is the
-    optimizer step at which that happened (None while training is sane)."""
+    optimizer step at the end of the call into the train step that saw it (that call runs
+    `train.steps_per_execution` steps; None while training is sane)."""
 
     def __init__(self):
         super().__init__()
@@ -68,5 +69,5 @@ def diverged_error(guard, manager):
     )
     losses = ", ".join(f"{k}={v}" for k, v in guard.losses.items()) or "non-finite weights"
     return TrainingDiverged(
-        f"training diverged at step {guard.step} ({losses}); no model was saved, evaluated or exported; {resume}"
+        f"training diverged by step {guard.step} ({losses}); no model was saved, evaluated or exported; {resume}"
     )

@@ -1,6 +1,7 @@
 """The training loop: `model.fit` in chunks that each end in a checkpoint, with the
 divergence guard and the data stream resumed at the optimizer's step."""
 
+import math
 import os
 
 import keras
@@ -37,6 +38,20 @@ def chunk_plan(done, steps, every):
             plan.append((epoch, epoch + 1, length))
         done += length
     return plan
+
+
+def execution_length(requested, plan):
+    """The steps per call into the compiled train step: `requested`, reduced to the largest
+    number that divides every chunk of `plan` (`chunk_plan`), because Keras runs a whole
+    execution even past `steps_per_epoch` and every chunk must end on its checkpoint step."""
+    return math.gcd(requested, *(length for _, _, length in plan))
+
+
+def _set_execution_length(model, requested, plan):
+    length = execution_length(requested, plan)
+    if length != model.steps_per_execution:
+        model.steps_per_execution = length
+        model.train_function = None  # rebuilt with the new length at the next fit
 
 
 def training_stream(job, start_batch):
@@ -77,7 +92,9 @@ def fit(job, verbose):
         callbacks.append(RunProgress(job.steps))
     iterations = model.optimizer.iterations
     history = None
-    for initial_epoch, epochs, steps_per_epoch in chunk_plan(int(iterations.numpy()), job.steps, config["train"]["checkpoint_every"]):
+    plan = chunk_plan(int(iterations.numpy()), job.steps, config["train"]["checkpoint_every"])
+    _set_execution_length(model, config["train"]["steps_per_execution"], plan)
+    for initial_epoch, epochs, steps_per_epoch in plan:
         if guard.step is not None:
             break
         history = model.fit(

@@ -44,7 +44,8 @@ class RunProgress(keras.callbacks.Callback):
         self._start_time = self._last_draw = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
+        # once per call into the train step, which may run several steps (train.steps_per_execution)
+        self._step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         now = time.perf_counter()
         if self.interactive and (now - self._last_draw >= REDRAW_SECONDS or self._step == self.total_steps):
             self._last_draw = now

@@ -310,6 +310,10 @@ class TrainSection:
         "auto", choice(constants.PRECISIONS), "the Keras dtype policy; auto: mixed_bfloat16 where the hardware has bfloat16 units, else float32"
     )
     jit_compile: bool = entry(False, boolean, "XLA-compile the train step")
+    steps_per_execution: int = entry(
+        10, integer(low=1),
+        "train steps per call into the compiled graph (fewer Python round trips; reduced to divide every checkpoint chunk)",
+    )
     strategy: str = entry("default", choice(constants.STRATEGIES), "tf.distribute strategy; multi_worker reads TF_CONFIG")
     seed: int = entry(0, integer(), "weight initialisation seed")
 
