@@ -44,7 +44,7 @@ def _texture_source(name, split):
 
 
 def _texture_patch(rng, name, split, height, width):
-    """(height, width, 3) float RGB: a crop of the texture, rescaled by 0.6-1.6x, tinted between two colours."""
+    """(height, width, 3) float RGB: a crop of the texture, rescaled by 0.6-1.6x, tinted between two random colours."""
     source = _texture_source(name, split)
     scale = rng.uniform(0.6, 1.6)
     side_h = min(source.shape[0], max(8, int(height / scale)))
@@ -52,8 +52,7 @@ def _texture_patch(rng, name, split, height, width):
     top, left = rng.randint(source.shape[0] - side_h + 1), rng.randint(source.shape[1] - side_w + 1)
     crop = Image.fromarray((source[top : top + side_h, left : left + side_w] * 255).astype(np.uint8))
     grey = np.asarray(crop.resize((width, height), Image.BILINEAR), np.float32) / 255.0
-    dark = rng.uniform(0, 140, 3)
-    light = dark + rng.uniform(60, 115, 3)  # contrast enough to see the texture
+    dark, light = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)  # some pairs are close: faint textures
     return dark + grey[..., None] * (light - dark)
 
 

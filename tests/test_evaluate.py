@@ -17,12 +17,7 @@ from training.evaluate import main
 @pytest.fixture(scope="module")
 def saved_run(tmp_path_factory, data_root):
     folder = tmp_path_factory.mktemp("run")
-    root = data_root
-    # A 6-image split keeps the test quick; the list format is VOC's.
-    ids = open(os.path.join(root, "ImageSets", "Segmentation", "val.txt")).read().split()[:6]
-    with open(os.path.join(root, "ImageSets", "Segmentation", "val_small.txt"), "w") as f:
-        f.write("\n".join(ids) + "\n")
-    config = load_config(overrides=[f"data.root={root}", "data.val_split=val_small"])
+    config = load_config(overrides=[f"data.root={data_root}", "data.val_limit=6"])  # 6 images keep the test quick
     dump_config(config, str(folder / "config.yaml"))
     keras.utils.set_random_seed(0)
     model = kseg.models.PAN(num_classes=5, backbone="resnet50", decoder_filters=16, backbone_options=TINY_RESNET)
@@ -36,7 +31,7 @@ def test_evaluate_plain_matches_direct_computation(saved_run):
     with open(os.path.join(run, "plain", "metrics.json")) as f:
         report = json.load(f)
     model = keras.saving.load_model(os.path.join(run, "model.keras"))
-    pairs = kseg.data.voc_pairs(config["data"]["root"], "val_small")
+    pairs = kseg.data.voc_pairs(config["data"]["root"], "val")[:6]
     expected = evaluate_dataset(model, kseg.data.segmentation_dataset(pairs, 5, training=False), 5)
     assert report["mean_iou"] == pytest.approx(expected["mean_iou"], abs=1e-6)
     assert np.asarray(report["confusion_matrix"]).sum() == 6 * SIZE * SIZE

@@ -23,6 +23,7 @@ TINY = [
     options_override(decoder_filters=32, backbone_options=TINY_RESNET),
     "export.onnx=false",  # exports: on in the short run below only (tests/serving/run_export_checks.py)
     "export.saved_model=false",
+    "data.val_limit=12",  # the first 12 of the 120 validation pictures: the end-of-run evaluation, at a tenth of its cost
 ]
 
 
@@ -30,6 +31,15 @@ def test_defaults_and_overrides():
     config = load_config(overrides=["train.steps=12", "data.scale=null", "optimizer.nesterov=true"])
     assert config["data"]["format"] == "builtin" and config["train"]["steps"] == 12
     assert config["data"]["scale"] is None and config["optimizer"]["nesterov"] is True
+
+
+def test_val_limit_keeps_the_validation_splits_first_images(data_root):
+    from kseg.data import dataset_splits
+
+    every = dataset_splits(load_config(overrides=[f"data.root={data_root}"])["data"])
+    first = dataset_splits(load_config(overrides=[f"data.root={data_root}", "data.val_limit=5"])["data"])
+    assert len(every.val_pairs) == 120 and first.val_pairs == every.val_pairs[:5]
+    assert first.train_pairs == every.train_pairs
 
 
 @pytest.mark.parametrize(

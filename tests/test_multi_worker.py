@@ -24,6 +24,7 @@ COMMON = [
     "data.scale=null",  # no padding, so no ignored pixels: per-replica loss means add up to the global one
     "export.onnx=false",
     "export.saved_model=false",
+    "data.val_limit=12",
 ]
 # DeepLab-LargeFOV has no BatchNormalization, whose per-replica batch statistics would make
 # two workers differ from one process; dropout masks are random per process, so none.

@@ -97,7 +97,7 @@ def test_two_stage_relationnet_run_hands_weights_over_and_resumes(tmp_path, data
         "name": "two_stage",
         "model": {"architecture": "relationnet", "backbone": "wide_resnet38", "output_stride": 8,
                   "options": TINY_RELATIONNET},
-        "data": {"root": data_root, "crop": [64, 64], "batch_size": 4},
+        "data": {"root": data_root, "crop": [64, 64], "batch_size": 4, "val_limit": 12},
         "optimizer": {"learning_rate": 0.01, "power": 1.0, "hold_fraction": 0.5},
         "train": {"steps": None, "loss": "ohem", "ohem_min_kept": 1000, "checkpoint_every": 2},
         "export": {"onnx": False, "saved_model": True},

@@ -91,8 +91,9 @@ def resolve_classes(data):
 def dataset_splits(data):
     """`DatasetSplits` for a training config's `data` section (`format`, `root`,
     `num_classes`, `train_split`: a split or a list of them whose union is trained on,
-    `val_split`, `annotation`). Cityscapes' validation split is always scored on its fine
-    labels. Raises `DataError` naming the missing file or the class-count mismatch."""
+    `val_split`, `annotation`, `val_limit`: only the validation split's first images, when
+    set). Cityscapes' validation split is always scored on its fine labels. Raises
+    `DataError` naming the missing file or the class-count mismatch."""
     try:
         data = resolve_classes(dict(data, class_names=data.get("class_names")))
     except ValueError as error:
@@ -100,4 +101,5 @@ def dataset_splits(data):
     label_table, read = FORMATS[data["format"]](data)
     splits = data["train_split"] if isinstance(data["train_split"], list) else [data["train_split"]]
     train = [pair for split in splits for pair in read(split, data["annotation"])]
-    return DatasetSplits(train, read(data["val_split"], "gtFine"), tuple(data["class_names"]), label_table)
+    val = read(data["val_split"], "gtFine")[: data.get("val_limit")]
+    return DatasetSplits(train, val, tuple(data["class_names"]), label_table)

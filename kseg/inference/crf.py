@@ -12,14 +12,15 @@ def refine(logits, image, crf="dense", **params):
         logits: `(B, H, W, C)` or `(H, W, C)` unary log-probabilities up to a constant
             (a kseg model's output), at the image's size.
         image: `(B, H, W, 3)` or `(H, W, 3)` RGB, uint8 or float in [0, 255].
-        crf: "dense" (`kseg.layers.DenseCRF`) or "conv" (`kseg.layers.ConvCRF`).
+        crf: "dense" (`kseg.layers.DenseCRF`) or "conv" (`kseg.layers.ConvCRF`), or such a
+            layer, built once and reused across calls (its traced graph with it).
         **params: constructor arguments of the CRF layer (e.g. `num_iterations=10`,
-            `theta_alpha=80`).
+            `theta_alpha=80`) when `crf` is a name.
 
     Returns:
         Probabilities with the shape of `logits`, float32.
     """
-    layer = make_crf(crf, **params)
+    layer = make_crf(crf, **params) if isinstance(crf, str) else crf
     logits = tf.convert_to_tensor(logits)
     image = tf.convert_to_tensor(image)
     single = logits.shape.rank == 3

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from kseg.inference.crf import refine
+from kseg.layers.crf import make_crf
 from kseg.inference.multi_scale import predict_multi_scale
 from kseg.inference.shifted import (
     centre_network, logits_stride, receptive_field_offsets, shifted_predict, stride_logits_model,
@@ -45,7 +46,7 @@ def predict(
     The base prediction is plain, shifted multi-step (`shifted_steps`: a callable from
     `shifted_base` or an int) or sliding-window (`sliding_window` pixels every `stride`,
     default 2/3 of the window); then multi-scale/flip fusion (`scales`, `flip`, `fusion`);
-    then an optional CRF (`crf`: "dense" or "conv"). Returns logits, or log-probabilities
+    then an optional CRF (`crf`: "dense", "conv" or such a layer). Returns logits, or log-probabilities
     after "mean" fusion, or CRF probabilities.
     """
     if shifted_steps and sliding_window:
@@ -73,11 +74,21 @@ def predict(
 def predictor(model, **options):
     """`images -> predict(model, images, **options)` prepared once: the shifted-testing score
     model built up front and the whole procedure traced as one graph (except with a
-    sliding window, which assembles its tiles in NumPy)."""
+    sliding window, which assembles its tiles in NumPy around one traced window graph)."""
     if options.get("shifted_steps") and not callable(options["shifted_steps"]):
         options["shifted_steps"] = shifted_base(model, int(options["shifted_steps"]))
+    if isinstance(options.get("crf"), str):  # one layer for every batch: traced once, not once a call
+        options["crf"] = make_crf(options["crf"])
+
+    if options.get("sliding_window"):  # tiles assembled eagerly, each window through one traced graph
+        window_graph = tf.function(lambda crop: model(crop, training=False), reduce_retracing=True, autograph=False)
+
+        def sliding_forward(images):
+            return predict(lambda crop, training=False: window_graph(crop), images, **options)
+
+        return sliding_forward
 
     def forward(images):
         return predict(model, images, **options)
 
-    return forward if options.get("sliding_window") else tf.function(forward, reduce_retracing=True)
+    return tf.function(forward, reduce_retracing=True)

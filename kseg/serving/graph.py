@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from kseg.constants import IGNORE_LABEL
 from kseg.layers import crf as crf_layers
+from kseg.serving.gif import gif_first_frame
 
 PAD_LABEL = IGNORE_LABEL  # labels outside each image of a padded batch
 
@@ -181,10 +182,12 @@ def checked_shape(data, index, max_pixels=MAX_PIXELS):
 
 def checked_decode(data, index, max_pixels=MAX_PIXELS):
     """`decode_image`, after checking from the header that the image is one of the supported
-    formats and has at most `max_pixels` pixels (None: no cap); errors name `images[index]`."""
+    formats and has at most `max_pixels` pixels (None: no cap); errors name `images[index]`.
+    A GIF gives its first frame alone, at its screen's size (`kseg.serving.gif`)."""
     hw = checked_shape(data, index, max_pixels)
     with tf.control_dependencies([hw]):
-        return decode_image(data)
+        is_gif = tf.equal(tf.strings.substr(data, 0, 4), b"GIF8")
+        return tf.cond(is_gif, lambda: gif_first_frame(data, index), lambda: decode_image(data))
 
 
 def _check_request(images, count, max_pixels):

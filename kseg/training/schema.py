@@ -266,6 +266,7 @@ class DataSection:
     palette: list = entry(None, palette, "null (the format's colours), voc, cityscapes, or one [r, g, b] per class")
     train_split: str = entry("train", split_names, "a split or a list of splits (their union)")
     val_split: str = entry("val", text, "the split evaluated at the end")
+    val_limit: int = entry(None, optional(integer(low=1)), "evaluate only the validation split's first images (null: all)")
     annotation: str = entry("gtFine", choice(constants.CITYSCAPES_ANNOTATIONS), "Cityscapes labels for training")
     crop: list = entry([96, 96], pair(integer(low=1), "height, width: positive integers"), "training crop [h, w]")
     scale: list = entry([0.75, 1.5], optional(pair(_positive, "low, high: positive numbers")), "random scaling range, or null")
