@@ -24,6 +24,7 @@ TINY = [
     "export.onnx=false",  # exports: on in the short run below only (tests/serving/run_export_checks.py)
     "export.saved_model=false",
     "data.val_limit=12",  # the first 12 of the 120 validation pictures: the end-of-run evaluation, at a tenth of its cost
+    "train.steps_per_execution=1",  # a few steps a run: tracing the multi-step loop would cost more than it saves
 ]
 
 
@@ -216,7 +217,7 @@ def test_kill_and_resume(tmp_path, data_root, preset):
     run_dir = str(tmp_path / "run")
     steps = KILL_AND_RESUME_STEPS.get(preset, 40)  # tiny models: enough steps to be killed between checkpoints
     # Deterministic settings: a resumed run can be compared with an uninterrupted one to 1e-5.
-    settings = TINY + KILL_AND_RESUME[preset] + [f"train.steps={steps}", f"data.root={data_root}"]
+    settings = TINY + KILL_AND_RESUME[preset] + [f"train.steps={steps}", f"data.root={data_root}", "train.steps_per_execution=2"]
     command = _fit_command(run_dir, settings)
     env = {**os.environ, **DETERMINISTIC_ENV}
     first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -237,7 +238,7 @@ def test_kill_and_resume(tmp_path, data_root, preset):
     assert 0 < saved[-1] < steps
 
     uninterrupted_dir = str(tmp_path / "uninterrupted")
-    # ... and one call per step (the others run two: train.steps_per_execution is cut to checkpoint_every)
+    # ... and one step a call, where the killed and the resumed run take two (train.steps_per_execution)
     uninterrupted = subprocess.Popen(
         _fit_command(uninterrupted_dir, settings + ["train.steps_per_execution=1"]), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )

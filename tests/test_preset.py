@@ -1,8 +1,8 @@
-"""The no-argument run's preset: a half-width, two-blocks-a-stage ResNet under PAN, and what
+"""The no-argument run's preset: a quarter-width, two-blocks-a-stage ResNet under PAN, and what
 happens to its backbone options when a user picks another backbone or architecture."""
 
 from kseg.training.config import load_config
-from kseg.training.schema import BUILTIN_PRESET_BACKBONE
+from kseg.training.schema import BUILTIN_PRESET_BACKBONE, BUILTIN_PRESET_DECODER_FILTERS
 
 
 def test_preset_uses_the_small_resnet_and_the_builtin_data():
@@ -14,7 +14,7 @@ def test_preset_uses_the_small_resnet_and_the_builtin_data():
 
 def test_choosing_another_backbone_drops_the_presets_backbone_options():
     config = load_config(overrides=["model.backbone=resnet101"])
-    assert config["model"]["options"] == {"decoder_filters": 64}  # ResNet-101 as the paper builds it
+    assert config["model"]["options"] == {"decoder_filters": BUILTIN_PRESET_DECODER_FILTERS}  # ResNet-101 as the paper builds it
     kept = load_config(overrides=["model.backbone=resnet50"])  # the same backbone: its options stay
     assert kept["model"]["options"]["backbone_options"] == BUILTIN_PRESET_BACKBONE
 

@@ -234,9 +234,11 @@ def entry(default, check, doc):
     return dataclasses.field(default=default, metadata={"check": check, "doc": doc})
 
 
-# The no-argument run's backbone: ResNet-50's bottleneck blocks, two per stage at half width
-# (7.9 M parameters with PAN's decoder), which learns the built-in data in minutes from scratch.
-BUILTIN_PRESET_BACKBONE = {"blocks": [2, 2, 2, 2], "stage_filters": [32, 64, 128, 256]}
+# The no-argument run's backbone: ResNet-50's bottleneck blocks, two per stage at a quarter of
+# their width (2.0 M parameters with PAN's decoder at 32 filters), which learns the built-in
+# data from scratch in minutes on a 2-core CPU without bfloat16 units (docs/benchmarks.md).
+BUILTIN_PRESET_BACKBONE = {"blocks": [2, 2, 2, 2], "stage_filters": [16, 32, 64, 128]}
+BUILTIN_PRESET_DECODER_FILTERS = 32
 
 
 @dataclasses.dataclass
@@ -250,7 +252,7 @@ class ModelSection:
         "train: statistics per replica; frozen: the backbone's BN fixed, in inference mode (DeepLab v2); sync: cross-replica",
     )
     options: dict = entry(
-        {"decoder_filters": 64, "backbone_options": dict(BUILTIN_PRESET_BACKBONE)}, mapping,
+        {"decoder_filters": BUILTIN_PRESET_DECODER_FILTERS, "backbone_options": dict(BUILTIN_PRESET_BACKBONE)}, mapping,
         "further constructor arguments of the architecture's model; dropped when --set changes model.architecture (backbone_options: model.backbone)",
     )
 

@@ -384,8 +384,7 @@ def test_short_adversarial_run_on_builtin_data_learns(data_root):
         discriminator=kseg.models.SegGANDiscriminator(5, filters=(16, 32, 64, 64, 1), crf_modules=2, crf_filter_size=3),
         lambda_adv=0.01,
     )
-    # ten steps a call, as training.fit runs them (train.steps_per_execution)
-    gan.compile(g_optimizer=keras.optimizers.Adam(3e-3), d_optimizer=keras.optimizers.Adam(1e-4), steps_per_execution=10)
+    gan.compile(g_optimizer=keras.optimizers.Adam(3e-3), d_optimizer=keras.optimizers.Adam(1e-4))
     history = gan.fit(train, steps_per_epoch=50, epochs=3, verbose=0).history
     for name in ("loss", "ce_loss", "adv_loss", "d_loss"):
         assert np.all(np.isfinite(history[name])), (name, history[name])
