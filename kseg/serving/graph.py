@@ -98,11 +98,19 @@ class Segmenter:
         return probabilities, labels
 
 
-def decode_image(data):
-    """JPEG/PNG/BMP/GIF bytes -> float32 `(H, W, 3)`; bytes that are not an image raise
+def _is_gif(data):
+    return tf.equal(tf.strings.substr(data, 0, 4), b"GIF8")
+
+
+def decode_image(data, index=0):
+    """JPEG/PNG/BMP/GIF bytes -> float32 `(H, W, 3)` (a GIF: its first frame alone, at its
+    screen's size, `kseg.serving.gif`); bytes that are not an image raise
     `InvalidArgumentError` at run time."""
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
-    return tf.cast(image, tf.float32)
+    return tf.cond(
+        _is_gif(data),
+        lambda: gif_first_frame(data, index),
+        lambda: tf.cast(tf.io.decode_image(data, channels=3, expand_animations=False), tf.float32),
+    )
 
 
 def _uint(data, start, count, big_endian):
@@ -119,7 +127,7 @@ def encoded_image_shape(data, index):
     padded = tf.strings.join([data, tf.constant(b"\0" * 32)])  # every header read below stays in range
     head = tf.strings.substr(padded, 0, 8)
     is_png = tf.equal(head, b"\x89PNG\r\n\x1a\n")
-    is_gif = tf.equal(tf.strings.substr(padded, 0, 4), b"GIF8")
+    is_gif = _is_gif(padded)
     is_bmp = tf.equal(tf.strings.substr(padded, 0, 2), b"BM")
     is_jpeg = tf.io.is_jpeg(data)
     known = tf.reduce_any(tf.stack([is_png, is_gif, is_bmp, is_jpeg]))
@@ -182,12 +190,10 @@ def checked_shape(data, index, max_pixels=MAX_PIXELS):
 
 def checked_decode(data, index, max_pixels=MAX_PIXELS):
     """`decode_image`, after checking from the header that the image is one of the supported
-    formats and has at most `max_pixels` pixels (None: no cap); errors name `images[index]`.
-    A GIF gives its first frame alone, at its screen's size (`kseg.serving.gif`)."""
+    formats and has at most `max_pixels` pixels (None: no cap); errors name `images[index]`."""
     hw = checked_shape(data, index, max_pixels)
     with tf.control_dependencies([hw]):
-        is_gif = tf.equal(tf.strings.substr(data, 0, 4), b"GIF8")
-        return tf.cond(is_gif, lambda: gif_first_frame(data, index), lambda: decode_image(data))
+        return decode_image(data, index)
 
 
 def _check_request(images, count, max_pixels):
