@@ -5,7 +5,10 @@ import tensorflow as tf
 
 from kseg.constants import IGNORE_LABEL
 from kseg.layers import crf as crf_layers
-from kseg.serving.gif import gif_first_frame
+from kseg.serving.decoding import decode_batch, decode_image
+from kseg.serving.formats import format_signatures
+from kseg.serving.gif import gif_screen_shape
+from kseg.serving.jpeg import jpeg_shape
 
 PAD_LABEL = IGNORE_LABEL  # labels outside each image of a padded batch
 
@@ -98,21 +101,6 @@ class Segmenter:
         return probabilities, labels
 
 
-def _is_gif(data):
-    return tf.equal(tf.strings.substr(data, 0, 4), b"GIF8")
-
-
-def decode_image(data, index=0):
-    """JPEG/PNG/BMP/GIF bytes -> float32 `(H, W, 3)` (a GIF: its first frame alone, at its
-    screen's size, `kseg.serving.gif`); bytes that are not an image raise
-    `InvalidArgumentError` at run time."""
-    return tf.cond(
-        _is_gif(data),
-        lambda: gif_first_frame(data, index),
-        lambda: tf.cast(tf.io.decode_image(data, channels=3, expand_animations=False), tf.float32),
-    )
-
-
 def _uint(data, start, count, big_endian):
     """The unsigned integer in bytes [start, start + count) of `data` (scalar string)."""
     raw = tf.cast(tf.io.decode_raw(tf.strings.substr(data, start, count), tf.uint8), tf.int64)
@@ -122,22 +110,19 @@ def _uint(data, start, count, big_endian):
 
 def encoded_image_shape(data, index):
     """(height, width) int64 of encoded image bytes, read from the header without decoding
-    the pixels (JPEG: `tf.image.extract_jpeg_shape`; PNG IHDR; GIF screen; BMP header).
+    the pixels (JPEG frame header, PNG IHDR, GIF screen, BMP header).
     Bytes of no supported format fail an assertion naming `images[index]`."""
     padded = tf.strings.join([data, tf.constant(b"\0" * 32)])  # every header read below stays in range
-    head = tf.strings.substr(padded, 0, 8)
-    is_png = tf.equal(head, b"\x89PNG\r\n\x1a\n")
-    is_gif = _is_gif(padded)
-    is_bmp = tf.equal(tf.strings.substr(padded, 0, 2), b"BM")
-    is_jpeg = tf.io.is_jpeg(data)
-    known = tf.reduce_any(tf.stack([is_png, is_gif, is_bmp, is_jpeg]))
+    signatures = format_signatures(data)
+    is_jpeg, is_png, is_gif = signatures[0], signatures[1], signatures[2]
+    known = tf.reduce_any(signatures)
     message = tf.strings.format("images[{}]: not a JPEG, PNG, GIF or BMP image ({} bytes)", (index, tf.strings.length(data)))
     with tf.control_dependencies([tf.debugging.Assert(known, [message])]):
         return tf.case(
             [
-                (is_jpeg, lambda: tf.cast(tf.image.extract_jpeg_shape(data)[:2], tf.int64)),
+                (is_jpeg, lambda: jpeg_shape(data, index)),
                 (is_png, lambda: tf.stack([_uint(padded, 20, 4, True), _uint(padded, 16, 4, True)])),
-                (is_gif, lambda: tf.stack([_uint(padded, 8, 2, False), _uint(padded, 6, 2, False)])),
+                (is_gif, lambda: gif_screen_shape(data, index)),
             ],
             default=lambda: _bmp_shape(padded, index),
         )
@@ -243,13 +228,7 @@ def segment_encoded(segmenter, images, include_probabilities=True, max_pixels=MA
         count = tf.identity(count)
     with tf.control_dependencies([_check_request(images, count, max_pixels)]):
         count = tf.identity(count)
-    decoded = tf.TensorArray(tf.float32, size=count, infer_shape=False, element_shape=tf.TensorShape([None, None, 3]))
-    shapes = tf.TensorArray(tf.int32, size=count, element_shape=tf.TensorShape([2]))
-    for i in tf.range(count):
-        image = checked_decode(images[i], i, max_pixels)
-        decoded = decoded.write(i, image)
-        shapes = shapes.write(i, tf.shape(image)[:2])
-    image_shape = tf.reshape(shapes.stack(), [-1, 2])
+    decoded, image_shape = decode_batch(images, count)
     max_hw = tf.reduce_max(tf.concat([image_shape, tf.zeros([1, 2], tf.int32)], axis=0), axis=0)
 
     num_classes = segmenter.model.output_shape[-1]

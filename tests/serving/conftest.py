@@ -18,6 +18,13 @@ def photo(height, width, fmt="JPEG"):
     return buffer.getvalue()
 
 
+def encoded(image, fmt, **options):
+    """Bytes of the PIL `image` saved as `fmt` with Pillow's `options`."""
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
 def decoded(data):
     """The image as TF Serving's graph decodes it: float32 (H, W, 3)."""
     import tensorflow as tf

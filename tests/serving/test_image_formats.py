@@ -11,16 +11,11 @@ import tensorflow as tf
 from PIL import Image
 
 from kseg.serving import graph
+from tests.serving.conftest import encoded
 
 checked_decode = tf.function(graph.checked_decode)  # as in the exported graph
 
 RGB = Image.fromarray(np.random.RandomState(0).randint(0, 255, (20, 30, 3), np.uint8))
-
-
-def _encode(image, fmt, **options):
-    out = io.BytesIO()
-    image.save(out, fmt, **options)
-    return out.getvalue()
 
 
 def _top_down(bmp):
@@ -42,23 +37,23 @@ def _animated_gif():
 
 
 DECODED_LIKE_PILLOW = {  # name -> (bytes, largest |difference| allowed)
-    "png_rgb": (_encode(RGB, "PNG"), 0),
-    "png_grey": (_encode(RGB.convert("L"), "PNG"), 0),
-    "png_grey_alpha": (_encode(RGB.convert("LA"), "PNG"), 0),
-    "png_rgba": (_encode(RGB.convert("RGBA"), "PNG"), 0),
-    "png_palette": (_encode(RGB.convert("P"), "PNG"), 0),
-    "jpeg_baseline": (_encode(RGB, "JPEG"), 6),
-    "jpeg_progressive": (_encode(RGB, "JPEG", progressive=True), 6),
-    "jpeg_cmyk": (_encode(RGB.convert("CMYK"), "JPEG"), 6),
+    "png_rgb": (encoded(RGB, "PNG"), 0),
+    "png_grey": (encoded(RGB.convert("L"), "PNG"), 0),
+    "png_grey_alpha": (encoded(RGB.convert("LA"), "PNG"), 0),
+    "png_rgba": (encoded(RGB.convert("RGBA"), "PNG"), 0),
+    "png_palette": (encoded(RGB.convert("P"), "PNG"), 0),
+    "jpeg_baseline": (encoded(RGB, "JPEG"), 6),
+    "jpeg_progressive": (encoded(RGB, "JPEG", progressive=True), 6),
+    "jpeg_cmyk": (encoded(RGB.convert("CMYK"), "JPEG"), 6),
     "gif_animated": (_animated_gif(), 0),  # the first frame
-    "bmp_grey": (_encode(RGB.convert("L"), "BMP"), 0),
-    "bmp_24": (_encode(RGB, "BMP"), 0),
-    "bmp_32": (_encode(RGB.convert("RGBA"), "BMP"), 0),
-    "bmp_top_down": (_top_down(_encode(RGB, "BMP")), 0),
+    "bmp_grey": (encoded(RGB.convert("L"), "BMP"), 0),
+    "bmp_24": (encoded(RGB, "BMP"), 0),
+    "bmp_32": (encoded(RGB.convert("RGBA"), "BMP"), 0),
+    "bmp_top_down": (_top_down(encoded(RGB, "BMP")), 0),
 }
 REFUSED = {  # name -> (bytes, what the message says): TensorFlow's decoder would fail or misread them
-    "bmp_1bit": (_encode(RGB.convert("1"), "BMP"), "a 1-bit BMP"),
-    "bmp_palette": (_encode(RGB.convert("P"), "BMP"), "a 8-bit BMP"),  # would come back as palette indices
+    "bmp_1bit": (encoded(RGB.convert("1"), "BMP"), "a 1-bit BMP"),
+    "bmp_palette": (encoded(RGB.convert("P"), "BMP"), "a 8-bit BMP"),  # would come back as palette indices
 }
 
 
@@ -73,7 +68,7 @@ def test_valid_images_decode_like_pillow(name):
 
 def test_sixteen_bit_png_is_scaled_to_eight_bits():
     grey = np.random.RandomState(1).randint(0, 65536, (20, 30)).astype(np.uint16)
-    got = checked_decode(tf.constant(_encode(Image.fromarray(grey), "PNG")), 0).numpy()
+    got = checked_decode(tf.constant(encoded(Image.fromarray(grey), "PNG")), 0).numpy()
     np.testing.assert_allclose(got[..., 0], np.round(grey / 257.0), atol=1)  # Pillow's own "RGB" clips instead
 
 
@@ -87,7 +82,7 @@ def test_bmp_layouts_the_decoder_misreads_are_refused_by_name(name):
 
 def _gif_with_screen(frame_side, screen, offset):
     """A one-frame GIF whose header is rewritten: a `screen` (w, h) and the frame at `offset`."""
-    data = bytearray(_encode(Image.fromarray(np.full((frame_side, frame_side, 3), 200, np.uint8)).convert("P"), "GIF"))
+    data = bytearray(encoded(Image.fromarray(np.full((frame_side, frame_side, 3), 200, np.uint8)).convert("P"), "GIF"))
     data[6:10] = struct.pack("<HH", *screen)
     at = data.index(b"\x2c", 13)
     data[at + 1 : at + 5] = struct.pack("<HH", *offset)
@@ -128,7 +123,7 @@ def _as_later_frame(gif):
 def test_only_the_first_gif_frame_is_decoded_at_its_screens_size():
     first = Image.fromarray(np.full((20, 30, 3), 120, np.uint8)).convert("P")
     large = Image.fromarray(np.full((3000, 3000, 3), 60, np.uint8)).convert("P")  # 0.3 MB compressed
-    data = _encode(first, "GIF")[:-1] + _as_later_frame(_encode(large, "GIF")) + b"\x3b"
+    data = encoded(first, "GIF")[:-1] + _as_later_frame(encoded(large, "GIF")) + b"\x3b"
     assert len(data) < 400_000 and Image.open(io.BytesIO(data)).n_frames == 2
     want = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32)
     got = checked_decode(tf.constant(data), 0).numpy()  # TensorFlow alone: 3000x3000, every frame decoded
