@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 import kseg
+from tests.serving.conftest import decoded
 from tests.tiny import TINY_RESNET
 from training.predict import main
 
@@ -42,12 +43,35 @@ def test_a_folder_gives_palette_labels_at_each_size_and_overlays(tiny_model, tmp
     assert "skipped" in out.err and "broken.png: cannot read the image" in out.err
     assert sorted(os.listdir(tmp_path / "out")) == ["a.png", "a_overlay.png", "b.png", "b_overlay.png"]
     for name in ("a", "b"):
-        source = np.asarray(Image.open(tmp_path / "in" / f"{name}.{'jpg' if name == 'a' else 'png'}").convert("RGB"))
+        source = decoded((tmp_path / "in" / f"{name}.{'jpg' if name == 'a' else 'png'}").read_bytes())  # as serving decodes
         labels = Image.open(tmp_path / "out" / f"{name}.png")
         assert labels.mode == "P" and labels.size == (source.shape[1], source.shape[0])
         expected = np.argmax(model(source[None].astype("float32"), training=False).numpy()[0], -1)
         np.testing.assert_array_equal(np.asarray(labels), expected)
         assert Image.open(tmp_path / "out" / f"{name}_overlay.png").size == labels.size
+
+
+def test_16_bit_pngs_gifs_and_decompression_bombs_are_read_as_serving_reads_them(tiny_model, tmp_path, monkeypatch, capsys):
+    """A 16-bit grey PNG by its high byte (Pillow's RGB conversion clipped it to 255), a GIF's
+    first frame, and a file over Pillow's decompression-bomb limit named and skipped."""
+    from kseg.inference.images import read_rgb
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    grey = np.random.default_rng(1).integers(0, 65536, (30, 40)).astype(np.uint16)
+    Image.fromarray(grey).save(folder / "deep.png")
+    assert Image.open(folder / "deep.png").mode == "I;16"
+    np.testing.assert_array_equal(read_rgb(str(folder / "deep.png")), np.repeat((grey >> 8).astype(np.uint8)[..., None], 3, -1))
+    frames = [Image.fromarray(np.full((24, 20, 3), value, np.uint8)) for value in (40, 200)]
+    frames[0].save(folder / "moving.gif", save_all=True, append_images=frames[1:])
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(folder / "huge.tif")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 400 pixels: over twice the limit, Pillow's error
+    assert main(["--model", tiny_model[1], "--images", str(folder), "--out", str(tmp_path / "out")]) == 0
+    monkeypatch.undo()
+    out = capsys.readouterr()
+    assert "2 of 3 images segmented" in out.out and "huge.tif: cannot read the image (Image size (400 pixels) exceeds" in out.err
+    assert Image.open(tmp_path / "out" / "moving.png").size == (20, 24)
+    np.testing.assert_array_equal(read_rgb(str(folder / "moving.gif")), np.full((24, 20, 3), 40, np.uint8))
 
 
 def test_options_globs_and_what_cannot_be_read(tiny_model, tmp_path, capsys):

@@ -1,8 +1,10 @@
 """Segmenting image files: a folder, a glob or one file -> a palette PNG of labels and an
 overlay per image (what `python -m training.predict` runs)."""
 
+import functools
 import glob
 import os
+import re
 
 import numpy as np
 from PIL import Image
@@ -10,7 +12,8 @@ from PIL import Image
 from kseg.atomic import atomic_path
 from kseg.visualize import overlay, voc_palette
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+SERVED_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp")  # read by the SavedModel's own decoder
+IMAGE_SUFFIXES = SERVED_SUFFIXES + (".webp", ".tif", ".tiff")
 
 
 def image_paths(spec):
@@ -63,9 +66,49 @@ def model_palette(path):
     return read_palette(labels["palette"], len(labels["palette"]), key=f"{path}: palette")
 
 
-def _read_rgb(path):
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+@functools.lru_cache(maxsize=None)
+def _served_decoder():
+    """The exported graph's checked decoder (`kseg.serving.graph.checked_decode`), traced once."""
+    import tensorflow as tf
+
+    from kseg.serving.graph import MAX_PIXELS, checked_decode
+
+    return tf.function(lambda data: checked_decode(data, 0, MAX_PIXELS), input_signature=[tf.TensorSpec([], tf.string)])
+
+
+def _decoder_reason(error):
+    """The reason in a decoding `InvalidArgumentError`, without TensorFlow's node names."""
+    text = re.sub(r"\{\{[^}]*\}\}", "", error.message)
+    named = re.search(r"images\[0\]: ([^\]\n]+)", text)
+    if named:
+        return named.group(1).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith(("Graph execution", "[["))]
+    return lines[0] if lines else "the decoder cannot read it"
+
+
+def read_rgb(path):
+    """uint8 `(H, W, 3)` of an image file. JPEG, PNG, GIF and BMP are decoded by the exported
+    SavedModel's own graph (`kseg.serving.graph.checked_decode`), so `training.predict` sees
+    the pixels TF Serving sees: a GIF's first frame, 16-bit PNGs by their high byte, at most
+    `MAX_PIXELS` pixels, EXIF orientation not applied; WebP and TIFF go through Pillow
+    (16-bit grey likewise by its high byte). Raises ValueError saying why a file cannot be
+    read (Pillow's decompression-bomb limit included)."""
+    if path.lower().endswith(SERVED_SUFFIXES):
+        import tensorflow as tf
+
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            return _served_decoder()(tf.constant(data)).numpy().astype(np.uint8)
+        except tf.errors.InvalidArgumentError as error:
+            raise ValueError(_decoder_reason(error)) from None
+    try:
+        with Image.open(path) as image:
+            if image.mode.startswith("I;16"):
+                return np.repeat((np.asarray(image, np.uint16) >> 8).astype(np.uint8)[..., None], 3, axis=-1)
+            return np.asarray(image.convert("RGB"))
+    except Image.DecompressionBombError as error:
+        raise ValueError(str(error)) from None
 
 
 def _write_png(path, array, palette=None):
@@ -98,7 +141,7 @@ def predict_files(segment, paths, out_dir, palette=None, alpha=0.5, progress=Non
     written, failed, stems = [], {}, set()
     for done, path in enumerate(paths, start=1):
         try:
-            image = _read_rgb(path)
+            image = read_rgb(path)
         except (OSError, ValueError, SyntaxError) as error:
             failed[path] = f"cannot read the image ({error})"
         else:
