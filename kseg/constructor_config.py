@@ -14,6 +14,20 @@ def _plain(value):
     return value
 
 
+WEIGHT_SOURCES = ("weights", "backbone_weights")  # constructor arguments naming pretrained weights to fetch or read
+
+
+def without_weight_sources(config):
+    """`config` without `WEIGHT_SOURCES` keys at any depth: a saved model carries its own
+    weights, and a `.keras` file's config (which anyone can edit) must not make loading
+    download weights or read a file other than itself."""
+    if isinstance(config, dict):
+        return {key: without_weight_sources(value) for key, value in config.items() if key not in WEIGHT_SOURCES}
+    if isinstance(config, list):
+        return [without_weight_sources(value) for value in config]
+    return config
+
+
 def _is_serialized_object(value):
     return isinstance(value, dict) and "class_name" in value and "config" in value
 
@@ -31,7 +45,7 @@ class ConstructorConfigModel(keras.Model):
     themselves) are left out.
     """
 
-    NOT_IN_CONFIG = ("weights", "backbone_weights")
+    NOT_IN_CONFIG = WEIGHT_SOURCES
 
     def __new__(cls, *args, **kwargs):
         instance = super().__new__(cls, *args, **kwargs)
@@ -64,7 +78,7 @@ class ConstructorConfigModel(keras.Model):
     def from_config(cls, config):
         config = {
             key: keras.saving.deserialize_keras_object(value) if _is_serialized_object(value) else value
-            for key, value in config.items()
+            for key, value in without_weight_sources(config).items()
         }
         return cls(**config)
 

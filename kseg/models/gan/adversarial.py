@@ -18,6 +18,7 @@ from kseg.models.gan.discriminators import SegGANDiscriminator, SSGANDiscriminat
 from kseg.models.gan.generators import SSGANGenerator
 
 from kseg.constants import ADVERSARIAL_LOSSES, DISCRIMINATOR_LOSSES
+from kseg.constructor_config import without_weight_sources
 
 
 def label_maps(labels, probabilities, num_classes, ignore_label=IGNORE_LABEL):
@@ -242,7 +243,7 @@ class AdversarialSegmenter(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = without_weight_sources(config)
         for key in ("generator", "discriminator"):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
