@@ -6,8 +6,8 @@
 See kseg/serving/onnx_cli.py.
 """
 
-import sys
 
+from training.command import run_as_process
 from training.quiet import start_tensorflow
 
 start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back
@@ -15,4 +15,4 @@ start_tensorflow()  # before anything imports TensorFlow: its start-up log lines
 from kseg.serving.onnx_cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_as_process(main)

@@ -6,7 +6,8 @@ folders get the permissions an ordinary write gets (0666 / 0777 minus the umask)
 `tempfile.mkstemp` / `mkdtemp` (0600 / 0700), so a server running as another user (TF
 Serving in a container) can read what was exported.
 
-Staging names carry the writer's PID and host (`.<name>.tmp-<pid>@<host>-<random>`), so
+Staging names carry the writer's PID and host (`.<name>.tmp-<pid>@<host>-<random>`, plus
+an extension where a writer insists on one, as Keras' `model.save` does), so
 `remove_stale_staging` can clear what an interrupted writer left without touching the
 staging of a writer that is still running.
 """
@@ -19,7 +20,7 @@ import secrets
 import shutil
 import socket
 
-_STAGING = re.compile(r"^\..*\.tmp-(?P<pid>[0-9]+)@(?P<host>[^-/]*)-[0-9a-f]+$")
+_STAGING = re.compile(r"^\..*\.tmp-(?P<pid>[0-9]+)@(?P<host>[^-/]*)-[0-9a-f]+(\.[A-Za-z0-9]+)?$")
 
 
 def _host():

@@ -211,7 +211,7 @@ def test_resume_refuses_another_model_and_applies_other_changes(tmp_path, data_r
     # litter of an interrupted run: a checkpoint TF was still writing, a staging file
     os.makedirs(os.path.join(run_dir, "checkpoints", "ckpt-4_temp"))
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    staging = os.path.join(run_dir, f".model.keras.tmp-{dead.stdout.strip()}@{socket.gethostname().replace('-', '_')}-0a1b")
+    staging = os.path.join(run_dir, f".model.keras.tmp-{dead.stdout.strip()}@{socket.gethostname().replace('-', '_')}-0a1b.keras")
     open(staging, "w").close()
     with pytest.raises(ConfigError) as error:
         changed = ["train.steps=4", "model.options={decoder_filters: 16}", "data.format=voc", "data.num_classes=6"]  # VOC layout

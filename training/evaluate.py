@@ -15,6 +15,7 @@ import json
 import os
 import sys
 
+from training.command import run_as_process
 from training.quiet import start_tensorflow
 
 start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back
@@ -61,4 +62,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_as_process(main)

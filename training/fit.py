@@ -17,9 +17,9 @@ a failed or diverged run saves, evaluates and exports nothing.
 import argparse
 import json
 import os
-import signal
 import sys
 
+from training.command import TERMINATED, Terminated, exit_with, stop_on_sigterm
 from training.quiet import start_tensorflow
 
 start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back (training/quiet.py)
@@ -35,14 +35,6 @@ def fail(prog, error, status):
     """One line on stderr naming the problem; the exit status."""
     print(f"{prog}: error: {error}", file=sys.stderr)
     return status
-
-
-class Terminated(Exception):
-    """SIGTERM (`kill`, a scheduler's preemption): unwinds the run so its lock is released."""
-
-
-def _exit_on_sigterm(signum, frame):
-    raise Terminated(f"terminated by signal {signum}; rerun the same command to resume from the last checkpoint")
 
 
 def _dry_run(parser, config):
@@ -93,7 +85,7 @@ def main(argv=None):
     if args.dry_run:
         return _dry_run(parser, config)
 
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so the run lock is released
+    stop_on_sigterm()  # so the run unwinds and its lock is released
     run_dir = args.run_dir or os.path.join("runs", config["name"])
     try:
         result = run(config, run_dir, verbose=0 if args.quiet else 1)
@@ -102,7 +94,7 @@ def main(argv=None):
     except RUN_ERRORS as error:
         return fail(parser.prog, error, RUN_FAILED)
     except Terminated as error:
-        return fail(parser.prog, error, 128 + signal.SIGTERM)
+        return fail(parser.prog, f"{error}; rerun the same command to resume from the last checkpoint", TERMINATED)
     except Exception as error:  # a disk that refuses writes is one line; anything else stays a traceback
         message = storage_error(error, run_dir)
         if message is None:
@@ -116,12 +108,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    status = main()
-    if status not in (0, CONFIG_ERROR):
-        # A run stopped in the middle can leave tf.data threads waiting on Python
-        # callbacks, which makes the interpreter's shutdown hang; everything the run writes
-        # is already on disk (and its lock released), so leave at once.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-    sys.exit(status)
+    exit_with(main(), clean=(0, CONFIG_ERROR))

@@ -10,8 +10,8 @@ Prints the mIoU of every setting (and of the model without CRF) and writes crf_s
 import argparse
 import json
 import os
-import sys
 
+from training.command import run_as_process
 from training.quiet import start_tensorflow
 
 start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back
@@ -75,4 +75,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_as_process(main)

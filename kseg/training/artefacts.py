@@ -11,8 +11,12 @@ from kseg.atomic import atomic_path
 def save_model_atomically(model, path):
     """Write `path` (.keras) under a staging name in the same folder, then rename."""
     with atomic_path(path) as tmp:
-        model.save(tmp + ".keras")  # Keras insists on the extension
-        os.replace(tmp + ".keras", tmp)
+        try:
+            model.save(tmp + ".keras")  # Keras insists on the extension
+            os.replace(tmp + ".keras", tmp)
+        finally:
+            if os.path.exists(tmp + ".keras"):  # a failed save (full disk) leaves no staging file
+                os.remove(tmp + ".keras")
     return path
 
 
