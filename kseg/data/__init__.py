@@ -13,4 +13,6 @@ from kseg.data.labels import (  # noqa: F401
     cityscapes_train_id_table,
 )
 from kseg.data.pipeline import segmentation_dataset  # noqa: F401
+from kseg.data.records import RecordsSplit  # noqa: F401
+from kseg.data.records_writer import write_records  # noqa: F401
 from kseg.data.sources import DataError, cityscapes_pairs, folder_pairs, voc_pairs  # noqa: F401

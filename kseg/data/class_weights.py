@@ -1,13 +1,24 @@
 """Per-class loss weights from a split's label histogram (`train.class_weights`)."""
 
 import numpy as np
+import tensorflow as tf
 
 from kseg.constants import CLASS_WEIGHTINGS, IGNORE_LABEL
 from kseg.data.decode import read_mask
+from kseg.data.records import FEATURES, RecordsSplit, decode_mask
+
+
+def _masks(pairs, label_table):
+    """The masks of (image, mask) path pairs, or of a `RecordsSplit`'s records, as NumPy arrays."""
+    if isinstance(pairs, RecordsSplit):
+        records = tf.data.TFRecordDataset(list(pairs.files)).take(len(pairs))
+        masks = records.map(lambda r: decode_mask(tf.io.parse_single_example(r, FEATURES)["mask/encoded"]))
+        return masks.as_numpy_iterator()
+    return (read_mask(mask_path, label_table) for _, mask_path in pairs)
 
 
 def label_statistics(pairs, num_classes, label_table=None):
-    """Pixel counts of the masks of `pairs` ((image, mask) paths).
+    """Pixel counts of the masks of `pairs` ((image, mask) paths, or a `RecordsSplit`).
 
     Returns:
         (counts (C,), pixels_of_images_with (C,)): labelled pixels of each class, and the
@@ -16,8 +27,7 @@ def label_statistics(pairs, num_classes, label_table=None):
     """
     counts = np.zeros(num_classes, np.int64)
     with_class = np.zeros(num_classes, np.int64)
-    for _, mask_path in pairs:
-        mask = read_mask(mask_path, label_table)
+    for mask in _masks(pairs, label_table):
         labels = mask[(mask != IGNORE_LABEL) & (mask < num_classes)]
         histogram = np.bincount(labels.ravel(), minlength=num_classes)
         counts += histogram

@@ -9,6 +9,7 @@ import tensorflow as tf
 from PIL import Image
 
 from kseg.data.labels import IGNORE_LABEL
+from kseg.data.records import records_data_error
 from kseg.data.sources import DataError
 
 logger = logging.getLogger("kseg.data")
@@ -137,8 +138,8 @@ def named_data_errors():
     del _raised[:]
     try:
         yield
-    except tf.errors.OpError:
-        error = pending_data_error()
+    except tf.errors.OpError as op_error:
+        error = pending_data_error() or records_data_error(op_error)
         if error is None:
             raise
         del _raised[:]

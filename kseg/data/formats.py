@@ -40,8 +40,16 @@ def _folder(data):
     return None, lambda split, annotation: folder_pairs(os.path.join(data["root"], split))
 
 
-# format -> data section -> (label table, read(split, annotation) -> pairs)
-FORMATS = dict(zip(DATA_FORMATS, (_builtin, _voc, _cityscapes, _folder)))  # the names come from kseg.constants
+def _records(data):
+    from kseg.data.records import read_dataset_file, records_split
+
+    contents = read_dataset_file(data["root"])
+    return None, lambda split, annotation: records_split(data["root"], contents, split)
+
+
+# format -> data section -> (label table, read(split, annotation) -> pairs, or a RecordsSplit)
+FORMATS = {"builtin": _builtin, "voc": _voc, "cityscapes": _cityscapes, "folder": _folder, "records": _records}
+assert tuple(FORMATS) == DATA_FORMATS, "kseg.constants.DATA_FORMATS names the formats of this table"
 # Formats whose label ids are fixed (names may be renamed, not added), and VOC's default names.
 FIXED_CLASSES = {"builtin": BUILTIN_CLASSES, "cityscapes": CITYSCAPES_CLASSES}
 DEFAULT_CLASSES = {"voc": VOC_CLASSES}
@@ -62,12 +70,28 @@ def read_class_names(value):
     return names
 
 
+def _fixed_classes(data):
+    """The classes a format fixes (None: any); records: their dataset.json's, whose palette
+    also becomes `data.palette` when that is null."""
+    if data["format"] != "records":
+        return FIXED_CLASSES.get(data["format"])
+    from kseg.data.records import read_dataset_file
+
+    try:
+        contents = read_dataset_file(data["root"])
+    except DataError as error:
+        raise ValueError(str(error)) from None
+    if data.get("palette") is None:
+        data["palette"] = contents["palette"]
+    return tuple(contents["class_names"])
+
+
 def resolve_classes(data):
     """Fill in `data.class_names` and `data.num_classes` (in place) from each other and the
-    format: builtin and cityscapes have fixed classes; voc defaults to the 21 VOC classes but
-    takes any list (a VOC-layout dataset of your own classes), as does folder. Returns
-    `data`; raises ValueError naming the keys that disagree."""
-    given, fixed, count = read_class_names(data["class_names"]), FIXED_CLASSES.get(data["format"]), data["num_classes"]
+    format: builtin, cityscapes and records (their dataset.json) have fixed classes; voc
+    defaults to the 21 VOC classes but takes any list (a VOC-layout dataset of your own
+    classes), as does folder. Returns `data`; raises ValueError naming the keys that disagree."""
+    given, fixed, count = read_class_names(data["class_names"]), _fixed_classes(data), data["num_classes"]
     if given is not None and len(set(given)) != len(given):
         raise ValueError(f"data.class_names has repeated names: {sorted({n for n in given if given.count(n) > 1})}")
     if fixed is not None and given is not None and len(given) != len(fixed):
@@ -100,6 +124,9 @@ def dataset_splits(data):
         raise DataError(str(error)) from None
     label_table, read = FORMATS[data["format"]](data)
     splits = data["train_split"] if isinstance(data["train_split"], list) else [data["train_split"]]
-    train = [pair for split in splits for pair in read(split, data["annotation"])]
+    if data["format"] == "records":  # one RecordsSplit of their shards, not a list of pairs
+        train = read(data["train_split"], data["annotation"])
+    else:
+        train = [pair for split in splits for pair in read(split, data["annotation"])]
     val = read(data["val_split"], "gtFine")[: data.get("val_limit")]
     return DatasetSplits(train, val, tuple(data["class_names"]), label_table)

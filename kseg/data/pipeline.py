@@ -6,6 +6,8 @@ import tensorflow as tf
 
 from kseg.data.augment import augment
 from kseg.data.decode import BadExamples, read_pair_op
+from kseg.data.records import RecordsSplit
+from kseg.data.records_pipeline import records_evaluation_dataset, records_training_dataset
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -48,6 +50,11 @@ def segmentation_dataset(
     `kseg.data.named_data_errors()` to get either as a one-line `DataError`. Skipped files
     shift later batches.
 
+    `pairs` may instead be a `kseg.data.records.RecordsSplit` (`data.format: records`):
+    the same stream from TFRecords (`kseg.data.records_pipeline`), TensorFlow ops only;
+    their examples were checked when written, the in-graph checks name the file of any
+    that fails, and `label_table` / `skip_bad_examples` do not apply.
+
     Yields:
         (images float32 (B, H, W, 3) in [0, 255], masks int32 (B, H, W) with values in
         [0, num_classes) or 255).
@@ -56,6 +63,12 @@ def segmentation_dataset(
         raise ValueError("crop_size is required for training (batches need a common size)")
     if not pairs:
         raise ValueError("segmentation_dataset got no (image, mask) pairs")
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    if isinstance(pairs, RecordsSplit):
+        if not training:
+            return records_evaluation_dataset(pairs, num_classes, batch_size)
+        return records_training_dataset(pairs, num_classes, batch_size, crop_size, scale_range, flip, seed, start_batch, repeat)
     if skip_bad_examples is True:
         skip_bad_examples = BadExamples(len(pairs), "the dataset", max_bad_fraction)
     image_paths = tf.constant([p[0] for p in pairs])
@@ -67,8 +80,6 @@ def segmentation_dataset(
         ds = ds.map(lambda image, mask: (tf.cast(image, tf.float32), tf.cast(mask, tf.int32)))
         return ds.batch(batch_size).prefetch(AUTOTUNE)
 
-    if seed is None:
-        seed = random.SystemRandom().randrange(2**31)
     ds = training_order(len(pairs), seed, repeat).skip(start_batch * batch_size)
 
     def read_and_augment(position, index):

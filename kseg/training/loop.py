@@ -72,7 +72,12 @@ def training_stream(job, start_batch):
         start_batch=start_batch,  # a resumed run continues the stream where it stopped
     )
     ds = job.task.training_targets(ds, job.model)
-    return shard_by_data(ds) if job.strategy.num_replicas_in_sync > 1 else ds
+    if job.strategy.num_replicas_in_sync == 1:
+        return ds
+    if isinstance(job.splits.train_pairs, kdata.RecordsSplit) and is_chief(job.strategy):
+        print(f"records: sharded by data: every worker reads all {len(job.splits.train_pairs.files)} shards and keeps "
+              "its share of each global batch", flush=True)
+    return shard_by_data(ds)
 
 
 def fit(job, verbose):

@@ -1,0 +1,162 @@
+"""Writing a kseg dataset as sharded TFRecords (`python -m training.make_records`); the layout
+and the record's features are described in `kseg.data.records`."""
+
+import io
+import json
+import random
+import re
+
+import tensorflow as tf
+from PIL import Image
+
+from kseg.data.decode import read_pair
+from kseg.data.records import DATASET_FILE, RECORDS_VERSION
+from kseg.data.sources import DataError
+
+SHARD_BYTES = 128 * 2**20
+SHUFFLE_SEED = 0  # training splits are written in a seeded random order, validation in its own
+_SHARD = re.compile(r"^(?P<split>.+)-(?P<index>[0-9]{5})-of-(?P<count>[0-9]{5})\.tfrecord$")
+_PART = re.compile(r"^\..+\.part-[0-9]{5}\.tmp$")
+
+
+def shard_name(split, index, count):
+    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
+
+
+def _png(array):
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, "PNG")
+    return out.getvalue()
+
+
+def _bytes_feature(value):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def _int_feature(value):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+
+def encode_example(image_path, mask_path, num_classes, label_table=None):
+    """Serialized `tf.train.Example` of one (image, mask) pair, checked by `read_pair`
+    (a `DataError` naming the file otherwise)."""
+    image, mask = read_pair(image_path, mask_path, num_classes, label_table)
+    with tf.io.gfile.GFile(image_path, "rb") as f:
+        data = f.read()
+    if data[:3] == b"\xff\xd8\xff":
+        kind = b"jpeg"
+    elif data[:8] == b"\x89PNG\r\n\x1a\n":
+        kind = b"png"
+    else:
+        data, kind = _png(image), b"png"
+    features = {
+        "image/encoded": _bytes_feature(data),
+        "image/format": _bytes_feature(kind),
+        "image/height": _int_feature(image.shape[0]),
+        "image/width": _int_feature(image.shape[1]),
+        "mask/encoded": _bytes_feature(_png(mask)),
+        "image/source": _bytes_feature(str(image_path).encode()),
+        "mask/source": _bytes_feature(str(mask_path).encode()),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+def records_splits(data):
+    """The split names a `data` section trains and validates on, each once, training first."""
+    train = data["train_split"] if isinstance(data["train_split"], list) else [data["train_split"]]
+    return list(dict.fromkeys([*train, data["val_split"]]))
+
+
+def _remove_unfinished(out):
+    """A folder without dataset.json: remove what an interrupted conversion wrote (its
+    shards and part files), nothing else."""
+    for name in tf.io.gfile.listdir(out):
+        if _SHARD.match(name) or _PART.match(name):
+            tf.io.gfile.remove(f"{out.rstrip('/')}/{name}")
+
+
+class _ShardWriter:
+    """Writes serialized examples into part files of about `shard_bytes`, then names them
+    `<split>-NNNNN-of-MMMMM.tfrecord` once the count is known."""
+
+    def __init__(self, out, split, shard_bytes):
+        self.out, self.split, self.shard_bytes = out.rstrip("/"), split, shard_bytes
+        self.parts, self.writer, self.size, self.count = [], None, 0, 0
+
+    def write(self, record):
+        if self.writer is None or self.size >= self.shard_bytes:
+            self._close()
+            self.parts.append(f"{self.out}/.{self.split}.part-{len(self.parts):05d}.tmp")
+            self.writer, self.size = tf.io.TFRecordWriter(self.parts[-1]), 0
+        self.writer.write(record)
+        self.size += len(record)
+        self.count += 1
+
+    def _close(self):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def finish(self):
+        """The final shard names (renamed from the parts)."""
+        self._close()
+        names = [shard_name(self.split, i, len(self.parts)) for i in range(len(self.parts))]
+        for part, name in zip(self.parts, names):
+            tf.io.gfile.rename(part, f"{self.out}/{name}", overwrite=True)
+        return names
+
+
+def write_records(data, out, shard_bytes=SHARD_BYTES, skip_bad_examples=False, progress=None):
+    """Convert the dataset a resolved config `data` section names into records in `out`.
+
+    Args:
+        data: the `data` section (format, root, splits, annotation, class names, palette).
+        out: the records folder (created; a `tf.io.gfile` path).
+        shard_bytes: int. A shard is closed once it holds this many bytes. Defaults to 128 MB.
+        skip_bad_examples: leave out pairs `read_pair` refuses (listed in the result and in
+            `dataset.json`) instead of stopping at the first with its `DataError`.
+        progress: None or callable(split, done, total).
+
+    Returns:
+        The `dataset.json` contents, plus `"unchanged": True` when `out` already held finished
+        records (nothing is written then).
+    """
+    from kseg import __version__
+    from kseg.data.formats import FORMATS, resolve_classes
+    from kseg.serving.labels import data_labels
+
+    done_file = f"{out.rstrip('/')}/{DATASET_FILE}"
+    if tf.io.gfile.exists(done_file):
+        with tf.io.gfile.GFile(done_file) as f:
+            return {**json.load(f), "unchanged": True}
+    if data["format"] == "records":
+        raise DataError(f"data.root {data['root']} holds records already: point data.format and data.root at the source dataset")
+    data = resolve_classes(dict(data))
+    tf.io.gfile.makedirs(out)
+    _remove_unfinished(out)
+    label_table, read = FORMATS[data["format"]](data)
+    summary = {"splits": {}, "skipped": {}}
+    for split in records_splits(data):
+        pairs = list(read(split, "gtFine" if split == data["val_split"] else data["annotation"]))
+        if split != data["val_split"]:
+            random.Random(SHUFFLE_SEED).shuffle(pairs)
+        writer = _ShardWriter(out, split, shard_bytes)
+        for done, (image_path, mask_path) in enumerate(pairs, start=1):
+            try:
+                writer.write(encode_example(image_path, mask_path, data["num_classes"], label_table))
+            except DataError as error:
+                if not skip_bad_examples:
+                    raise
+                summary["skipped"][str(image_path)] = str(error)
+            if progress:
+                progress(split, done, len(pairs))
+        summary["splits"][split] = {"examples": writer.count, "shards": writer.finish()}
+    contents = {
+        "kseg_records": RECORDS_VERSION, "kseg_version": __version__, **data_labels(data),
+        "source": {"format": data["format"], "root": str(data["root"])}, **summary,
+    }
+    staging = f"{out.rstrip('/')}/.{DATASET_FILE}.tmp"
+    with tf.io.gfile.GFile(staging, "w") as f:
+        json.dump(contents, f, indent=2)
+    tf.io.gfile.rename(staging, done_file, overwrite=True)
+    return contents
