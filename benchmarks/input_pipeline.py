@@ -1,87 +1,125 @@
-"""Does the input pipeline keep up with training? VOC-layout pipeline vs PAN-R101 train steps.
+"""Does the input pipeline keep up with training, and what do records buy?
 
-Writes a VOC-layout folder of 500x375 JPEG/PNG pairs (the built-in generator's textured
-shapes at VOC's image size), then measures in one run:
-- images/s of `kseg.data.segmentation_dataset` with PAN's VOC augmentation (scale 0.5-2,
-  pad, crop 512x512, flip), batch 8;
-- images/s consumed by PAN-R101 training steps at the same crop (batch 2);
-and prints one JSON line with the ratio (the pipeline must be >= 2x faster).
+Writes VOC-layout folders of generated textured-shape pictures at two sizes -- VOC's (500x375
+JPEG + palette PNG; scale 0.5-2, crop 512) and Cityscapes' (2048x1024; scale 0.5-2, crop 768)
+-- converts each to records (`kseg.data.records_writer`), and measures in one run, flip on,
+batch 8:
+- images/s of the file-pair pipeline (PIL in `tf.numpy_function`) and of the records
+  pipeline (TensorFlow ops only), each with tf.data limited to 1 and to 2 threads;
+- images/s a PAN-R101 training step consumes at the same crop (batch 2).
+
+One JSON line per case, with `ratio_to_pil` (records / file pairs, same size and threads) or
+`ratio_to_training` (pipeline / training step).
 
     python benchmarks/input_pipeline.py
+    python benchmarks/input_pipeline.py --sizes voc --images 32
 """
 
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.onednn import _cpu_model  # noqa: E402
+
+SIZES = {  # name -> (height, width, crop)
+    "voc": (375, 500, 512),
+    "cityscapes": (1024, 2048, 768),
+}
 
 
-
-
-def write_voc(root, count):
+def write_voc(root, count, height, width):
     from kseg.data.builtin import make_example, save_voc_pair
 
     for sub in ("JPEGImages", "SegmentationClass", os.path.join("ImageSets", "Segmentation")):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
     ids = []
     for i in range(count):
-        image, mask = make_example(i, size=500, seed=7)
+        image, mask = make_example(i, size=max(height, width), seed=7)
         name = f"img_{i:04d}"
-        save_voc_pair(root, name, image[:375], mask[:375], quality=90)
+        save_voc_pair(root, name, image[:height, :width], mask[:height, :width], quality=90)
         ids.append(name)
     with open(os.path.join(root, "ImageSets", "Segmentation", "train.txt"), "w") as f:
         f.write("\n".join(ids) + "\n")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=64)
-    parser.add_argument("--pipeline-batches", type=int, default=24)
-    parser.add_argument("--train-steps", type=int, default=3)
-    args = parser.parse_args()
+def _images_per_s(dataset, batches, threads):
+    import tensorflow as tf
 
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = threads
+    iterator = iter(dataset.with_options(options))
+    next(iterator)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return 8 * batches / (time.perf_counter() - start)
+
+
+def _train_images_per_s(crop, steps):
     import keras
     import tensorflow as tf
 
     import kseg
-    from kseg.data import segmentation_dataset, voc_pairs
-
-    root = tempfile.mkdtemp()
-    write_voc(root, args.images)
-    pairs = voc_pairs(root, "train")
-    ds = segmentation_dataset(
-        pairs, 21, training=True, batch_size=8, crop_size=(512, 512), scale_range=(0.5, 2.0), flip=True, seed=0,
-        repeat=True,
-    )
-    iterator = iter(ds)
-    next(iterator)
-    start = time.perf_counter()
-    for _ in range(args.pipeline_batches):
-        next(iterator)
-    pipeline_ips = 8 * args.pipeline_batches / (time.perf_counter() - start)
 
     model = kseg.models.PAN(num_classes=21)
     model.compile(optimizer=keras.optimizers.SGD(1e-3, momentum=0.9), loss=kseg.losses.MaskedSparseCategoricalCrossentropy())
-    x = tf.random.uniform((2, 512, 512, 3), 0, 255)
-    y = tf.random.uniform((2, 512, 512), 0, 21, dtype=tf.int32)
+    x = tf.random.uniform((2, crop, crop, 3), 0, 255)
+    y = tf.random.uniform((2, crop, crop), 0, 21, dtype=tf.int32)
     model.train_on_batch(x, y)  # trace
     start = time.perf_counter()
-    for _ in range(args.train_steps):
+    for _ in range(steps):
         model.train_on_batch(x, y)
-    train_ips = 2 * args.train_steps / (time.perf_counter() - start)
-    print(json.dumps({
-        "benchmark": "input_pipeline",
-        "pipeline": "VOC layout, 500x375 JPEG + palette PNG, scale 0.5-2, crop 512, flip, batch 8",
-        "pipeline_images_per_s": round(pipeline_ips, 2),
-        "pan_r101_train_images_per_s": round(train_ips, 3),
-        "ratio": round(pipeline_ips / train_ips, 1),
-        "keeps_up": bool(pipeline_ips >= 2 * train_ips),
-        "cpu_threads": os.cpu_count(),
-    }))
+    return 2 * steps / (time.perf_counter() - start)
 
+
+def measure(name, images, batches, train_steps):
+    from kseg.data import segmentation_dataset, voc_pairs
+    from kseg.data.records import read_dataset_file, records_split
+    from kseg.data.records_writer import write_records
+
+    height, width, crop = SIZES[name]
+    root = tempfile.mkdtemp()
+    write_voc(os.path.join(root, "voc"), images, height, width)
+    data = {"format": "voc", "root": os.path.join(root, "voc"), "train_split": "train", "val_split": "train",
+            "annotation": "gtFine", "class_names": None, "num_classes": 21, "palette": None}
+    write_records(data, os.path.join(root, "records"))
+    sources = {
+        "file_pairs_pil": voc_pairs(data["root"], "train"),
+        "records": records_split(os.path.join(root, "records"), read_dataset_file(os.path.join(root, "records")), "train"),
+    }
+    common = {"cpu": _cpu_model(), "date": time.strftime("%Y-%m-%d"), "size": f"{width}x{height}", "crop": crop, "batch": 8}
+    found = {}
+    for threads in (1, 2):
+        for source, split in sources.items():
+            ds = segmentation_dataset(split, 21, training=True, batch_size=8, crop_size=(crop, crop), scale_range=(0.5, 2.0),
+                                      flip=True, seed=0, repeat=True)
+            found[source, threads] = _images_per_s(ds, batches, threads)
+            line = {"case": f"{name}_{source}_{threads}_threads", **common, "images_per_s": round(found[source, threads], 2)}
+            if source == "records":
+                line["ratio_to_pil"] = round(found[source, threads] / found["file_pairs_pil", threads], 2)
+            print(json.dumps(line), flush=True)
+    train = _train_images_per_s(crop, train_steps)
+    print(json.dumps({
+        "case": f"{name}_pan_r101_train_step", **common, "batch": 2, "images_per_s": round(train, 3),
+        "ratio_to_training": {f"{source}_2_threads": round(found[source, 2] / train, 1) for source in sources},
+    }), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="voc,cityscapes", help="comma-separated: voc, cityscapes")
+    parser.add_argument("--images", type=int, default=24, help="pictures generated per size (the stream repeats them)")
+    parser.add_argument("--pipeline-batches", type=int, default=12)
+    parser.add_argument("--train-steps", type=int, default=2)
+    args = parser.parse_args()
+    for name in args.sizes.split(","):
+        measure(name, args.images, args.pipeline_batches, args.train_steps)
 
 
 if __name__ == "__main__":
