@@ -6,6 +6,8 @@ JPEG + palette PNG; scale 0.5-2, crop 512) and Cityscapes' (2048x1024; scale 0.5
 batch 8:
 - images/s of the file-pair pipeline (PIL in `tf.numpy_function`) and of the records
   pipeline (TensorFlow ops only), each with tf.data limited to 1 and to 2 threads;
+- images/s of the records pipeline through tf.data service with 1 and 2 local worker
+  processes (`python -m training.data_service`, sharing this machine's cores);
 - images/s a PAN-R101 training step consumes at the same crop (batch 2).
 
 One JSON line per case, with `ratio_to_pil` (records / file pairs, same size and threads) or
@@ -61,6 +63,36 @@ def _images_per_s(dataset, batches, threads):
     return 8 * batches / (time.perf_counter() - start)
 
 
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _through_service(split, crop, batches, workers):
+    """images/s of the records stream read from a dispatcher and `workers` worker processes."""
+    import subprocess
+
+    from kseg.data import segmentation_dataset
+    from kseg.data.service import distribute
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    port, ports = _free_port(), [_free_port() for _ in range(workers)]
+    command = [sys.executable, "-m", "training.data_service"]
+    servers = [subprocess.Popen(command + ["dispatcher", "--port", str(port), "--workers", ",".join(f"localhost:{p}" for p in ports)], cwd=root)]
+    servers += [subprocess.Popen(command + ["worker", "--dispatcher", f"localhost:{port}", "--port", str(p)], cwd=root) for p in ports]
+    try:
+        ds = segmentation_dataset(split, 21, training=True, batch_size=8, crop_size=(crop, crop), scale_range=(0.5, 2.0),
+                                  flip=True, seed=0, repeat=True, shard_hint=True)
+        return _images_per_s(distribute(ds, f"grpc://localhost:{port}"), batches, 2)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait()
+
+
 def _train_images_per_s(crop, steps):
     import keras
     import tensorflow as tf
@@ -104,6 +136,12 @@ def measure(name, images, batches, train_steps):
             if source == "records":
                 line["ratio_to_pil"] = round(found[source, threads] / found["file_pairs_pil", threads], 2)
             print(json.dumps(line), flush=True)
+    for workers in (1, 2):
+        rate = _through_service(sources["records"], crop, batches, workers)
+        print(json.dumps({
+            "case": f"{name}_records_tf_data_service_{workers}_workers", **common, "images_per_s": round(rate, 2),
+            "ratio_to_pil": round(rate / found["file_pairs_pil", 2], 2),
+        }), flush=True)
     train = _train_images_per_s(crop, train_steps)
     print(json.dumps({
         "case": f"{name}_pan_r101_train_step", **common, "batch": 2, "images_per_s": round(train, 3),

@@ -26,6 +26,7 @@ def segmentation_dataset(
     max_bad_fraction=0.1,
     repeat=False,
     start_batch=0,
+    shard_hint=False,
 ):
     """Build the input pipeline for a list of (image_path, mask_path) pairs.
 
@@ -50,10 +51,9 @@ def segmentation_dataset(
     `kseg.data.named_data_errors()` to get either as a one-line `DataError`. Skipped files
     shift later batches.
 
-    `pairs` may instead be a `kseg.data.records.RecordsSplit` (`data.format: records`):
-    the same stream from TFRecords (`kseg.data.records_pipeline`), TensorFlow ops only;
-    their examples were checked when written, the in-graph checks name the file of any
-    that fails, and `label_table` / `skip_bad_examples` do not apply.
+    `pairs` may be a `kseg.data.records.RecordsSplit` (`data.format: records`): the same
+    stream from TFRecords in TF ops only (`kseg.data.records_pipeline`; `label_table` and
+    `skip_bad_examples` do not apply, `shard_hint` prepares it for `kseg.data.service`).
 
     Yields:
         (images float32 (B, H, W, 3) in [0, 255], masks int32 (B, H, W) with values in
@@ -68,7 +68,7 @@ def segmentation_dataset(
     if isinstance(pairs, RecordsSplit):
         if not training:
             return records_evaluation_dataset(pairs, num_classes, batch_size)
-        return records_training_dataset(pairs, num_classes, batch_size, crop_size, scale_range, flip, seed, start_batch, repeat)
+        return records_training_dataset(pairs, num_classes, batch_size, crop_size, scale_range, flip, seed, start_batch, repeat, shard_hint)
     if skip_bad_examples is True:
         skip_bad_examples = BadExamples(len(pairs), "the dataset", max_bad_fraction)
     image_paths = tf.constant([p[0] for p in pairs])

@@ -45,15 +45,20 @@ def _epoch_records(files, seed, epoch):
 
 
 def records_training_dataset(
-    split, num_classes, batch_size, crop_size, scale_range=None, flip=False, seed=0, start_batch=0, repeat=True
+    split, num_classes, batch_size, crop_size, scale_range=None, flip=False, seed=0, start_batch=0, repeat=True,
+    shard_hint=False,
 ):
     """The augmented training stream of a `kseg.data.records.RecordsSplit` (endless with
     `repeat`, else one epoch): (images float32 `(B, h, w, 3)` in [0, 255], masks int32
-    `(B, h, w)`), `(h, w)` = `crop_size`."""
+    `(B, h, w)`), `(h, w)` = `crop_size`. `shard_hint`: for tf.data service workers
+    (`ShardingPolicy.HINT`, `kseg.data.service`): worker i of n decodes and augments the
+    examples at positions i, i + n, ... only (reading every record, decoding its own)."""
     SHARDS_READ.update(split.files)
     epochs = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(1)
     epochs = epochs.flat_map(lambda epoch: _epoch_records(split.files, seed, epoch))
     ds = tf.data.Dataset.zip((tf.data.Dataset.counter(), epochs)).skip(start_batch * batch_size)
+    if shard_hint:
+        ds = ds.shard(tf.data.experimental.SHARD_HINT, tf.data.experimental.SHARD_HINT)
 
     def decode_and_augment(position, record):
         image, mask = decode_record(record, num_classes)

@@ -8,6 +8,7 @@ what the stages set.
 """
 
 import copy
+import re
 
 import yaml
 
@@ -181,6 +182,13 @@ def _validate_one(config):
     data, train = config["data"], config["train"]
     if data["format"] != "builtin" and not data["root"]:
         raise ConfigError(f"data.root is required for data.format={data['format']!r} (set it with --set data.root=PATH)")
+    if data["service"] is not None and data["format"] != "records":
+        raise ConfigError(
+            f"data.service needs data.format=records (not {data['format']!r}): the file-pair pipeline runs Python (PIL), "
+            "which tf.data service workers cannot; convert the dataset with python -m training.make_records"
+        )
+    if data["service"] is not None and not re.match(r"^grpc://[^/:]+:[0-9]+$", data["service"]):
+        raise ConfigError(f"data.service must be grpc://host:port. Received: {data['service']!r}")
     from kseg.data.formats import resolve_classes
 
     try:

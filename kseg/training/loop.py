@@ -70,7 +70,12 @@ def training_stream(job, start_batch):
         skip_bad_examples=job.bad_train,
         repeat=True,
         start_batch=start_batch,  # a resumed run continues the stream where it stopped
+        shard_hint=data["service"] is not None,
     )
+    if data["service"] is not None:
+        from kseg.data.service import distribute
+
+        ds = distribute(ds, data["service"])
     ds = job.task.training_targets(ds, job.model)
     if job.strategy.num_replicas_in_sync == 1:
         return ds

@@ -275,6 +275,9 @@ class DataSection:
     flip: bool = entry(True, boolean, "random left-right flips")
     batch_size: int = entry(8, integer(low=1), "the global batch")
     seed: int = entry(0, optional(integer()), "augmentation and shuffling seed (null: nondeterministic)")
+    service: str = entry(
+        None, optional(text), "grpc://host:port of a tf.data service dispatcher running the training input (records only; null: in process)"
+    )
     skip_bad_examples: bool = entry(False, boolean, "log and skip unreadable or inconsistent files")
     max_bad_fraction: float = entry(0.1, number(0, 1), "with skip_bad_examples: stop when more of a split is bad")
 
