@@ -32,6 +32,7 @@ def _seed_and_clear():
 # Started first, they overlap with the many short tests on the other xdist worker instead
 # of leaving one worker alone at the end of the run.
 LONG_RUNNING = (
+    "tests/test_portability.py",  # one xdist group: two child processes training every architecture
     "tests/models/test_gan.py::test_short_adversarial_run_on_builtin_data_learns",
     "tests/test_fit.py::test_kill_and_resume",
     "tests/test_multi_worker.py::test_seggan_trains_alike",

@@ -15,6 +15,8 @@ import pytest
 from tests.portability_check import CASES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# One xdist worker runs the module, so the two children run once (each worker would run its own).
+pytestmark = pytest.mark.xdist_group("portability")
 
 
 @pytest.fixture(scope="module")
