@@ -125,14 +125,6 @@ FEATURES = {
 DATA_ERROR = "kseg data error: "  # how an assertion in a records pipeline marks a `DataError`
 
 
-def _message(*parts):
-    """Scalar string of `parts` (strings and numbers, Python or tensors) without quotes."""
-    return tf.strings.join([
-        part if isinstance(part, str) or (tf.is_tensor(part) and part.dtype == tf.string) else tf.strings.as_string(part)
-        for part in parts
-    ])
-
-
 def decode_record(record, num_classes):
     """(image uint8 `(H, W, 3)`, mask uint8 `(H, W)`) of a serialized record, decoded with
     TensorFlow's decoder as the exported serving graph decodes images
@@ -140,19 +132,19 @@ def decode_record(record, num_classes):
     and the recorded size agree, labels are < `num_classes` or 255. A failed check names
     the record's mask file (`DATA_ERROR` message, turned into a `DataError` by
     `kseg.data.named_data_errors`)."""
-    from kseg.serving.decoding import decode_pixels
+    from kseg.serving.decoding import decode_pixels, message
 
     example = tf.io.parse_single_example(record, FEATURES)
     image, mask = decode_pixels(example["image/encoded"]), decode_mask(example["mask/encoded"])
     image_hw, mask_hw = tf.shape(image, out_type=tf.int64)[:2], tf.shape(mask, out_type=tf.int64)
     recorded = tf.stack([example["image/height"], example["image/width"]])
     same = tf.reduce_all(tf.equal(image_hw, mask_hw)) & tf.reduce_all(tf.equal(image_hw, recorded))
-    size_message = _message(
+    size_message = message(
         DATA_ERROR, example["mask/source"], ": mask is ", mask_hw[1], "x", mask_hw[0], " but its image is ", image_hw[1], "x", image_hw[0],
     )
     labels = tf.cast(mask, tf.int32)
     in_range = tf.reduce_all((labels < num_classes) | (labels == 255))
-    range_message = _message(
+    range_message = message(
         DATA_ERROR, example["mask/source"], ": label values up to ", tf.reduce_max(tf.where(labels == 255, 0, labels)),
         f" are not < num_classes={num_classes} nor the ignore label 255",
     )

@@ -41,6 +41,15 @@ def decode_image(data, index=0):
     return finish_decoding(decode_pixels(decoder_input(data, index)), data, index)
 
 
+def message(*parts):
+    """Scalar string of `parts` (strings and numbers, Python or tensors) joined as they are
+    (`tf.strings.format` would quote string tensors): an assertion's message."""
+    return tf.strings.join([
+        part if isinstance(part, str) or (tf.is_tensor(part) and part.dtype == tf.string) else tf.strings.as_string(part)
+        for part in parts
+    ])
+
+
 def _pipeline_options():
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False
@@ -80,11 +89,11 @@ def decode_batch(images, count):
     pixels, done = _decode_by_index(images, count)
     first = tf.argmin(tf.cast(done, tf.int32), output_type=tf.int32)
     data = images[tf.minimum(first, count - 1)]
-    message = tf.strings.join([  # tf.strings.format would quote the format's name
-        "images[", tf.strings.as_string(first), "]: the ", format_name(data), " data cannot be decoded (",
-        tf.strings.as_string(tf.strings.length(data)), " bytes: truncated or corrupt)",
-    ])
-    with tf.control_dependencies([tf.debugging.Assert(tf.reduce_all(done), [message])]):
+    refusal = message(
+        "images[", first, "]: the ", format_name(data), " data cannot be decoded (", tf.strings.length(data),
+        " bytes: truncated or corrupt)",
+    )
+    with tf.control_dependencies([tf.debugging.Assert(tf.reduce_all(done), [refusal])]):
         decoded = tf.TensorArray(tf.float32, size=count, infer_shape=False, element_shape=tf.TensorShape([None, None, 3]))
     shapes = tf.TensorArray(tf.int32, size=count, element_shape=tf.TensorShape([2]))
     for i in tf.range(count):
