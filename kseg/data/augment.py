@@ -9,14 +9,21 @@ from kseg.layers.preprocessing import IMAGENET_CAFFE_MEAN_RGB
 
 
 def pad_to(image, mask, height, width, fill=IMAGENET_CAFFE_MEAN_RGB):
-    """Pad bottom/right to at least (height, width): image with the mean colour, mask with 255."""
+    """Pad bottom/right to at least (height, width): image (float32) with the mean colour,
+    mask (uint8) with 255. Pictures as large already pass through untouched."""
     shape = tf.shape(image)
     pad_h = tf.maximum(height - shape[0], 0)
     pad_w = tf.maximum(width - shape[1], 0)
-    image = tf.cast(image, tf.float32) - tf.constant(fill, tf.float32)
-    image = tf.pad(image, [[0, pad_h], [0, pad_w], [0, 0]]) + tf.constant(fill, tf.float32)
-    mask = tf.pad(tf.cast(mask, tf.int32) - IGNORE_LABEL, [[0, pad_h], [0, pad_w]]) + IGNORE_LABEL
-    return image, tf.cast(mask, tf.uint8)
+    image, mask = tf.cast(image, tf.float32), tf.cast(mask, tf.uint8)
+
+    def padded():
+        fill_ = tf.constant(fill, tf.float32)
+        return (
+            tf.pad(image - fill_, [[0, pad_h], [0, pad_w], [0, 0]]) + fill_,
+            tf.pad(mask, [[0, pad_h], [0, pad_w]], constant_values=IGNORE_LABEL),
+        )
+
+    return tf.cond(pad_h + pad_w > 0, padded, lambda: (image, mask))
 
 
 def random_flip(image, mask, seed):
@@ -61,18 +68,18 @@ def _nearest_axis(start, count, source, target):
     return tf.minimum(tf.cast(position, tf.int32), source - 1)
 
 
-def _window(image, mask, size, top, left, rows, cols):
-    """Rows top..top+rows and columns left..left+cols of `image` (float32) and `mask` resized to `size`."""
+def _window(read, mask, size, top, left, rows, cols):
+    """Rows top..top+rows and columns left..left+cols of the image and `mask` resized to
+    `size`: (float32 `(rows, cols, 3)`, mask `(rows, cols)`). Only the source region the
+    window samples is read (`read(top, left, rows, cols)`) and interpolated, columns first
+    (the same products as rows first)."""
     shape = tf.shape(mask)
     y0, y1, dy = _bilinear_axis(top, rows, shape[0], size[0])
     x0, x1, dx = _bilinear_axis(left, cols, shape[1], size[1])
-    dx = dx[None, :, None]
-
-    def across(rows_of):
-        left_, right_ = tf.gather(rows_of, x0, axis=1), tf.gather(rows_of, x1, axis=1)
-        return left_ + (right_ - left_) * dx
-
-    upper, lower = across(tf.gather(image, y0)), across(tf.gather(image, y1))
+    region = read(y0[0], x0[0], y1[-1] + 1 - y0[0], x1[-1] + 1 - x0[0])
+    left_, right_ = (tf.cast(tf.gather(region, x - x0[0], axis=1), tf.float32) for x in (x0, x1))
+    across = left_ + (right_ - left_) * dx[None, :, None]
+    upper, lower = tf.gather(across, y0 - y0[0]), tf.gather(across, y1 - y0[0])
     window = upper + (lower - upper) * dy[:, None, None]
     labels = tf.gather(tf.gather(mask, _nearest_axis(top, rows, shape[0], size[0])), _nearest_axis(left, cols, shape[1], size[1]), axis=1)
     return window, labels
@@ -91,7 +98,9 @@ def augment(image, mask, seed, crop_size, scale_range=None, flip=True):
     equality against `tf.image.resize` of the whole picture).
 
     Args:
-        image: (H, W, 3) uint8 or float.
+        image: (H, W, 3) uint8 or float, or a function `(top, left, rows, cols) -> pixels`
+            reading a region of it (`kseg.data.image_region.region_reader`: a JPEG
+            decodes only the region the window samples).
         mask: (H, W) uint8.
         seed: (2,) int tensor for the stateless random ops.
         crop_size: (height, width).
@@ -99,15 +108,15 @@ def augment(image, mask, seed, crop_size, scale_range=None, flip=True):
         flip: bool.
     """
     seeds = tf.random.experimental.stateless_split(seed, 3)
-    image = tf.cast(image, tf.float32)
     height, width = crop_size
     size = _scaled_size(tf.shape(mask), seeds[0], scale_range)
     top, left = _crop_origin(tf.maximum(size, [height, width]), seeds[1], height, width)
     rows, cols = tf.minimum(height, size[0] - top), tf.minimum(width, size[1] - left)
+    read = image if callable(image) else lambda t, l, h, w: image[t : t + h, l : l + w]
     if scale_range is None:
-        window, labels = image[top : top + rows, left : left + cols], mask[top : top + rows, left : left + cols]
+        window, labels = tf.cast(read(top, left, rows, cols), tf.float32), mask[top : top + rows, left : left + cols]
     else:
-        window, labels = _window(image, mask, size, top, left, rows, cols)
+        window, labels = _window(read, mask, size, top, left, rows, cols)
     window, labels = pad_to(window, labels, height, width)
     if flip:
         window, labels = random_flip(window, labels, seeds[2])

@@ -28,6 +28,7 @@ import re
 
 import tensorflow as tf
 
+from kseg.constants import IGNORE_LABEL
 from kseg.data.sources import DataError
 
 DATASET_FILE = "dataset.json"
@@ -125,30 +126,59 @@ FEATURES = {
 DATA_ERROR = "kseg data error: "  # how an assertion in a records pipeline marks a `DataError`
 
 
+def _check(ok, message_parts):
+    """An assertion of `ok` whose message (`message_parts()`, a `DATA_ERROR` message) is
+    computed only when it fails: a message is a reduction over the whole mask."""
+    from kseg.serving.decoding import message
+
+    def fail():
+        with tf.control_dependencies([tf.debugging.Assert(False, [message(DATA_ERROR, *message_parts())])]):
+            return tf.constant(False)
+
+    return tf.cond(ok, lambda: tf.constant(True), fail)
+
+
+def _checks(example, image_hw, mask, num_classes):
+    """In-graph checks of a record: the image, the mask and the recorded size agree, labels
+    are < `num_classes` or 255. A failure names the record's mask file."""
+    mask_hw = tf.shape(mask, out_type=tf.int64)
+    recorded = tf.stack([example["image/height"], example["image/width"]])
+    same = tf.reduce_all(tf.equal(image_hw, mask_hw)) & tf.reduce_all(tf.equal(image_hw, recorded))
+    source = example["mask/source"]
+    in_range = tf.constant(True) if num_classes >= IGNORE_LABEL else tf.reduce_all((mask < num_classes) | (mask == IGNORE_LABEL))
+    return [
+        _check(same, lambda: (source, ": mask is ", mask_hw[1], "x", mask_hw[0], " but its image is ", image_hw[1], "x", image_hw[0])),
+        _check(in_range, lambda: (
+            source, ": label values up to ", tf.reduce_max(tf.where(mask == IGNORE_LABEL, tf.zeros_like(mask), mask)),
+            f" are not < num_classes={num_classes} nor the ignore label {IGNORE_LABEL}",
+        )),
+    ]
+
+
 def decode_record(record, num_classes):
     """(image uint8 `(H, W, 3)`, mask uint8 `(H, W)`) of a serialized record, decoded with
     TensorFlow's decoder as the exported serving graph decodes images
-    (`kseg.serving.decoding.decode_pixels`), and checked in the graph: the image, the mask
-    and the recorded size agree, labels are < `num_classes` or 255. A failed check names
-    the record's mask file (`DATA_ERROR` message, turned into a `DataError` by
+    (`kseg.serving.decoding.decode_pixels`), and checked in the graph (`_checks`: a failure
+    is a `DATA_ERROR` message naming the record's mask file, turned into a `DataError` by
     `kseg.data.named_data_errors`)."""
-    from kseg.serving.decoding import decode_pixels, message
+    from kseg.serving.decoding import decode_pixels
 
     example = tf.io.parse_single_example(record, FEATURES)
     image, mask = decode_pixels(example["image/encoded"]), decode_mask(example["mask/encoded"])
-    image_hw, mask_hw = tf.shape(image, out_type=tf.int64)[:2], tf.shape(mask, out_type=tf.int64)
-    recorded = tf.stack([example["image/height"], example["image/width"]])
-    same = tf.reduce_all(tf.equal(image_hw, mask_hw)) & tf.reduce_all(tf.equal(image_hw, recorded))
-    size_message = message(
-        DATA_ERROR, example["mask/source"], ": mask is ", mask_hw[1], "x", mask_hw[0], " but its image is ", image_hw[1], "x", image_hw[0],
-    )
-    labels = tf.cast(mask, tf.int32)
-    in_range = tf.reduce_all((labels < num_classes) | (labels == 255))
-    range_message = message(
-        DATA_ERROR, example["mask/source"], ": label values up to ", tf.reduce_max(tf.where(labels == 255, 0, labels)),
-        f" are not < num_classes={num_classes} nor the ignore label 255",
-    )
-    checks = [tf.debugging.Assert(same, [size_message]), tf.debugging.Assert(in_range, [range_message])]
-    with tf.control_dependencies(checks):
+    with tf.control_dependencies(_checks(example, tf.shape(image, out_type=tf.int64)[:2], mask, num_classes)):
         return tf.identity(image), tf.identity(mask)
 
+
+def read_record(record, num_classes):
+    """(image region reader, mask uint8 `(H, W)`) of a serialized record: the image is not
+    decoded here; the reader (`kseg.data.image_region.region_reader`) decodes the region a
+    training crop samples, pixel-identical to `decode_record`'s. Checked as `decode_record`
+    checks, the image's size read from its header."""
+    from kseg.data.image_region import region_reader
+    from kseg.serving.graph import encoded_image_shape
+
+    example = tf.io.parse_single_example(record, FEATURES)
+    data, mask = example["image/encoded"], decode_mask(example["mask/encoded"])
+    with tf.control_dependencies(_checks(example, encoded_image_shape(data, 0), mask, num_classes)):
+        mask = tf.identity(mask)
+    return region_reader(data, tf.shape(mask)), mask

@@ -13,7 +13,7 @@ stream by skipping serialized records, none decoded.
 import tensorflow as tf
 
 from kseg.data.augment import augment
-from kseg.data.records import SHARDS_READ, decode_record
+from kseg.data.records import SHARDS_READ, decode_record, read_record
 
 AUTOTUNE = tf.data.AUTOTUNE
 INTERLEAVE = 8  # shards read at once
@@ -61,7 +61,7 @@ def records_training_dataset(
         ds = ds.shard(tf.data.experimental.SHARD_HINT, tf.data.experimental.SHARD_HINT)
 
     def decode_and_augment(position, record):
-        image, mask = decode_record(record, num_classes)
+        image, mask = read_record(record, num_classes)
         image, mask = augment(image, mask, tf.stack([tf.constant(seed, tf.int64), position]), crop_size, scale_range, flip)
         return image, tf.cast(mask, tf.int32)
 
