@@ -154,6 +154,39 @@ def test_seggan_trains_alike_on_two_workers_two_replicas_and_one_process(tmp_pat
     np.testing.assert_array_equal(labels, np.argmax(alone(images).numpy(), -1))
 
 
+def test_two_workers_read_their_own_record_shards(tmp_path, data_root):
+    # Enough shards for both workers: each reads its own (sharded by file, issue 30 item 2),
+    # and the all-reduced updates still leave one model on both.
+    from kseg.data.records import read_dataset_file
+    from kseg.data.records_writer import write_records
+    from kseg.training.config import load_config
+
+    records = str(tmp_path / "records")
+    write_records(load_config(overrides=[f"data.root={data_root}"])["data"], records, shard_bytes=300_000)
+    shards = read_dataset_file(records)["splits"]["train"]["shards"]
+    assert len(shards) >= 3
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "OMP_NUM_THREADS": "1"}
+    run_dir = str(tmp_path / "run")
+    processes = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        command = _command(run_dir, records, "multi_worker", DEEPLAB + ["data.format=records"])
+        processes.append(subprocess.Popen(command, cwd=ROOT, env={**env, "TF_CONFIG": json.dumps(tf_config)},
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    read = []
+    for index, process in enumerate(processes):
+        out, err = process.communicate(timeout=900)
+        assert process.returncode == 0, err[-3000:]
+        line = next(line for line in out.splitlines() if line.startswith("records: sharded by file"))
+        assert line.startswith(f"records: sharded by file: worker {index} of 2 reads shards ")
+        read.append(line.split(" reads shards ")[1].split(", "))
+    assert not set(read[0]) & set(read[1]) and sorted(read[0] + read[1]) == sorted(shards)
+    mine = _weights(os.path.join(run_dir, "model.keras"))
+    for a, b in zip(mine, _weights(os.path.join(run_dir, "worker-1", "model.keras"))):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize(
     "value, message",
     [

@@ -63,6 +63,15 @@ def is_chief(strategy):
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
 
 
+def worker_count(strategy):
+    """The number of processes (chief and workers) that train together: 1 outside a multi-worker run."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)():
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return len(spec.get("chief", [])) + len(spec.get("worker", []))
+
+
 def worker_dir(run_dir, strategy):
     """Where this process writes: `run_dir` on the chief; `<run_dir>/worker-<i>` on the
     other workers (every worker must save, since saving a distributed model is a collective

@@ -7,7 +7,8 @@ import os
 import keras
 
 from kseg import data as kdata
-from kseg.training.distribute import is_chief, shard_by_data
+from kseg.data.records_pipeline import files_per_worker, records_training_dataset
+from kseg.training.distribute import is_chief, shard_by_data, worker_count
 from kseg.training.guards import DivergenceGuard, GoodCheckpoints, all_finite, diverged_error
 from kseg.training.progress import RunProgress
 
@@ -55,8 +56,13 @@ def _set_execution_length(model, requested, plan):
 
 
 def training_stream(job, start_batch):
-    """The endless augmented training stream from batch `start_batch` on, as the task's targets."""
+    """The endless augmented training stream from batch `start_batch` on, as the task's
+    targets: records of a multi-worker run sharded by file when there are enough shards
+    (`files_per_worker`), every other stream sharded by data."""
     data = job.config["data"]
+    split, workers = job.splits.train_pairs, worker_count(job.strategy)
+    if isinstance(split, kdata.RecordsSplit) and data["service"] is None and files_per_worker(split, workers):
+        return _records_sharded_by_file(job, start_batch)
     ds = kdata.segmentation_dataset(
         job.splits.train_pairs,
         num_classes=data["num_classes"],
@@ -79,10 +85,30 @@ def training_stream(job, start_batch):
     ds = job.task.training_targets(ds, job.model)
     if job.strategy.num_replicas_in_sync == 1:
         return ds
-    if isinstance(job.splits.train_pairs, kdata.RecordsSplit) and is_chief(job.strategy):
-        print(f"records: sharded by data: every worker reads all {len(job.splits.train_pairs.files)} shards and keeps "
-              "its share of each global batch", flush=True)
+    if isinstance(split, kdata.RecordsSplit) and workers > 1 and is_chief(job.strategy):
+        print(f"records: sharded by data: {len(split.files)} shards for {workers} workers, so every worker reads all "
+              "of them and keeps its share of each global batch", flush=True)
     return shard_by_data(ds)
+
+
+def _records_sharded_by_file(job, start_batch):
+    """Each worker's own shards (i, i + n, ...), batched per replica, as a distributed
+    dataset: a global batch is every replica's batch of its worker's records."""
+    data, split, strategy = job.config["data"], job.splits.train_pairs, job.strategy
+
+    def pipeline(context):
+        replicas_here = strategy.num_replicas_in_sync // context.num_input_pipelines
+        worker, workers = context.input_pipeline_id, context.num_input_pipelines
+        print(f"records: sharded by file: worker {worker} of {workers} reads shards "
+              f"{', '.join(path.rsplit('/', 1)[-1] for path in split.files[worker::workers])}", flush=True)
+        ds = records_training_dataset(
+            split, data["num_classes"], context.get_per_replica_batch_size(data["batch_size"]), tuple(data["crop"]),
+            tuple(data["scale"]) if data["scale"] else None, data["flip"], data["seed"],
+            start_batch=start_batch * replicas_here, file_shard=(worker, workers),
+        )
+        return job.task.training_targets(ds, job.model)
+
+    return strategy.distribute_datasets_from_function(pipeline)
 
 
 def fit(job, verbose):
