@@ -1,5 +1,6 @@
-"""Class-weighted cross-entropy and OHEM, Dice, Lovász-softmax and weighted sums, each against
-an independent NumPy implementation; the config's loss expressions and class weightings."""
+"""Class-weighted cross-entropy and OHEM, focal, Dice, Tversky, Lovász-softmax and weighted
+sums, each against an independent NumPy implementation; the config's loss expressions and
+class weightings."""
 
 import numpy as np
 import pytest
@@ -72,6 +73,49 @@ def _numpy_lovasz(labels, logits):
     return np.mean(losses) if losses else 0.0
 
 
+def _numpy_focal(labels, logits, gamma, alpha=None):
+    """Lin et al. eq. 5 with softmax probabilities, averaged over the labelled pixels."""
+    terms = []
+    for label, row in zip(labels.ravel(), logits.reshape(-1, NUM_CLASSES)):
+        if label == 255:
+            continue
+        p = _softmax(row)[label]
+        terms.append((1.0 if alpha is None else alpha[label]) * -((1 - p) ** gamma) * np.log(p))
+    return np.mean(terms)
+
+
+def _numpy_tversky(labels, logits, alpha, beta):
+    p, flat = _softmax(logits).reshape(-1, NUM_CLASSES), labels.ravel()
+    p, flat = p[flat != 255], flat[flat != 255]
+    terms = []
+    for c in range(NUM_CLASSES):
+        t = (flat == c).astype(float)
+        if t.sum():
+            tp, fp, fn = (p[:, c] * t).sum(), (p[:, c] * (1 - t)).sum(), ((1 - p[:, c]) * t).sum()
+            terms.append(1 - tp / (tp + alpha * fp + beta * fn))
+    return np.mean(terms)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_focal_and_tversky_equal_numpy(seed):
+    labels, logits = _batch(seed)
+    for gamma, alpha in [(2.0, None), (0.5, [0.25, 1.0, 2.0, 1.0]), (0.0, None)]:
+        loss = kseg.losses.FocalLoss(gamma=gamma, alpha=alpha)
+        np.testing.assert_allclose(float(loss(labels, logits)), _numpy_focal(labels, logits, gamma, alpha), rtol=1e-5)
+    plain = kseg.losses.FocalLoss(gamma=0.0)  # gamma 0, no alpha: the cross-entropy
+    np.testing.assert_allclose(float(plain(labels, logits)), _numpy_weighted_ce(labels, logits, [1] * 4), rtol=1e-5)
+    for alpha, beta in [(0.3, 0.7), (0.5, 0.5), (1.0, 0.0)]:
+        loss = kseg.losses.TverskyLoss(alpha=alpha, beta=beta)
+        np.testing.assert_allclose(float(loss(labels, logits)), _numpy_tversky(labels, logits, alpha, beta), rtol=1e-5)
+    half = kseg.losses.TverskyLoss(alpha=0.5, beta=0.5)  # the Dice loss
+    np.testing.assert_allclose(float(half(labels, logits)), _numpy_dice(labels, logits), rtol=1e-5)
+    for bad, message in [(dict(gamma=-1), "gamma >= 0"), (dict(alpha=[-1, 1]), "one number >= 0 per class")]:
+        with pytest.raises(ValueError, match=message):
+            kseg.losses.FocalLoss(**bad)
+    with pytest.raises(ValueError, match="alpha, beta >= 0, not both 0"):
+        kseg.losses.TverskyLoss(alpha=0, beta=0)
+
+
 def test_class_weighted_cross_entropy_is_the_weighted_mean_over_labelled_pixels():
     labels, logits = _batch()
     weights = [0.5, 2.0, 1.0, 3.0]
@@ -106,7 +150,7 @@ def test_dice_and_lovasz_equal_numpy(seed):
 def test_overlap_losses_edge_cases_and_gradients():
     labels, logits = _batch()
     everything_ignored = np.full_like(labels, 255)
-    for loss in (kseg.losses.DiceLoss(), kseg.losses.LovaszSoftmaxLoss()):
+    for loss in (kseg.losses.DiceLoss(), kseg.losses.LovaszSoftmaxLoss(), kseg.losses.TverskyLoss(), kseg.losses.FocalLoss()):
         assert float(loss(everything_ignored, logits)) == 0.0
         perfect = tf.one_hot(np.where(labels == 255, 0, labels), NUM_CLASSES) * 50.0
         assert float(loss(labels, perfect)) < 1e-6
@@ -135,6 +179,12 @@ def test_weighted_sum_and_config_expressions():
     loss = get_task(config).build_loss()
     assert isinstance(loss, kseg.losses.WeightedSumLoss) and loss.weights == [1.0, 0.5]
     assert loss.losses[0].class_weights == [1.0, 2.0, 1.0, 1.0, 1.0]
+    config = load_config(overrides=[
+        "train.loss=focal + 0.5 * tversky", "train.class_weights=[1, 2, 1, 1, 1]", "train.focal_gamma=1.5",
+        "train.tversky_alpha=0.4", "train.tversky_beta=0.6",
+    ])
+    focal, tversky = get_task(config).build_loss().losses
+    assert (focal.gamma, focal.alpha, tversky.alpha, tversky.beta) == (1.5, [1.0, 2.0, 1.0, 1.0, 1.0], 0.4, 0.6)
     for overrides, message in [
         (["train.loss=cross_entropy + dise"], r"train.loss: cannot read 'dise' in 'cross_entropy \+ dise'"),
         (["train.loss=dice + 2 * dice"], "each loss at most once"),

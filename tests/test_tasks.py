@@ -71,6 +71,38 @@ def test_relationnet_shifted_steps_must_divide_its_stride():
         load_config(path, ["relation.shifted_steps=3"])
 
 
+def test_relationnet_refuses_another_output_stride():
+    path = os.path.join(ROOT, "training", "configs", "relationnet_builtin.yaml")
+    with pytest.raises(ConfigError, match=r"model.output_stride must be 8 for model.architecture=relationnet .*Received: 16"):
+        load_config(path, ["model.output_stride=16"])
+
+
+def test_another_familys_section_is_refused_rather_than_ignored():
+    with pytest.raises(ConfigError, match=r"adversarial.lambda_adv=0.5 is not used by model.architecture=pan: only seggan and ssgan read"):
+        load_config(overrides=["lambda_adv=0.5"])
+    with pytest.raises(ConfigError, match=r"relation.scl_weight=0.2 is not used by model.architecture=deeplabv2: only relationnet"):
+        load_config(overrides=["model.architecture=deeplabv2", "relation.scl_weight=0.2"])
+    assert load_config(overrides=["model.architecture=seggan", "model.backbone=vgg16", "lambda_adv=0.5"])["adversarial"]["lambda_adv"] == 0.5
+
+
+def test_gans_train_their_segmentation_term_with_train_loss():
+    # Seg-GAN eq. 2: L_seg = L_ce + lambda L_adv, whose first term is the configured segmentation loss
+    from kseg.training.tasks import get_task
+    from tests.tiny import TINY_VGG
+
+    config = load_config(overrides=[
+        "model.architecture=seggan", "model.backbone=vgg16", "model.output_stride=8", "train.loss=dice + 0.5*ohem",
+        "train.class_weights=[1, 2, 1, 1, 1]",
+    ])
+    task = get_task(config)
+    model = kseg.models.SegGAN(5, backbone="vgg16", aspp="LargeFOV", generator_options={"backbone_options": TINY_VGG},
+                               discriminator_options={"crf_filter_size": 3, "filters": [8, 8, 8, 8, 1]})
+    task.compile(model, task.build_optimizers(steps=10))
+    loss = model.segmentation_loss
+    assert isinstance(loss, kseg.losses.WeightedSumLoss) and loss.weights == [1.0, 0.5]
+    assert isinstance(loss.losses[0], kseg.losses.DiceLoss) and loss.losses[1].class_weights == [1.0, 2.0, 1.0, 1.0, 1.0]
+
+
 def test_a_constructor_error_is_a_config_error_naming_the_model():
     from kseg.training.tasks import get_task
 

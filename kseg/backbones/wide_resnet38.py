@@ -9,7 +9,7 @@ from kseg.backbones.common import check_input_shape, check_model_kwargs
 from kseg.constructor_config import ConstructorConfigModel
 from kseg.layers.batch_norm import FusedBatchNormalization
 from kseg.layers.deformable import DeformableConv2D
-from kseg.layers.preprocessing import ImageNormalization
+from kseg.layers.preprocessing import IMAGENET_TORCH_MEAN_RGB, IMAGENET_TORCH_STD_RGB, ImageNormalization
 
 
 # Model A, Wu et al. Fig. 3 / Tab. 1: units per block and the widths of each unit's convs.
@@ -23,8 +23,6 @@ WIDE_RESNET38_BLOCKS = (
     (1, (512, 1024, 2048)),
     (1, (1024, 2048, 4096)),
 )
-TORCH_MEAN_RGB = (123.675, 116.28, 103.53)
-TORCH_STD_RGB = (58.395, 57.12, 57.375)
 
 
 def _bn_relu(x, name):
@@ -128,7 +126,7 @@ class WideResNet38Backbone(ConstructorConfigModel):
             )
         kwargs.setdefault("name", "wide_resnet38")
         inputs = keras.Input(shape=input_shape, name="images")
-        x = ImageNormalization(TORCH_MEAN_RGB, TORCH_STD_RGB, to_bgr=False, name="preprocessing")(inputs) if include_preprocessing else inputs
+        x = ImageNormalization(IMAGENET_TORCH_MEAN_RGB, IMAGENET_TORCH_STD_RGB, to_bgr=False, name="preprocessing")(inputs) if include_preprocessing else inputs
         x = keras.layers.Conv2D(stem_filters, 3, padding="same", use_bias=False, name="block1_conv")(x)
         features = {"block1": x}
         for index, (units, widths) in enumerate(blocks, start=2):

@@ -12,6 +12,7 @@ from kseg.data.labels import (  # noqa: F401
     VOC_CLASSES,
     cityscapes_train_id_table,
 )
+from kseg.data.photometric import Photometric, photometric_distortion  # noqa: F401
 from kseg.data.pipeline import segmentation_dataset  # noqa: F401
 from kseg.data.records import RecordsSplit  # noqa: F401
 from kseg.data.records_writer import write_records  # noqa: F401

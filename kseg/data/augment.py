@@ -1,11 +1,15 @@
 """Training augmentation as DeepLab, PAN and RelationNet use it: random scale, pad, random
-crop, horizontal flip. Pure TF, stateless (seeded per example), computed crop-first. Images
+crop, horizontal flip, and optionally photometric jitter (`kseg.data.photometric`). Pure TF, stateless (seeded per example), computed crop-first. Images
 stay RGB 0-255: models normalise inside."""
 
 import tensorflow as tf
 
 from kseg.data.labels import IGNORE_LABEL
+from kseg.data.photometric import photometric_distortion
 from kseg.layers.preprocessing import IMAGENET_CAFFE_MEAN_RGB
+
+
+PHOTOMETRIC_STREAM = 1000  # folded into an example's seed for its photometric draws
 
 
 def pad_to(image, mask, height, width, fill=IMAGENET_CAFFE_MEAN_RGB):
@@ -85,8 +89,9 @@ def _window(read, mask, size, top, left, rows, cols):
     return window, labels
 
 
-def augment(image, mask, seed, crop_size, scale_range=None, flip=True):
-    """Scale -> pad -> crop -> flip. Returns float32 image (h, w, 3) in 0-255 and uint8 mask (h, w).
+def augment(image, mask, seed, crop_size, scale_range=None, flip=True, photometric=None):
+    """Scale -> crop -> photometric -> pad -> flip. Returns float32 image (h, w, 3) in 0-255
+    and uint8 mask (h, w).
 
     The picture is scaled by a factor drawn uniformly from `scale_range` (image bilinear,
     mask nearest, TensorFlow's resize with half-pixel centres), padded bottom/right to the
@@ -106,6 +111,9 @@ def augment(image, mask, seed, crop_size, scale_range=None, flip=True):
         crop_size: (height, width).
         scale_range: (low, high) or None for no scaling.
         flip: bool.
+        photometric: None, or a `kseg.data.photometric.Photometric`: jitter the crop's
+            colours (before the padding, as mmseg's pipeline does) from a seed of its own,
+            so the geometric draws stay those of `seed` without it.
     """
     seeds = tf.random.experimental.stateless_split(seed, 3)
     height, width = crop_size
@@ -117,6 +125,8 @@ def augment(image, mask, seed, crop_size, scale_range=None, flip=True):
         window, labels = tf.cast(read(top, left, rows, cols), tf.float32), mask[top : top + rows, left : left + cols]
     else:
         window, labels = _window(read, mask, size, top, left, rows, cols)
+    if photometric is not None:
+        window = photometric_distortion(window, tf.random.experimental.stateless_fold_in(seed, PHOTOMETRIC_STREAM), photometric)
     window, labels = pad_to(window, labels, height, width)
     if flip:
         window, labels = random_flip(window, labels, seeds[2])

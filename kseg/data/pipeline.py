@@ -27,21 +27,22 @@ def segmentation_dataset(
     repeat=False,
     start_batch=0,
     shard_hint=False,
+    photometric=None,
 ):
     """Build the input pipeline for a list of (image_path, mask_path) pairs.
 
-    Training: a new permutation every epoch, parallel decode, augmentation (scale -> pad
-    -> crop -> flip) seeded per example, batches of `batch_size` (last partial batch of
+    Training: a new permutation every epoch, parallel decode, augmentation (scale -> crop
+    -> `photometric` jitter when given, a `kseg.data.photometric.Photometric` -> pad -> flip,
+    `kseg.data.augment`) seeded per example, batches of `batch_size` (last partial batch of
     each pass dropped unless `repeat`), prefetch. Evaluation (`training=False`): in order,
     no augmentation, images at their own size, so `batch_size` should be 1 unless all
     images share a size.
 
     The training stream is a pure function of `seed` (drawn at random when None) and the
-    position in the stream: epoch e is permutation (seed, e), example k is augmented with
-    seed (seed, k). So every iterator over the dataset yields the same batches (Keras and
-    tf.distribute may create more than one), and `start_batch` resumes the stream where
-    an interrupted run stopped without decoding the skipped examples. (`tf.data`'s own
-    `shuffle(seed=...)` gives each new iterator a different order.)
+    position: epoch e is permutation (seed, e), example k is augmented with seed (seed, k).
+    So every iterator yields the same batches (Keras and tf.distribute may create several;
+    `tf.data`'s `shuffle(seed=...)` would differ), and `start_batch` resumes the stream
+    where an interrupted run stopped without decoding the skipped examples.
 
     `skip_bad_examples`: False (a bad file stops the pipeline with a TensorFlow error
     carrying the `DataError` naming it), True (skip and log bad pairs; the stream ends once
@@ -55,9 +56,8 @@ def segmentation_dataset(
     stream from TFRecords in TF ops only (`kseg.data.records_pipeline`; `label_table` and
     `skip_bad_examples` do not apply, `shard_hint` prepares it for `kseg.data.service`).
 
-    Yields:
-        (images float32 (B, H, W, 3) in [0, 255], masks int32 (B, H, W) with values in
-        [0, num_classes) or 255).
+    Yields: (images float32 (B, H, W, 3) in [0, 255], masks int32 (B, H, W) in
+    [0, num_classes) or 255).
     """
     if training and crop_size is None:
         raise ValueError("crop_size is required for training (batches need a common size)")
@@ -68,7 +68,8 @@ def segmentation_dataset(
     if isinstance(pairs, RecordsSplit):
         if not training:
             return records_evaluation_dataset(pairs, num_classes, batch_size)
-        return records_training_dataset(pairs, num_classes, batch_size, crop_size, scale_range, flip, seed, start_batch, repeat, shard_hint)
+        return records_training_dataset(pairs, num_classes, batch_size, crop_size, scale_range, flip, seed, start_batch,
+                                        repeat, shard_hint, photometric=photometric)
     if skip_bad_examples is True:
         skip_bad_examples = BadExamples(len(pairs), "the dataset", max_bad_fraction)
     image_paths = tf.constant([p[0] for p in pairs])
@@ -85,7 +86,7 @@ def segmentation_dataset(
     def read_and_augment(position, index):
         image, mask, ok, stop = read(tf.gather(image_paths, index), tf.gather(mask_paths, index))
         example_seed = tf.stack([tf.constant(seed, tf.int64), position])
-        image, mask = augment(image, mask, example_seed, crop_size, scale_range, flip)
+        image, mask = augment(image, mask, example_seed, crop_size, scale_range, flip, photometric)
         return image, tf.cast(mask, tf.int32), ok, stop
 
     ds = ds.map(read_and_augment, num_parallel_calls=AUTOTUNE, deterministic=True)

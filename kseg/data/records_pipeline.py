@@ -46,7 +46,7 @@ def _epoch_records(files, seed, epoch, worker=0):
 
 def records_training_dataset(
     split, num_classes, batch_size, crop_size, scale_range=None, flip=False, seed=0, start_batch=0, repeat=True,
-    shard_hint=False, file_shard=(0, 1),
+    shard_hint=False, file_shard=(0, 1), photometric=None,
 ):
     """The augmented training stream of a `kseg.data.records.RecordsSplit` (endless with
     `repeat`, else one epoch): (images float32 `(B, h, w, 3)` in [0, 255], masks int32
@@ -70,7 +70,7 @@ def records_training_dataset(
         key = tf.stack([tf.constant(seed, tf.int64), position])
         if worker:
             key = tf.random.experimental.stateless_fold_in(key, worker)
-        image, mask = augment(image, mask, key, crop_size, scale_range, flip)
+        image, mask = augment(image, mask, key, crop_size, scale_range, flip, photometric)
         return image, tf.cast(mask, tf.int32)
 
     ds = ds.map(decode_and_augment, num_parallel_calls=AUTOTUNE, deterministic=True)

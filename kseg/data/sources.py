@@ -3,6 +3,8 @@
 import glob
 import os
 
+from kseg.constants import IMAGE_SUFFIXES
+
 
 class DataError(ValueError):
     """A dataset file is missing, unreadable or inconsistent; the message names it."""
@@ -70,19 +72,16 @@ def cityscapes_pairs(root, split="train", annotation="gtFine"):
     return pairs
 
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
-
-
 def folder_pairs(root):
     """Plain folders: `root/images/<stem>.<jpg|png|...>` with `root/masks/<stem>.png`."""
     image_dir, mask_dir = os.path.join(root, "images"), os.path.join(root, "masks")
     _check_dir(image_dir, "images folder")
     _check_dir(mask_dir, "masks folder")
     images = sorted(
-        f for f in os.listdir(image_dir) if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS
+        f for f in os.listdir(image_dir) if os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES
     )
     if not images:
-        raise DataError(f"No images ({', '.join(IMAGE_EXTENSIONS)}) in {image_dir}")
+        raise DataError(f"No images ({', '.join(IMAGE_SUFFIXES)}) in {image_dir}")
     pairs = []
     for name in images:
         mask = os.path.join(mask_dir, os.path.splitext(name)[0] + ".png")

@@ -10,10 +10,9 @@ import numpy as np
 from PIL import Image
 
 from kseg.atomic import atomic_path
+from kseg.constants import IMAGE_SUFFIXES, SERVED_SUFFIXES, TENSOR_SIGNATURE
 from kseg.visualize import overlay, voc_palette
 
-SERVED_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp")  # read by the SavedModel's own decoder
-IMAGE_SUFFIXES = SERVED_SUFFIXES + (".webp", ".tif", ".tiff")
 
 
 def image_paths(spec):
@@ -45,7 +44,7 @@ def load_segmenter(path, precision="float32", **options):
         used = sorted(key for key, value in options.items() if value not in (None, False, (1.0,), "mean"))
         if used:
             raise ValueError(f"{', '.join(used)}: test-time options need a .keras model or run folder; {path} is a SavedModel")
-        signature = tf.saved_model.load(path).signatures["predict_tensor"]
+        signature = tf.saved_model.load(path).signatures[TENSOR_SIGNATURE]
         return lambda images: signature(images=tf.constant(images, tf.float32))["labels"]
     from kseg.inference.predict import predictor
     from kseg.models.loading import load_inference_model

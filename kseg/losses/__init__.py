@@ -1,6 +1,7 @@
-"""Segmentation losses: masked cross-entropy, OHEM (RelationNet eq. 3), Dice and Lovász-softmax
-(`kseg.losses.overlap`), weighted sums of them (`kseg.losses.combined`), and the adversarial
-confidence-map losses of Seg-GAN and SS-GAN."""
+"""Segmentation losses: masked cross-entropy, OHEM (RelationNet eq. 3), focal
+(`kseg.losses.focal`), Dice, Tversky and Lovász-softmax (`kseg.losses.overlap`), weighted
+sums of them (`kseg.losses.combined`), and the adversarial confidence-map losses of Seg-GAN
+and SS-GAN."""
 
 import keras
 import tensorflow as tf
@@ -9,7 +10,8 @@ from kseg.constants import IGNORE_LABEL
 from kseg.layers.resize import subsample_labels
 from kseg.losses.combined import WeightedSumLoss, parse_loss_expression  # noqa: F401
 from kseg.losses.pixels import check_class_weights, labelled_pixels, log_probabilities
-from kseg.losses.overlap import DiceLoss, LovaszSoftmaxLoss  # noqa: F401
+from kseg.losses.focal import FocalLoss  # noqa: F401
+from kseg.losses.overlap import DiceLoss, LovaszSoftmaxLoss, TverskyLoss  # noqa: F401
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -23,32 +25,42 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.SparseCategoricalCrossent
 
     With `class_weights` the mean is weighted by each pixel's class,
     `sum_i w[y_i] CE_i / sum_i w[y_i]` over the labelled pixels (PyTorch's weighted-mean
-    convention for `CrossEntropyLoss(weight=...)`).
+    convention for `CrossEntropyLoss(weight=...)`). With `label_smoothing` e the target of
+    a pixel is `(1 - e) onehot(y) + e / C` (Szegedy et al. 2016, §7; Keras's and PyTorch's
+    convention), i.e. `CE_i = (1 - e) (-log p_y) + e mean_c(-log p_c)`.
 
     Args:
         ignore_label: int. Label of pixels to leave out. Defaults to 255.
         from_logits: bool. Defaults to True (kseg models output logits).
         class_weights: None or one float >= 0 per class. Defaults to None.
+        label_smoothing: float in [0, 1). Defaults to 0.
 
     Call arguments: y_true `(batch, H, W)` or `(batch, H, W, 1)` integer labels; y_pred
     `(batch, H, W, num_classes)`.
     """
 
     def __init__(
-        self, ignore_label=IGNORE_LABEL, from_logits=True, class_weights=None,
+        self, ignore_label=IGNORE_LABEL, from_logits=True, class_weights=None, label_smoothing=0.0,
         name="masked_sparse_categorical_crossentropy", **kwargs,
     ):
         kwargs.pop("ignore_class", None)
         super().__init__(from_logits=from_logits, ignore_class=int(ignore_label), name=name, **kwargs)
+        if not 0.0 <= float(label_smoothing) < 1.0:
+            raise ValueError(f"Expected label_smoothing in [0, 1). Received: label_smoothing={label_smoothing!r}")
         self.ignore_label = int(ignore_label)
         self.class_weights = check_class_weights(class_weights)
+        self.label_smoothing = float(label_smoothing)
 
     def call(self, y_true, y_pred):
-        if self.class_weights is None:
+        if self.class_weights is None and not self.label_smoothing:
             return super().call(y_true, y_pred)
         labels, scores = labelled_pixels(y_true, y_pred, self.ignore_label)
         log_probs = log_probabilities(scores, self.from_logits)
         per_pixel = -tf.gather(log_probs, labels, axis=1, batch_dims=1)
+        if self.label_smoothing:
+            per_pixel = (1.0 - self.label_smoothing) * per_pixel - self.label_smoothing * tf.reduce_mean(log_probs, axis=-1)
+        if self.class_weights is None:
+            return tf.math.divide_no_nan(tf.reduce_sum(per_pixel), tf.cast(tf.size(labels), tf.float32))
         weights = tf.gather(tf.constant(self.class_weights, tf.float32), labels)
         return tf.reduce_sum(weights * per_pixel) / tf.maximum(tf.reduce_sum(weights), 1e-12)
 
@@ -56,7 +68,10 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.SparseCategoricalCrossent
         config = super().get_config()
         config.pop("ignore_class", None)
         config.pop("axis", None)
-        return {**config, "ignore_label": self.ignore_label, "class_weights": self.class_weights}
+        return {
+            **config, "ignore_label": self.ignore_label, "class_weights": self.class_weights,
+            "label_smoothing": self.label_smoothing,
+        }
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -191,17 +206,6 @@ def confidence_map_loss(logits, target, weights, focal_gamma=0.0):
         bce = bce * tf.pow(1.0 - p_t, float(focal_gamma))
     weights = tf.cast(weights, tf.float32)
     return tf.reduce_sum(bce * weights) / tf.maximum(tf.reduce_sum(weights), 1e-6)
-
-
-def masked_cross_entropy(labels, logits, ignore_label=IGNORE_LABEL):
-    """Mean multi-class cross-entropy over the pixels whose label is not `ignore_label`
-    (Seg-GAN eq. 3 as a mean). labels (B, H, W) int, logits (B, H, W, C). Scalar float32."""
-    labels = tf.cast(labels, tf.int32)
-    valid = tf.not_equal(labels, ignore_label)
-    safe = tf.where(valid, labels, 0)
-    per_pixel = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=tf.cast(logits, tf.float32))
-    valid = tf.cast(valid, tf.float32)
-    return tf.reduce_sum(per_pixel * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)
 
 
 def _neighbour_pairs(labels, ignore_label):

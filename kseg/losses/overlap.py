@@ -1,4 +1,4 @@
-"""Losses on the overlap of predicted and true regions: Dice and Lovász-softmax."""
+"""Losses on the overlap of predicted and true regions: Dice, Tversky and Lovász-softmax."""
 
 import keras
 import tensorflow as tf
@@ -48,6 +48,46 @@ class DiceLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "ignore_label": self.ignore_label, "from_logits": self.from_logits}
+
+
+@keras.saving.register_keras_serializable(package="kseg")
+class TverskyLoss(keras.losses.Loss):
+    """Tversky loss (Salehi et al., MLMI 2017, eq. 3): the mean, over the classes present in
+    the batch's labels, of `1 - TP / (TP + alpha FP + beta FN)` with soft counts over the
+    labelled pixels of the batch (`TP = sum p t`, `FP = sum p (1 - t)`, `FN = sum (1 - p) t`).
+    `alpha = beta = 0.5` is the Dice loss; `beta > alpha` weighs missed pixels more, for small
+    structures. Pixels labelled `ignore_label` are left out.
+
+    Args:
+        alpha: float >= 0. Weight of false positives. Defaults to 0.3 (the paper's best).
+        beta: float >= 0. Weight of false negatives. Defaults to 0.7.
+        ignore_label: int. Defaults to 255.
+        from_logits: bool. Defaults to True.
+
+    Call arguments: y_true `(batch, H, W)` int labels; y_pred `(batch, H, W, C)`. Scalar.
+    """
+
+    def __init__(self, alpha=0.3, beta=0.7, ignore_label=IGNORE_LABEL, from_logits=True, name="tversky_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if float(alpha) < 0 or float(beta) < 0 or float(alpha) + float(beta) == 0:
+            raise ValueError(f"Expected alpha, beta >= 0, not both 0. Received: alpha={alpha!r}, beta={beta!r}")
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.ignore_label = int(ignore_label)
+        self.from_logits = bool(from_logits)
+
+    def call(self, y_true, y_pred):
+        p, t = _probabilities_and_targets(y_true, y_pred, self.ignore_label, self.from_logits)
+        true_positives = tf.reduce_sum(p * t, axis=0)
+        false_positives = tf.reduce_sum(p * (1.0 - t), axis=0)
+        false_negatives = tf.reduce_sum((1.0 - p) * t, axis=0)
+        index = tf.math.divide_no_nan(true_positives, true_positives + self.alpha * false_positives + self.beta * false_negatives)
+        return _mean_over_present(1.0 - index, t)
+
+    def get_config(self):
+        return {
+            **super().get_config(), "alpha": self.alpha, "beta": self.beta, "ignore_label": self.ignore_label,
+            "from_logits": self.from_logits,
+        }
 
 
 @keras.saving.register_keras_serializable(package="kseg")

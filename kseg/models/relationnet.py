@@ -55,6 +55,7 @@ class RelationNet(SegmentationModel):
     """
 
     BACKBONES = ("wide_resnet38",)  # the names `backbone=` takes (or a backbone model)
+    OUTPUT_STRIDE = 8  # fixed by Wide ResNet-38's dilated blocks 6-7 (§II-A1)
 
     def __init__(
         self,

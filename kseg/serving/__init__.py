@@ -5,15 +5,10 @@
     export_onnx(model, "pan.onnx")                    # verified with ONNX Runtime
 """
 
+from kseg.constants import SERVING_SIGNATURE, TENSOR_SIGNATURE
 from kseg.serving.graph import PAD_LABEL, Segmenter
 from kseg.serving.onnx import OnnxExportError, export_onnx
-from kseg.serving.saved_model import (
-    SERVING_SIGNATURE,
-    TENSOR_SIGNATURE,
-    ExportError,
-    export_saved_model,
-    existing_versions,
-)
+from kseg.serving.saved_model import ExportError, export_saved_model, existing_versions
 
 __all__ = [
     "PAD_LABEL",

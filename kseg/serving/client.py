@@ -12,9 +12,9 @@ import urllib.request
 import numpy as np
 from PIL import Image
 
+from kseg.constants import SERVING_SIGNATURE
 from kseg.visualize import voc_palette
 
-SIGNATURE = "serving_default"
 
 
 class ServingError(Exception):
@@ -27,7 +27,7 @@ def rest_url(url, model, version=None):
     return url.rstrip("/") + path + ":predict"
 
 
-def rest_request(images, signature_name=SIGNATURE):
+def rest_request(images, signature_name=SERVING_SIGNATURE):
     """The JSON body (columnar "inputs" form) for encoded images: bytes go as {"b64": ...}."""
     return {
         "signature_name": signature_name,
@@ -69,7 +69,7 @@ def predict_rest(url, model, images, version=None, timeout=60.0):
     return parse_rest_response(body)
 
 
-def grpc_request(images, model, version=None, signature_name=SIGNATURE):
+def grpc_request(images, model, version=None, signature_name=SERVING_SIGNATURE):
     """A `tensorflow_serving.apis.predict_pb2.PredictRequest` for encoded images."""
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2

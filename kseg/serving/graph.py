@@ -3,7 +3,7 @@ optional CRF. Pure TF ops, so it lives inside a SavedModel or an ONNX graph."""
 
 import tensorflow as tf
 
-from kseg.constants import IGNORE_LABEL
+from kseg.constants import IGNORE_LABEL, MAX_PIXELS, MAX_SIDE  # MAX_*: the serving size policy
 from kseg.layers import crf as crf_layers
 from kseg.serving.decoding import decode_batch, decode_image
 from kseg.serving.formats import format_signatures
@@ -38,11 +38,6 @@ def model_outputs_logits(model):
     return getattr(model, "activation", None) is None
 
 
-# The serving size policy (SavedModel signatures): images whose longer side exceeds
-# MAX_SIDE run through the network downscaled (labels come back at the image's own size);
-# images of more than MAX_PIXELS pixels are refused before they are decoded.
-MAX_SIDE = 2048
-MAX_PIXELS = 50_000_000
 
 
 class Segmenter:

@@ -7,12 +7,12 @@ import numpy as np
 import tensorflow as tf
 
 from kseg.atomic import atomic_path
+from kseg.constants import MIN_LABEL_AGREEMENT
 from kseg.serving.graph import Segmenter, make_crf
 from kseg.serving.labels import ONNX_LABELS_KEY
 
 DEFAULT_OPSET = 17
 LOGITS_TOLERANCE = 1e-4
-MIN_LABEL_AGREEMENT = 0.999
 
 
 class OnnxExportError(Exception):

@@ -8,11 +8,10 @@ import keras
 import tensorflow as tf
 
 from kseg.atomic import atomic_path, remove_stale_staging, write_json, write_text
+from kseg.constants import SERVING_SIGNATURE, TENSOR_SIGNATURE
 from kseg.serving.labels import SAVED_MODEL_LABELS
 from kseg.serving.graph import MAX_PIXELS, MAX_SIDE, Segmenter, make_crf, segment_encoded, segment_tensor, trackables
 
-SERVING_SIGNATURE = "serving_default"
-TENSOR_SIGNATURE = "predict_tensor"
 _VERSION = re.compile(r"^[0-9]+$")
 
 

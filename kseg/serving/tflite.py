@@ -18,11 +18,11 @@ import numpy as np
 import tensorflow as tf
 
 from kseg.atomic import atomic_path, write_json
+from kseg.constants import MIN_LABEL_AGREEMENT  # float exports; int8 is reported, not required
 from kseg.serving.labels import tflite_labels_path
 from kseg.serving.onnx import sample_images
 
 QUANTIZATIONS = ("none", "float16", "dynamic_int8")
-MIN_LABEL_AGREEMENT = 0.999  # float exports; int8 is reported, not required
 
 
 class TFLiteExportError(RuntimeError):

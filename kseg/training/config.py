@@ -13,7 +13,9 @@ import re
 import yaml
 
 from kseg.atomic import write_text
-from kseg.training.schema import DEFAULTS, FREE_MAPPINGS, ConfigError, check_types  # noqa: F401  (ConfigError re-exported)
+from kseg.training.schema import (  # noqa: F401  (ConfigError re-exported)
+    DEFAULTS, FREE_MAPPINGS, ConfigError, check_dependent_keys, check_types,
+)
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -179,6 +181,7 @@ def validate(config):
 
 def _validate_one(config):
     check_types(config)
+    check_dependent_keys(config)
     data, train = config["data"], config["train"]
     if data["format"] != "builtin" and not data["root"]:
         raise ConfigError(f"data.root is required for data.format={data['format']!r} (set it with --set data.root=PATH)")

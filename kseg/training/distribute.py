@@ -5,7 +5,7 @@ import os
 
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
+from kseg.constants import STRATEGIES
 
 
 class DistributeError(ValueError):

@@ -55,6 +55,13 @@ def _set_execution_length(model, requested, plan):
         model.train_function = None  # rebuilt with the new length at the next fit
 
 
+def photometric_settings(data):
+    """The `data` section's photometric augmentation (`data.photometric`, `data.blur`), or None."""
+    if not data["photometric"]:
+        return None
+    return kdata.Photometric(blur_probability=data["blur"])
+
+
 def training_stream(job, start_batch):
     """The endless augmented training stream from batch `start_batch` on, as the task's
     targets: records of a multi-worker run sharded by file when there are enough shards
@@ -77,6 +84,7 @@ def training_stream(job, start_batch):
         repeat=True,
         start_batch=start_batch,  # a resumed run continues the stream where it stopped
         shard_hint=data["service"] is not None,
+        photometric=photometric_settings(data),
     )
     if data["service"] is not None:
         from kseg.data.service import distribute
@@ -104,7 +112,7 @@ def _records_sharded_by_file(job, start_batch):
         ds = records_training_dataset(
             split, data["num_classes"], context.get_per_replica_batch_size(data["batch_size"]), tuple(data["crop"]),
             tuple(data["scale"]) if data["scale"] else None, data["flip"], data["seed"],
-            start_batch=start_batch * replicas_here, file_shard=(worker, workers),
+            start_batch=start_batch * replicas_here, file_shard=(worker, workers), photometric=photometric_settings(data),
         )
         return job.task.training_targets(ds, job.model)
 

@@ -1,5 +1,6 @@
 """The "poly" learning-rate policy (DeepLab v2 §4.1.2, PAN §4), with an optional constant
-stretch first (RelationNet §III-D: constant, then linear decay)."""
+stretch first (RelationNet §III-D: constant, then linear decay), and a linear warmup in
+front of any schedule. Cosine and step schedules are Keras's own (`kseg.training.optimization`)."""
 
 import keras
 import tensorflow as tf
@@ -48,3 +49,29 @@ class PolyDecay(keras.optimizers.schedules.LearningRateSchedule):
             "end_learning_rate": self.end_learning_rate,
             "hold_steps": self.hold_steps,
         }
+
+
+@keras.saving.register_keras_serializable(package="kseg")
+class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
+    """`schedule` with a linear warmup in front (Goyal et al. 2017; the TF Model Garden's
+    `LinearWarmup`): `lr(step) = schedule(warmup_steps) * step / warmup_steps` for
+    `step < warmup_steps`, then `schedule(step)`: the schedule keeps its own clock.
+
+    Args:
+        schedule: a `LearningRateSchedule` (or its serialized config).
+        warmup_steps: int >= 1.
+    """
+
+    def __init__(self, schedule, warmup_steps):
+        if int(warmup_steps) < 1:
+            raise ValueError(f"Expected warmup_steps >= 1. Received: warmup_steps={warmup_steps}")
+        self.schedule = keras.optimizers.schedules.deserialize(schedule) if isinstance(schedule, dict) else schedule
+        self.warmup_steps = int(warmup_steps)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        target = tf.cast(self.schedule(self.warmup_steps), tf.float32)
+        return tf.where(step < self.warmup_steps, target * step / self.warmup_steps, tf.cast(self.schedule(step), tf.float32))
+
+    def get_config(self):
+        return {"schedule": keras.optimizers.schedules.serialize(self.schedule), "warmup_steps": self.warmup_steps}

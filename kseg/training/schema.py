@@ -145,6 +145,16 @@ def pair(check, what):
     return check_pair
 
 
+@_expects("an increasing list of numbers in (0, 1)")
+def fractions(key, value):
+    if (
+        not isinstance(value, list) or not value or not all(_is_number(v) and 0 < v < 1 for v in value)
+        or any(a >= b for a, b in zip(value, value[1:]))
+    ):
+        _fail(key, "an increasing list of numbers in (0, 1)", value)
+    return [float(v) for v in value]
+
+
 @_expects("a mapping {layer-path regex: factor >= 0}")
 def multipliers(key, value):
     if not isinstance(value, dict):
@@ -273,6 +283,8 @@ class DataSection:
     crop: list = entry([96, 96], pair(integer(low=1), "height, width: positive integers"), "training crop [h, w]")
     scale: list = entry([0.75, 1.5], optional(pair(_positive, "low, high: positive numbers")), "random scaling range, or null")
     flip: bool = entry(True, boolean, "random left-right flips")
+    photometric: bool = entry(False, boolean, "brightness, contrast, saturation and hue jitter in random order (mmseg's ranges)")
+    blur: float = entry(0.0, _fraction, "probability of a Gaussian blur (sigma 0.1-2.0) after the photometric jitter")
     batch_size: int = entry(8, integer(low=1), "the global batch")
     seed: int = entry(0, optional(integer()), "augmentation and shuffling seed (null: nondeterministic)")
     service: str = entry(
@@ -284,13 +296,20 @@ class DataSection:
 
 @dataclasses.dataclass
 class OptimizerSection:
+    name: str = entry("sgd", choice(constants.OPTIMIZERS), "sgd (the papers') or adamw")
     learning_rate: float = entry(0.05, _non_negative, "initial rate (0: weights stay, BN statistics still update)")
+    schedule: str = entry("poly", choice(constants.SCHEDULES), "poly (the papers'), cosine (to end_learning_rate) or step")
+    warmup_steps: int = entry(0, integer(low=0), "linear warmup from 0 over these first steps, in front of the schedule")
     power: float = entry(0.9, _positive, "poly schedule power; 1 is linear")
-    end_learning_rate: float = entry(0.0, _non_negative, "the rate the poly schedule ends at")
-    hold_fraction: float = entry(0.0, _fraction, "share of the steps at the initial rate before the decay")
+    end_learning_rate: float = entry(0.0, _non_negative, "the rate the poly and cosine schedules end at")
+    hold_fraction: float = entry(0.0, _fraction, "poly: share of the steps at the initial rate before the decay")
+    step_milestones: list = entry([0.5, 0.75], fractions, "step: where the rate drops, as shares of the steps")
+    step_gamma: float = entry(0.1, number(0, 1, low_open=True), "step: the factor at each milestone")
     momentum: float = entry(0.9, _fraction, "SGD momentum")
     nesterov: bool = entry(False, boolean, "Nesterov momentum")
-    weight_decay: float = entry(1e-4, _non_negative, "the papers' L2 term, coupled (CoupledWeightDecaySGD)")
+    weight_decay: float = entry(
+        1e-4, _non_negative, "sgd: the papers' L2 term, coupled (CoupledWeightDecaySGD); adamw: the decoupled decay (e.g. 0.01)"
+    )
     lr_multipliers: dict = entry(
         {}, multipliers, "learning-rate factor of the variables whose path matches each regex (DeepLab: classifier 10x)"
     )
@@ -304,10 +323,15 @@ class TrainSection:
     checkpoint_every: int = entry(300, integer(low=1), "steps between checkpoints")
     loss: str = entry("cross_entropy", loss_expression, "the segmentation loss: a name, or a weighted sum of them")
     class_weights: list = entry(
-        None, class_weights, "per-class loss weights, or computed from the training labels (SegNet's median frequency)"
+        None, class_weights,
+        "per-class weights of the cross_entropy, ohem and focal terms, or computed from the training labels (SegNet's median frequency)"
     )
+    label_smoothing: float = entry(0.0, _fraction, "cross_entropy: the smoothed target (1 - e) onehot + e / classes")
     ohem_threshold: float = entry(0.6, number(0, 1, low_open=True), "OHEM: keep pixels below this probability (RelationNet eq. 3)")
     ohem_min_kept: int = entry(100000, integer(low=0), "OHEM: keep at least this many pixels")
+    focal_gamma: float = entry(2.0, _non_negative, "focal: the focusing parameter (Lin et al. eq. 5); its alpha is train.class_weights")
+    tversky_alpha: float = entry(0.3, _non_negative, "tversky: weight of false positives (Salehi et al. eq. 3)")
+    tversky_beta: float = entry(0.7, _non_negative, "tversky: weight of false negatives (0.5 and 0.5: Dice)")
     loss_resolution: str = entry(
         "input", choice(constants.LOSS_RESOLUTIONS),
         "deeplabv2: logits upsampled to the crop, or labels subsampled to the output stride (§4)",
@@ -346,11 +370,11 @@ class ExportSection:
     onnx: bool = entry(True, boolean, "<run>/model.onnx, checked with ONNX Runtime")
     name: str = entry(None, optional(path_component), "the served model's name (null: the run's name)")
     crf: str = entry(None, choice((None,) + constants.CRF_NAMES), "null | dense | conv: a CRF inside the exported graphs")
-    max_side: int = entry(2048, optional(integer(low=1)), "SavedModel: longer image sides run downscaled to this")
-    max_pixels: int = entry(50000000, optional(integer(low=1)), "SavedModel: larger images are refused before decoding")
+    max_side: int = entry(constants.MAX_SIDE, optional(integer(low=1)), "SavedModel: longer image sides run downscaled to this")
+    max_pixels: int = entry(constants.MAX_PIXELS, optional(integer(low=1)), "SavedModel: larger images are refused before decoding")
 
 
-# section name -> schema; seggan/ssgan read `adversarial`, relationnet `relation`
+# section name -> schema; a family's own sections (`adversarial`, `relation`) are named by its task's SECTIONS
 SECTIONS = {
     "model": ModelSection,
     "data": DataSection,
@@ -360,6 +384,49 @@ SECTIONS = {
     "relation": RelationSection,
     "export": ExportSection,
 }
+# Keys that only mean something for some values of another key: set away from their default
+# otherwise, they would be ignored, so they are refused (`check_dependent_keys`).
+APPLIES_ONLY = {
+    "optimizer.power": ("optimizer.schedule", ("poly",)),
+    "optimizer.hold_fraction": ("optimizer.schedule", ("poly",)),
+    "optimizer.step_milestones": ("optimizer.schedule", ("step",)),
+    "optimizer.step_gamma": ("optimizer.schedule", ("step",)),
+    "optimizer.momentum": ("optimizer.name", ("sgd",)),
+    "optimizer.nesterov": ("optimizer.name", ("sgd",)),
+    "data.blur": ("data.photometric", (True,)),
+}
+# The train keys of one term of `train.loss`, refused when the loss has no such term.
+LOSS_TERM_KEYS = {
+    "label_smoothing": "cross_entropy",
+    "ohem_threshold": "ohem",
+    "ohem_min_kept": "ohem",
+    "focal_gamma": "focal",
+    "tversky_alpha": "tversky",
+    "tversky_beta": "tversky",
+}
+
+
+def check_dependent_keys(config):
+    """Refuse a key of `APPLIES_ONLY` set while the key it depends on makes it meaningless,
+    and a key of `LOSS_TERM_KEYS` set while `train.loss` has no term it applies to."""
+    for key, (governing, values) in APPLIES_ONLY.items():
+        section, name = key.split(".")
+        other_section, other = governing.split(".")
+        if config[section][name] != DEFAULTS[section][name] and config[other_section][other] not in values:
+            raise ConfigError(
+                f"{key}={config[section][name]!r} is not used with {governing}={config[other_section][other]!r} "
+                f"(only with {' or '.join(values)})"
+            )
+    from kseg.losses.combined import parse_loss_expression
+
+    terms = {name for _, name in parse_loss_expression(config["train"]["loss"])}
+    for name, term in LOSS_TERM_KEYS.items():
+        if config["train"][name] != DEFAULTS["train"][name] and term not in terms:
+            raise ConfigError(
+                f"train.{name}={config['train'][name]!r} is not used: train.loss={config['train']['loss']!r} has no {term} term"
+            )
+
+
 # Keys whose value is a mapping of the user's own keys (not sections of the schema).
 FREE_MAPPINGS = {
     f"{section}.{field.name}"

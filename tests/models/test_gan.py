@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import kseg
-from kseg.losses import confidence_map_loss, masked_cross_entropy
+from kseg.losses import MaskedSparseCategoricalCrossentropy, confidence_map_loss
 from kseg.models.gan.adversarial import label_maps
 from tests.test_case import run_model_saving_test
 from tests.tiny import TINY_RESNET
@@ -172,7 +172,7 @@ def test_confidence_map_loss_against_numpy():
         )
 
 
-def test_masked_cross_entropy_against_numpy():
+def test_the_default_segmentation_term_is_the_masked_cross_entropy():
     rng = np.random.default_rng(1)
     logits = rng.normal(size=(2, 5, 6, 4)).astype("float32")
     labels = rng.integers(0, 4, (2, 5, 6))
@@ -180,7 +180,8 @@ def test_masked_cross_entropy_against_numpy():
     log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     valid = labels != 255
     expected = -np.take_along_axis(log_p, np.where(valid, labels, 0)[..., None], -1)[..., 0][valid].mean()
-    np.testing.assert_allclose(masked_cross_entropy(labels, logits).numpy(), expected, rtol=1e-5)
+    term = _tiny_seggan().segmentation_loss
+    np.testing.assert_allclose(float(term(labels, logits)), expected, rtol=1e-5)
 
 
 def test_label_maps_zero_ignored_pixels():
@@ -265,12 +266,28 @@ def test_generator_gradient_equals_ce_plus_lambda_adv():
     plain = keras.models.clone_model(gan.generator)
     plain.set_weights(gan.generator.get_weights())
     with tf.GradientTape() as tape:
-        loss = masked_cross_entropy(labels, plain(images, training=True))
+        loss = MaskedSparseCategoricalCrossentropy()(labels, plain(images, training=True))
     grads = tape.gradient(loss, plain.trainable_variables)
     expected = [w.numpy() - 0.1 * g.numpy() for w, g in zip(plain.trainable_variables, grads)]
     gan.train_on_batch(images, labels)
     for got, want in zip(gan.generator.trainable_variables, expected):
         np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
+
+
+def test_a_compiled_segmentation_loss_is_the_first_term_and_is_saved(tmp_path):
+    # eq. 2's first term is a segmentation loss: train.loss (here Dice) reaches the GAN's step
+    images, labels = _batch()
+    gan = _tiny_seggan(lambda_adv=0.5)
+    gan.compile(g_optimizer=keras.optimizers.SGD(0.0), d_optimizer=keras.optimizers.SGD(0.0),
+                segmentation_loss=kseg.losses.DiceLoss(), run_eagerly=True)
+    logs = gan.test_on_batch(images, labels, return_dict=True)
+    dice = float(kseg.losses.DiceLoss()(labels, gan.generator(images)))
+    assert logs["ce_loss"] == pytest.approx(dice, rel=1e-5)
+    assert logs["loss"] == pytest.approx(dice + 0.5 * logs["adv_loss"], rel=1e-5)
+    assert dice != pytest.approx(float(MaskedSparseCategoricalCrossentropy()(labels, gan.generator(images))), rel=1e-3)
+    gan.save(str(tmp_path / "gan.keras"))
+    restored = keras.saving.load_model(str(tmp_path / "gan.keras"))
+    assert isinstance(restored.segmentation_loss, kseg.losses.DiceLoss)
 
 
 def test_ignored_pixels_contribute_nothing():

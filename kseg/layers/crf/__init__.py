@@ -4,7 +4,8 @@ from kseg.constants import CRF_NAMES
 from kseg.layers.crf.convcrf import ConvCRF  # noqa: F401
 from kseg.layers.crf.densecrf import DenseCRF  # noqa: F401
 
-CRF_LAYERS = dict(zip(CRF_NAMES, (DenseCRF, ConvCRF)))  # "dense", "conv"
+CRF_LAYERS = {"dense": DenseCRF, "conv": ConvCRF}
+assert tuple(CRF_LAYERS) == CRF_NAMES, "kseg.constants.CRF_NAMES lists these layers' names"
 
 
 def make_crf(name, **params):

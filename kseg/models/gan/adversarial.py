@@ -10,7 +10,7 @@ evaluation and export see a plain segmentation model; `model.generator` is that 
 import keras
 import tensorflow as tf
 
-from kseg.losses import IGNORE_LABEL, confidence_map_loss, masked_cross_entropy
+from kseg.losses import IGNORE_LABEL, MaskedSparseCategoricalCrossentropy, confidence_map_loss
 from kseg.metrics import ConfusionMatrixMetric
 from kseg.models.common import check_num_classes
 from kseg.models.deeplab import DeepLabV2
@@ -56,7 +56,9 @@ class AdversarialSegmenter(keras.Model):
       weighted by the share of labelled pixels per cell. `d_loss="focal"` multiplies each
       cell's term by `(1 - p_t)^focal_gamma` (Seg-GAN §1's focal loss on the map).
     - Segmentation network, Seg-GAN eq. 2-4: `L_seg = L_ce + lambda * L_adv` with
-      `L_ce` the cross-entropy over labelled pixels and
+      `L_ce` the cross-entropy over labelled pixels (or the segmentation loss given to
+      `compile`, e.g. OHEM, Dice or a weighted sum: eq. 2's first term is a segmentation
+      loss) and
       `L_adv = BCE(D(S(X), X), 1) = -mean log D(S(X))` (eq. 4: this is the non-saturating
       form of Goodfellow et al.), or with `adversarial_loss="minimax"` the original
       `L_adv = -BCE(D(S(X), X), 0) = mean log(1 - D(S(X)))`.
@@ -76,8 +78,8 @@ class AdversarialSegmenter(keras.Model):
         focal_gamma: float. Defaults to 2.0.
         ignore_label: int. Defaults to 255.
 
-    Compile with `compile(g_optimizer=..., d_optimizer=...)`. Metrics: `loss` (L_seg),
-    `ce_loss`, `adv_loss`, `d_loss`, `d_real_accuracy`, `d_fake_accuracy` (share of
+    Compile with `compile(g_optimizer=..., d_optimizer=..., segmentation_loss=None)`.
+    Metrics: `loss` (L_seg), `ce_loss` (the segmentation term), `adv_loss`, `d_loss`, `d_real_accuracy`, `d_fake_accuracy` (share of
     confidence cells D classifies right), `mean_iou` of S.
     """
 
@@ -113,6 +115,7 @@ class AdversarialSegmenter(keras.Model):
         self.focal_gamma = float(focal_gamma)
         self.ignore_label = int(ignore_label)
         self.d_optimizer = None
+        self.segmentation_loss = MaskedSparseCategoricalCrossentropy(ignore_label=self.ignore_label)
         self._trackers = {
             name: keras.metrics.Mean(name=name)
             for name in ("loss", "ce_loss", "adv_loss", "d_loss", "d_real_accuracy", "d_fake_accuracy")
@@ -127,11 +130,15 @@ class AdversarialSegmenter(keras.Model):
         """The segmentation network S (what is evaluated and deployed)."""
         return self.generator
 
-    def compile(self, g_optimizer=None, d_optimizer=None, jit_compile=False, **kwargs):
+    def compile(self, g_optimizer=None, d_optimizer=None, jit_compile=False, segmentation_loss=None, **kwargs):
         """Args: g_optimizer for the segmentation network (also `model.optimizer`),
-        d_optimizer for the discriminator; both built here on their network's variables."""
+        d_optimizer for the discriminator, both built here on their network's variables;
+        segmentation_loss: a Keras loss of (labels `(B, H, W)`, logits `(B, H, W, C)`) as
+        the first term of L_seg (default: cross-entropy over the pixels not `ignore_label`)."""
         if g_optimizer is None or d_optimizer is None:
             raise ValueError("compile() needs both g_optimizer and d_optimizer")
+        if segmentation_loss is not None:
+            self.segmentation_loss = keras.losses.get(segmentation_loss)
         super().compile(optimizer=g_optimizer, jit_compile=jit_compile, **kwargs)
         self.d_optimizer = keras.optimizers.get(d_optimizer)
         # Keras wraps only `optimizer` for mixed_float16; D's float16 gradients need the same.
@@ -151,6 +158,7 @@ class AdversarialSegmenter(keras.Model):
         return {
             "g_optimizer": keras.saving.serialize_keras_object(self.optimizer),
             "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "segmentation_loss": keras.saving.serialize_keras_object(self.segmentation_loss),
         }
 
     def compile_from_config(self, config):
@@ -158,6 +166,8 @@ class AdversarialSegmenter(keras.Model):
             self.compile(
                 g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
                 d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+                segmentation_loss=keras.saving.deserialize_keras_object(config["segmentation_loss"])
+                if "segmentation_loss" in config else None,  # files saved before it existed: the cross-entropy
             )
 
     @property
@@ -171,7 +181,7 @@ class AdversarialSegmenter(keras.Model):
         real, fake, valid = label_maps(labels, probabilities, self.num_classes, self.ignore_label)
         fake_logits = self.discriminator([fake, images], training=False)
         weights = cell_weights(valid, fake_logits)
-        ce = masked_cross_entropy(labels, logits, self.ignore_label)
+        ce = self.segmentation_loss(labels, logits)
         if self.adversarial_loss == "non_saturating":
             adv = confidence_map_loss(fake_logits, 1.0, weights)
         else:

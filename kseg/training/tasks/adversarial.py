@@ -10,10 +10,12 @@ from kseg.training.tasks.base import Task, register_task
 class AdversarialTask(Task):
     """S (the generator) learns with the config's SGD, D with Adam (`adversarial.d_*`) on the
     same schedule shape; the losses are the model's (`adversarial.lambda_adv`,
-    `adversarial_loss`, `d_loss`). S alone is evaluated, exported and saved as
+    `adversarial_loss`, `d_loss`), its segmentation term `train.loss` (with
+    `train.class_weights` and the OHEM settings, as for the other families). S alone is evaluated, exported and saved as
     `generator.keras`."""
 
     MODELS = {"seggan": kseg.models.SegGAN, "ssgan": kseg.models.SSGAN}
+    SECTIONS = ("adversarial",)
     ARGUMENTS_FROM_CONFIG = {
         **Task.ARGUMENTS_FROM_CONFIG,
         "generator": "model.backbone",
@@ -35,7 +37,7 @@ class AdversarialTask(Task):
     def compile_model(self, model, optimizers):
         model.compile(
             g_optimizer=optimizers["optimizer"], d_optimizer=optimizers["d_optimizer"],
-            jit_compile=self.config["train"]["jit_compile"],
+            jit_compile=self.config["train"]["jit_compile"], segmentation_loss=self.build_loss(),
         )
 
     def segmentation_network(self, model):

@@ -6,7 +6,7 @@ import keras
 
 import kseg
 from kseg.training.batch_norm import apply_batch_norm_policy
-from kseg.training.optimization import build_sgd
+from kseg.training.optimization import build_optimizer
 from kseg.training.optimizers import MultiplierError
 from kseg.training.schema import ConfigError
 
@@ -56,6 +56,7 @@ class Task:
         "backbone_weights": "model.backbone_weights",
     }
     LOSS_RESOLUTIONS = ("input",)  # the `train.loss_resolution` values the task trains with
+    SECTIONS = ()  # the config sections of its own this family reads (e.g. "adversarial")
 
     def __init__(self, config):
         self.config = config
@@ -105,6 +106,7 @@ class Task:
                 f"train.loss_resolution must be {self.LOSS_RESOLUTIONS[0]!r} for model.architecture={self.architecture} "
                 f"(Received: {resolution!r}; model.architecture={' or '.join(others)} trains with it)"
             )
+        self._check_unread_sections()
         weights, classes = self.config["train"]["class_weights"], self.config["data"]["num_classes"]
         if isinstance(weights, list) and len(weights) != classes:
             raise ConfigError(f"train.class_weights has {len(weights)} weights but data.num_classes={classes}")
@@ -117,6 +119,19 @@ class Task:
                     f"model.options.{key} is not an argument of {self.model_class.__name__} "
                     f"(model.architecture={self.architecture}); it takes: {', '.join(accepted)}"
                 )
+
+    def _check_unread_sections(self):
+        """A key of another family's section set away from its default would be ignored: refuse it."""
+        from kseg.training.schema import DEFAULTS
+
+        for section in sorted({s for task in TASKS.values() for s in task.SECTIONS} - set(self.SECTIONS)):
+            for key, value in self.config[section].items():
+                if value != DEFAULTS[section][key]:
+                    readers = sorted(name for name, task in TASKS.items() if section in task.SECTIONS)
+                    raise ConfigError(
+                        f"{section}.{key}={value!r} is not used by model.architecture={self.architecture}: "
+                        f"only {' and '.join(readers)} read the {section} section"
+                    )
 
     # --- building ------------------------------------------------------------------
 
@@ -132,16 +147,21 @@ class Task:
 
     def build_loss(self):
         """The segmentation loss `train.loss` names, or the weighted sum it writes; the
-        cross-entropy terms take `train.class_weights` (a list by now: the trainer computes
-        named weightings from the training labels first; a dry run builds without them)."""
+        cross-entropy, OHEM and focal terms take `train.class_weights` (a list by now: the
+        trainer computes named weightings from the training labels first; a dry run builds
+        without them)."""
         train = self.config["train"]
         weights = train["class_weights"] if isinstance(train["class_weights"], list) else None
         builders = {
-            "cross_entropy": lambda: kseg.losses.MaskedSparseCategoricalCrossentropy(class_weights=weights),
+            "cross_entropy": lambda: kseg.losses.MaskedSparseCategoricalCrossentropy(
+                class_weights=weights, label_smoothing=train["label_smoothing"]
+            ),
             "ohem": lambda: kseg.losses.OHEMCrossEntropy(
                 threshold=train["ohem_threshold"], min_kept=train["ohem_min_kept"], class_weights=weights
             ),
+            "focal": lambda: kseg.losses.FocalLoss(gamma=train["focal_gamma"], alpha=weights),
             "dice": kseg.losses.DiceLoss,
+            "tversky": lambda: kseg.losses.TverskyLoss(alpha=train["tversky_alpha"], beta=train["tversky_beta"]),
             "lovasz": kseg.losses.LovaszSoftmaxLoss,
         }
         terms = kseg.losses.parse_loss_expression(train["loss"])
@@ -151,7 +171,7 @@ class Task:
 
     def build_optimizers(self, steps):
         """{checkpoint name: optimizer}; "optimizer" (the model's own) comes first."""
-        return {"optimizer": build_sgd(self.config, steps)}
+        return {"optimizer": build_optimizer(self.config, steps)}
 
     def compile(self, model, optimizers):
         """Compile `model` for `model.fit` with `optimizers` from `build_optimizers` (which

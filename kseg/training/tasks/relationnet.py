@@ -15,6 +15,7 @@ class RelationNetTask(Task):
     multi-step testing (§II-C)."""
 
     MODELS = {"relationnet": kseg.models.RelationNet}
+    SECTIONS = ("relation",)
     ARGUMENTS_FROM_CONFIG = {
         "num_classes": "data.num_classes",
         "backbone": "model.backbone",
@@ -24,9 +25,17 @@ class RelationNetTask(Task):
 
     def check(self):
         super().check()
+        stride, fixed = self.config["model"]["output_stride"], self.model_class.OUTPUT_STRIDE
+        if stride != fixed:
+            raise ConfigError(
+                f"model.output_stride must be {fixed} for model.architecture={self.architecture} (Wide ResNet-38's, "
+                f"§II-A1). Received: {stride!r}"
+            )
         steps = self.config["relation"]["shifted_steps"]
-        if steps is not None and 8 % steps:
-            raise ConfigError(f"relation.shifted_steps must divide the output stride 8: 1, 2, 4 or 8. Received: {steps!r}")
+        if steps is not None and fixed % steps:
+            divisors = [str(d) for d in range(1, fixed + 1) if fixed % d == 0]
+            divisors = f"{', '.join(divisors[:-1])} or {divisors[-1]}"
+            raise ConfigError(f"relation.shifted_steps must divide the output stride {fixed}: {divisors}. Received: {steps!r}")
 
     @property
     def similarity_head(self):
@@ -34,7 +43,7 @@ class RelationNetTask(Task):
 
     def config_arguments(self):
         arguments = super().config_arguments()
-        del arguments["output_stride"]  # fixed at 8 by Wide ResNet-38 (§II-A1)
+        del arguments["output_stride"]  # checked: the model's own (`check`)
         return {**arguments, "training_heads": self.similarity_head}
 
     def compile_model(self, model, optimizers):
