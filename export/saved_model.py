@@ -19,8 +19,9 @@ from training.quiet import start_tensorflow
 
 start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back
 
-from kseg.constants import CRF_NAMES, INFERENCE_PRECISIONS  # noqa: E402
+from kseg.constants import INFERENCE_PRECISIONS  # noqa: E402
 from kseg.serving.graph import MAX_PIXELS, MAX_SIDE  # noqa: E402
+from training.common import add_crf_arguments, resolve_crf  # noqa: E402
 
 
 def _size(text):
@@ -49,7 +50,7 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="serving root folder (TF Serving's /models)")
     parser.add_argument("--name", required=True, help="model name (REST path /v1/models/<name>)")
     parser.add_argument("--version", type=int, help="version number (default: next integer)")
-    parser.add_argument("--crf", choices=CRF_NAMES, help="CRF refinement inside the graph")
+    add_crf_arguments(parser, "CRF refinement inside the graph")
     parser.add_argument("--size", type=_size, help="resize inputs to H,W before the model (default: own size)")
     parser.add_argument(
         "--max-side", type=_non_negative, default=MAX_SIDE, metavar="N",
@@ -67,6 +68,7 @@ def main(argv=None):
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
     parser.add_argument("--serving-root", default="/models", help="where the server sees --out (models.config)")
     args = parser.parse_args(argv)
+    crf = resolve_crf(parser, args, args.model)
 
     from kseg.serving import ExportError, export_saved_model
     from kseg.models.loading import load_inference_model
@@ -80,6 +82,8 @@ def main(argv=None):
             args.name,
             version=args.version,
             crf=args.crf,
+            crf_params=crf["params"] if crf else None,
+            metadata={"crf": crf} if crf else None,
             size=args.size,
             include_probabilities=not args.no_probabilities,
             overwrite=args.overwrite,

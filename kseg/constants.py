@@ -13,6 +13,7 @@ SEGMENTATION_LOSSES = ("cross_entropy", "ohem", "focal", "dice", "tversky", "lov
 CLASS_WEIGHTINGS = ("inverse_frequency", "median_frequency")  # train.class_weights computed from the labels
 ADVERSARIAL_LOSSES = ("non_saturating", "minimax")  # Seg-GAN eq. 4 | Goodfellow's original
 DISCRIMINATOR_LOSSES = ("bce", "focal")
+EXPORT_MODELS = ("last", "best")  # export.model: the final weights | the best by val mIoU (train.eval_every)
 DATA_FORMATS = ("builtin", "voc", "cityscapes", "folder", "records")
 CITYSCAPES_ANNOTATIONS = ("gtFine", "gtCoarse")
 TTA_FUSIONS = ("mean", "max")  # multi-scale fusion: PAN's softmax mean | DeepLab's MSC max

@@ -73,6 +73,7 @@ WITHOUT_MODEL_WEIGHTS = {
     "ProductFusion", "ConfusionMatrixMetric", "CoupledWeightDecaySGD", "PolyDecay", "MaskedSparseCategoricalCrossentropy",
     "OHEMCrossEntropy", "SpatialCorrelationLoss", "SubsampledLabelsLoss", "DiceLoss", "LovaszSoftmaxLoss",
     "WeightedSumLoss", "AdversarialSegmenter",  # the base of SegGAN / SSGAN
+    "FocalLoss", "TverskyLoss", "LinearWarmup", "MultipliedAdamW",
 }
 
 
@@ -114,22 +115,26 @@ def test_checkpoint_round_trip_restores_every_array(name, tmp_path):
 
 
 def test_optimizers_round_trip_with_the_model(tmp_path):
-    from kseg.training import CoupledWeightDecaySGD, PolyDecay
+    from kseg.training import CoupledWeightDecaySGD, LinearWarmup, MultipliedAdamW, PolyDecay
 
     def build():
         keras.utils.set_random_seed(0)
         model = kseg.models.DeepLabV2(num_classes=3, backbone="vgg16", aspp="LargeFOV", backbone_options=TINY_VGG)
         sgd = CoupledWeightDecaySGD(PolyDecay(0.01, 10), l2=5e-4)
         adam = keras.optimizers.Adam(1e-4)
-        sgd.build(model.trainable_variables)
-        adam.build(model.trainable_variables)
-        return model, sgd, adam
+        adamw = MultipliedAdamW(LinearWarmup(PolyDecay(0.01, 10), 3), weight_decay=0.01, lr_multipliers={"kernel": 10})
+        for optimizer in (sgd, adam, adamw):
+            optimizer.build(model.trainable_variables)
+        return model, sgd, adam, adamw
+
+    def checkpoint(objects):
+        return complete_checkpoint(model=objects[0], optimizer=objects[1], d_optimizer=objects[2], adamw=objects[3])
 
     objects = build()
     everything = [v for obj in objects for v in obj.variables]
     _randomise(everything, seed=3)
-    path = complete_checkpoint(model=objects[0], optimizer=objects[1], d_optimizer=objects[2]).write(str(tmp_path / "c"))
+    path = checkpoint(objects).write(str(tmp_path / "c"))
     again = build()
-    complete_checkpoint(model=again[0], optimizer=again[1], d_optimizer=again[2]).read(path).assert_existing_objects_matched()
+    checkpoint(again).read(path).assert_existing_objects_matched()
     restored = [v for obj in again for v in obj.variables]
     assert [a.path for a, b in zip(everything, restored) if not np.array_equal(a.numpy(), b.numpy())] == []

@@ -78,3 +78,37 @@ def test_tune_crf_cli(saved_run, capsys):
         search = json.load(f)
     assert search["images"] == 2 and len(search["results"]) == 4
     assert search["best"]["mean_iou"] == max(r["mean_iou"] for r in search["results"])
+
+
+def test_the_runs_tuned_crf_is_used_printed_recorded_and_overridable(saved_run, tmp_path, capsys):
+    # DeepLab v2 §4.1.1: tune on val (training.tune_crf writes <run>/crf_search.json), then apply
+    import shutil
+
+    from kseg.inference import predictor
+    from kseg.layers.crf import make_crf
+
+    run, config = saved_run
+    tuned_run = str(tmp_path / "tuned")
+    shutil.copytree(run, tuned_run, ignore=shutil.ignore_patterns("plain", "tta"))
+    best = {"bilateral_weight": 6.0, "theta_alpha": 40.0, "theta_beta": 4.0, "round": 2, "mean_iou": 0.5}
+    with open(os.path.join(tuned_run, "crf_search.json"), "w") as f:
+        json.dump({"images": 6, "num_iterations": 2, "best": best, "results": [best]}, f)
+    tuned = {"bilateral_weight": 6.0, "theta_alpha": 40.0, "theta_beta": 4.0, "num_iterations": 2}
+    model = keras.saving.load_model(os.path.join(run, "model.keras"))
+    pairs = kseg.data.voc_pairs(config["data"]["root"], "val")[:2]
+    for extra, params in ([], tuned), (["--crf-params", "theta_beta=9"], {**tuned, "theta_beta": 9.0}):
+        out = os.path.join(tuned_run, f"eval{len(extra)}")
+        assert main(["--run", tuned_run, "--crf", "dense", "--images", "2", "--save-predictions", "0", "--out", out] + extra) == 0
+        line = [text for text in capsys.readouterr().err.splitlines() if text.startswith("crf dense:")]
+        assert line == [f"crf dense: bilateral_weight={params['bilateral_weight']:g} theta_alpha={params['theta_alpha']:g} "
+                        f"theta_beta={params['theta_beta']:g} num_iterations=2 (from "
+                        f"{'--crf-params over ' if extra else ''}{os.path.join(tuned_run, 'crf_search.json')})"]
+        with open(os.path.join(out, "metrics.json")) as f:
+            report = json.load(f)
+        assert report["crf"]["params"] == params
+        forward = predictor(model, crf=make_crf("dense", **params))
+        expected = evaluate_dataset(model, kseg.data.segmentation_dataset(pairs, 5, training=False), 5, forward=forward)
+        assert report["mean_iou"] == pytest.approx(expected["mean_iou"], abs=1e-6)
+    with pytest.raises(SystemExit):
+        main(["--run", tuned_run, "--crf", "dense", "--crf-params", "theta_zeta=1", "--out", str(tmp_path / "x")])
+    assert "--crf-params: 'theta_zeta' is not an argument of the dense CRF" in capsys.readouterr().err

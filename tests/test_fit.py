@@ -99,7 +99,8 @@ def test_recipes_carry_the_papers_numbers():
     assert seggan["model"]["architecture"] == "seggan" and seggan["model"]["backbone"] == "resnet101"
     assert seggan["data"]["crop"] == [319, 319] and seggan["data"]["batch_size"] == 11
     assert seggan["optimizer"] == {
-        "learning_rate": 2.5e-4, "power": 0.9, "end_learning_rate": 0.0, "hold_fraction": 0.0, "momentum": 0.9,
+        "name": "sgd", "learning_rate": 2.5e-4, "schedule": "poly", "warmup_steps": 0, "power": 0.9, "end_learning_rate": 0.0,
+        "hold_fraction": 0.0, "step_milestones": [0.5, 0.75], "step_gamma": 0.1, "momentum": 0.9,
         "nesterov": True, "weight_decay": 5e-4, "lr_multipliers": {"^aspp/": 10.0},
     }
     adv = seggan["adversarial"]
@@ -111,7 +112,7 @@ def test_recipes_carry_the_papers_numbers():
 
 
 def test_lambda_adv_shorthand_for_sweeps():
-    config = load_config(overrides=["lambda_adv=0.02"])
+    config = load_config(overrides=["model.architecture=seggan", "model.backbone=vgg16", "lambda_adv=0.02"])
     assert config["adversarial"]["lambda_adv"] == 0.02
     with pytest.raises(ConfigError, match="adversarial.d_loss must be one of"):
         load_config(overrides=["adversarial.d_loss=hinge"])

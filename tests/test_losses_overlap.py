@@ -223,3 +223,19 @@ def test_the_trainer_writes_the_computed_weights_into_the_config(data_root, caps
     weights = config["train"]["class_weights"]
     assert len(weights) == 5 and all(w > 0 for w in weights)  # what the task, config.yaml and a resume see
     assert f"train.class_weights: median_frequency over {SPLITS['train']} training masks" in capsys.readouterr().out
+
+
+def test_every_loss_is_shared_between_replicas_as_keras_shares_its_own():
+    # Under tf.distribute the strategy sums the replicas' gradients: a loss that returns its
+    # own scalar must return this replica's share, as Keras's per-element losses do.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, os.path.join(root, "tests", "replicated_losses_check.py")], cwd=root,
+                            capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    differences = json.loads(result.stdout.strip().splitlines()[-1])
+    assert differences == {name: pytest.approx(0.0, abs=1e-6) for name in differences} and len(differences) == 8

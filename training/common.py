@@ -1,6 +1,7 @@
 """Arguments shared by the commands that read a trained run (evaluate, tune_crf)."""
 
 import os
+import sys
 
 from kseg.constants import CRF_NAMES, INFERENCE_PRECISIONS, TTA_FUSIONS
 from kseg.training.config import ConfigError, load_config
@@ -21,8 +22,28 @@ def add_test_time_arguments(parser):
         "--shifted-steps", type=int, metavar="N",
         help="shifted multi-step testing (RelationNet §II-C): N^2 runs shifted by output_stride/N pixels, interleaved",
     )
-    parser.add_argument("--crf", choices=CRF_NAMES, help="refine with a CRF")
+    add_crf_arguments(parser, "refine with a CRF")
     add_precision_argument(parser)
+
+
+def add_crf_arguments(parser, help_text):
+    parser.add_argument("--crf", choices=CRF_NAMES, help=f"{help_text} (dense: the run's training.tune_crf result when it has one)")
+    parser.add_argument("--crf-params", metavar="NAME=VALUE,...", help="CRF parameters, over the tuned ones (e.g. bilateral_weight=4,theta_alpha=121)")
+
+
+def resolve_crf(parser, args, model_path):
+    """The CRF settings (`kseg.inference.crf_params.crf_settings`) of `--crf` / `--crf-params`
+    for `model_path`, printed as one line on stderr (stdout may carry JSON); errors go
+    through the parser."""
+    from kseg.inference.crf_params import crf_settings, describe
+
+    try:
+        settings = crf_settings(args.crf, model_path, args.crf_params)
+    except ValueError as error:
+        parser.error(str(error))
+    if settings is not None:
+        print(describe(settings), file=sys.stderr, flush=True)
+    return settings
 
 
 def add_precision_argument(parser):

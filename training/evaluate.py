@@ -20,7 +20,7 @@ from training.quiet import start_tensorflow
 
 start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back
 
-from training.common import add_run_arguments, add_test_time_arguments, resolve_run, test_time_options  # noqa: E402
+from training.common import add_run_arguments, add_test_time_arguments, resolve_crf, resolve_run, test_time_options  # noqa: E402
 
 
 def main(argv=None):
@@ -36,10 +36,15 @@ def main(argv=None):
         parser.error(f"--images must be >= 1. Received: {args.images}")
     options = test_time_options(parser, args)
     model_path, config = resolve_run(parser, args)
+    crf = resolve_crf(parser, args, model_path)
 
     from kseg.data import DataError
     from kseg.inference import TestTimeOptionError
+    from kseg.layers.crf import make_crf
     from kseg.training.evaluation import evaluate_split
+
+    if crf is not None:
+        options["crf"] = make_crf(crf["crf"], **crf["params"])
 
     out = args.out or os.path.join(args.run or ".", "eval")
     try:
@@ -50,6 +55,7 @@ def main(argv=None):
             **options,
             images=args.images,
             save_predictions=args.save_predictions,
+            details={"crf": crf} if crf else None,
         )
     except TestTimeOptionError as error:
         parser.error(str(error))

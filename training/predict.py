@@ -3,9 +3,11 @@
     python -m training.predict --model runs/builtin_pan --images photos/ --out predictions/
     python -m training.predict --model model.keras --images "data/*.jpg" --out out/ --scales 0.75,1.0,1.25 --flip
     python -m training.predict --model runs/pan/serving/pan/300 --images street.png --out out/   # a SavedModel
+    python -m training.predict --model runs/pan_cityscapes --images "leftImg8bit/test/*/*.png" --out test/ --label-ids cityscapes
 
 For each image: `<stem>.png`, a palette PNG of the labels at the image's own size, and
-`<stem>_overlay.png`. An unreadable image is reported by name and skipped. Exit status 0
+`<stem>_overlay.png` (and `<stem>_labelIds.png` with `--label-ids`: the ids a benchmark
+server scores, e.g. Cityscapes' labelIds). An unreadable image is reported by name and skipped. Exit status 0
 when at least one image was written, 1 when none could be, 2 for bad arguments.
 """
 
@@ -18,7 +20,7 @@ from training.quiet import start_tensorflow
 
 start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back
 
-from training.common import add_test_time_arguments, test_time_options  # noqa: E402
+from training.common import add_test_time_arguments, resolve_crf, test_time_options  # noqa: E402
 
 
 def _progress(done, total, path):
@@ -31,12 +33,21 @@ def main(argv=None):
     parser.add_argument("--model", required=True, help="a training run folder, a .keras file or a SavedModel folder")
     parser.add_argument("--images", required=True, help="a folder, a glob pattern (quoted) or one image file")
     parser.add_argument("--out", required=True, help="output folder")
+    from kseg.data.labels import LABEL_ID_TABLES
+
+    parser.add_argument("--label-ids", choices=sorted(LABEL_ID_TABLES),
+                        help="also write <stem>_labelIds.png with the benchmark's label ids (train ids mapped back)")
     add_test_time_arguments(parser)
     args = parser.parse_args(argv)
     options = test_time_options(parser, args)
+    crf = resolve_crf(parser, args, args.model)
 
     from kseg.inference.images import image_paths, load_segmenter, model_palette, predict_files
     from kseg.inference.predict import TestTimeOptionError
+    from kseg.layers.crf import make_crf
+
+    if crf is not None:
+        options["crf"] = make_crf(crf["crf"], **crf["params"])
 
     try:
         paths = image_paths(args.images)
@@ -44,7 +55,8 @@ def main(argv=None):
         palette = model_palette(args.model)
     except (FileNotFoundError, ValueError, TestTimeOptionError) as error:
         parser.error(str(error))
-    result = predict_files(segment, paths, args.out, palette=palette, progress=_progress)
+    label_ids = LABEL_ID_TABLES[args.label_ids]() if args.label_ids else None
+    result = predict_files(segment, paths, args.out, palette=palette, progress=_progress, label_ids=label_ids)
     for path, reason in result["failed"].items():
         print(f"{parser.prog}: skipped {path}: {reason}", file=sys.stderr)
     print(f"{len(result['written'])} of {len(paths)} images segmented -> {args.out}"

@@ -69,7 +69,8 @@ def main(argv=None):
     )
     out = args.out or os.path.join(args.run or ".", "crf_search.json")
     with open(out, "w") as f:
-        json.dump({"images": len(samples), "without_crf_mean_iou": baseline, "best": best, "results": results}, f, indent=2)
+        json.dump({"images": len(samples), "num_iterations": args.iterations, "without_crf_mean_iou": baseline, "best": best,
+                   "results": results}, f, indent=2)
     print(f"\nbest: {json.dumps(best)} -- all settings in {out}")
     return 0
 

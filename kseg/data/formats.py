@@ -112,6 +112,26 @@ def resolve_classes(data):
     return data
 
 
+def with_label_map(table, label_map):
+    """`table` ((256,) uint8 lookup of stored ids, or None: identity) with `label_map`'s
+    {stored value: training id} entries put over it; None when both are empty."""
+    if not label_map:
+        return table
+    import numpy as np
+
+    table = np.arange(256, dtype=np.uint8) if table is None else table.copy()
+    for stored, target in label_map.items():
+        table[int(stored)] = int(target)
+    return table
+
+
+def format_reader(data):
+    """(label table with `data.label_map` applied, read(split, annotation)) of the format
+    `data.format` names (`FORMATS`)."""
+    table, read = FORMATS[data["format"]](data)
+    return with_label_map(table, data.get("label_map")), read
+
+
 def dataset_splits(data):
     """`DatasetSplits` for a training config's `data` section (`format`, `root`,
     `num_classes`, `train_split`: a split or a list of them whose union is trained on,
@@ -122,7 +142,7 @@ def dataset_splits(data):
         data = resolve_classes(dict(data, class_names=data.get("class_names")))
     except ValueError as error:
         raise DataError(str(error)) from None
-    label_table, read = FORMATS[data["format"]](data)
+    label_table, read = format_reader(data)
     splits = data["train_split"] if isinstance(data["train_split"], list) else [data["train_split"]]
     if data["format"] == "records":  # one RecordsSplit of their shards, not a list of pairs
         train = read(data["train_split"], data["annotation"])

@@ -22,6 +22,19 @@ _CITYSCAPES_ID_TO_TRAIN_ID = {
 }
 
 
+def cityscapes_label_id_table():
+    """(256,) uint8 lookup table from train id back to labelId, what the Cityscapes benchmark
+    scores (`*_labelIds.png`); train ids without a class (255) become 0, "unlabeled"."""
+    table = np.zeros(256, np.uint8)
+    for label_id, train_id in _CITYSCAPES_ID_TO_TRAIN_ID.items():
+        table[train_id] = label_id
+    return table
+
+
+# `training.predict --label-ids NAME`: train ids -> the ids a benchmark's server scores
+LABEL_ID_TABLES = {"cityscapes": cityscapes_label_id_table}
+
+
 def cityscapes_train_id_table():
     """(256,) uint8 lookup table from labelId to train id (255 for ignored ids)."""
     table = np.full(256, IGNORE_LABEL, np.uint8)

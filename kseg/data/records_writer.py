@@ -122,7 +122,8 @@ def write_records(data, out, shard_bytes=SHARD_BYTES, skip_bad_examples=False, p
         records (nothing is written then).
     """
     from kseg import __version__
-    from kseg.data.formats import FORMATS, resolve_classes
+    from kseg.data.formats import format_reader, resolve_classes
+    from kseg.data.label_checks import refuse_foreground_ignored
     from kseg.serving.labels import data_labels
 
     done_file = f"{out.rstrip('/')}/{DATASET_FILE}"
@@ -134,10 +135,11 @@ def write_records(data, out, shard_bytes=SHARD_BYTES, skip_bad_examples=False, p
     data = resolve_classes(dict(data))
     tf.io.gfile.makedirs(out)
     _remove_unfinished(out)
-    label_table, read = FORMATS[data["format"]](data)
+    label_table, read = format_reader(data)
     summary = {"splits": {}, "skipped": {}}
     for split in records_splits(data):
         pairs = list(read(split, "gtFine" if split == data["val_split"] else data["annotation"]))
+        refuse_foreground_ignored(pairs, label_table, f"split {split!r}")
         if split != data["val_split"]:
             random.Random(SHUFFLE_SEED).shuffle(pairs)
         writer = _ShardWriter(out, split, shard_bytes)

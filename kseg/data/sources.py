@@ -22,7 +22,8 @@ def voc_pairs(root, split="train"):
     `root/JPEGImages/<id>.jpg`, masks `root/SegmentationClass/<id>.png` (palette PNGs read as
     indices). The SBD-augmented split (`split="train_aug"`, 10,582 ids in
     `ImageSets/Segmentation/train_aug.txt`) reads `root/SegmentationClassAug/<id>.png`
-    (grey-level indices) instead.
+    (grey-level indices) instead. A line may also be a pair of paths relative to `root`, as
+    DeepLab's `train_aug.txt` has them (`/JPEGImages/<id>.jpg /SegmentationClassAug/<id>.png`).
 
     Returns:
         list of (image_path, mask_path).
@@ -36,16 +37,19 @@ def voc_pairs(root, split="train"):
         raise DataError(f"VOC split {split!r}: no list file {list_file} (available: {available})")
     mask_dir = "SegmentationClassAug" if split.endswith("_aug") else "SegmentationClass"
     with open(list_file) as f:
-        ids = [line.split()[0] for line in f if line.strip()]
-    if not ids:
+        entries = [line.split() for line in f if line.strip()]
+    if not entries:
         raise DataError(f"{list_file} lists no images")
     pairs = []
-    for image_id in ids:
-        image = os.path.join(root, "JPEGImages", f"{image_id}.jpg")
-        mask = os.path.join(root, mask_dir, f"{image_id}.png")
+    for entry in entries:
+        if len(entry) >= 2:  # a pair of paths under root
+            image, mask = (os.path.join(root, part.lstrip("/")) for part in entry[:2])
+        else:
+            image = os.path.join(root, "JPEGImages", f"{entry[0]}.jpg")
+            mask = os.path.join(root, mask_dir, f"{entry[0]}.png")
         for path in (image, mask):
             if not os.path.isfile(path):
-                raise DataError(f"{list_file} names {image_id!r} but {path} does not exist")
+                raise DataError(f"{list_file} names {' '.join(entry[:2])!r} but {path} does not exist")
         pairs.append((image, mask))
     return pairs
 

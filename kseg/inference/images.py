@@ -119,10 +119,12 @@ def _write_png(path, array, palette=None):
     return path
 
 
-def predict_files(segment, paths, out_dir, palette=None, alpha=0.5, progress=None):
+def predict_files(segment, paths, out_dir, palette=None, alpha=0.5, progress=None, label_ids=None):
     """Segment every file of `paths` with `segment` (see `load_segmenter`), writing into
-    `out_dir` `<stem>.png` (a palette PNG of the labels at the image's own size) and
-    `<stem>_overlay.png`. An unreadable image is recorded and skipped; the others are written.
+    `out_dir` `<stem>.png` (a palette PNG of the labels at the image's own size),
+    `<stem>_overlay.png` and, with `label_ids` ((256,) uint8, train id -> a benchmark's id,
+    `kseg.data.labels.LABEL_ID_TABLES`), `<stem>_labelIds.png` (grey, one id a pixel). An
+    unreadable image is recorded and skipped; the others are written.
 
     Args:
         segment: callable images (1, H, W, 3) float -> labels (1, H, W) int.
@@ -151,6 +153,8 @@ def predict_files(segment, paths, out_dir, palette=None, alpha=0.5, progress=Non
                 _write_png(os.path.join(out_dir, f"{stem}.png"), labels, palette),
                 _write_png(os.path.join(out_dir, f"{stem}_overlay.png"), overlay(image, labels, alpha, palette)),
             ))
+            if label_ids is not None:
+                _write_png(os.path.join(out_dir, f"{stem}_labelIds.png"), np.asarray(label_ids, np.uint8)[labels])
         if progress:
             progress(done, len(paths), path)
     return {"written": written, "failed": failed}

@@ -9,7 +9,7 @@ import tensorflow as tf
 from kseg.constants import IGNORE_LABEL
 from kseg.layers.resize import subsample_labels
 from kseg.losses.combined import WeightedSumLoss, parse_loss_expression  # noqa: F401
-from kseg.losses.pixels import check_class_weights, labelled_pixels, log_probabilities
+from kseg.losses.pixels import check_class_weights, labelled_pixels, log_probabilities, per_replica
 from kseg.losses.focal import FocalLoss  # noqa: F401
 from kseg.losses.overlap import DiceLoss, LovaszSoftmaxLoss, TverskyLoss  # noqa: F401
 
@@ -60,9 +60,9 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.SparseCategoricalCrossent
         if self.label_smoothing:
             per_pixel = (1.0 - self.label_smoothing) * per_pixel - self.label_smoothing * tf.reduce_mean(log_probs, axis=-1)
         if self.class_weights is None:
-            return tf.math.divide_no_nan(tf.reduce_sum(per_pixel), tf.cast(tf.size(labels), tf.float32))
+            return per_replica(tf.math.divide_no_nan(tf.reduce_sum(per_pixel), tf.cast(tf.size(labels), tf.float32)))
         weights = tf.gather(tf.constant(self.class_weights, tf.float32), labels)
-        return tf.reduce_sum(weights * per_pixel) / tf.maximum(tf.reduce_sum(weights), 1e-12)
+        return per_replica(tf.reduce_sum(weights * per_pixel) / tf.maximum(tf.reduce_sum(weights), 1e-12))
 
     def get_config(self):
         config = super().get_config()
@@ -133,8 +133,8 @@ class OHEMCrossEntropy(keras.losses.Loss):
         kept = tf.cast(keep, tf.float32)
         if self.class_weights is not None:
             kept = kept * tf.gather(tf.constant(self.class_weights, tf.float32), labels)
-            return -tf.reduce_sum(true_log_prob * kept) / tf.maximum(tf.reduce_sum(kept), 1e-12)
-        return -tf.reduce_sum(true_log_prob * kept) / tf.maximum(tf.reduce_sum(kept), 1.0)
+            return per_replica(-tf.reduce_sum(true_log_prob * kept) / tf.maximum(tf.reduce_sum(kept), 1e-12))
+        return per_replica(-tf.reduce_sum(true_log_prob * kept) / tf.maximum(tf.reduce_sum(kept), 1.0))
 
     def get_config(self):
         return {
@@ -264,7 +264,7 @@ class SpatialCorrelationLoss(keras.losses.Loss):
         log_p = tf.math.log_sigmoid(logits)
         log_not_p = tf.math.log_sigmoid(-logits)
         terms = same * beta * log_p + (1.0 - same) * alpha * log_not_p
-        return -tf.reduce_sum(terms * valid) / total
+        return per_replica(-tf.reduce_sum(terms * valid) / total)
 
     def get_config(self):
         return {**super().get_config(), "ignore_label": self.ignore_label}

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from kseg.constants import IGNORE_LABEL
-from kseg.losses.pixels import check_class_weights, labelled_pixels, log_probabilities
+from kseg.losses.pixels import check_class_weights, labelled_pixels, log_probabilities, per_replica
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -38,7 +38,7 @@ class FocalLoss(keras.losses.Loss):
         per_pixel = -tf.pow(1.0 - tf.exp(log_p), self.gamma) * log_p
         if self.alpha is not None:
             per_pixel *= tf.gather(tf.constant(self.alpha, tf.float32), labels)
-        return tf.math.divide_no_nan(tf.reduce_sum(per_pixel), tf.cast(tf.size(labels), tf.float32))
+        return per_replica(tf.math.divide_no_nan(tf.reduce_sum(per_pixel), tf.cast(tf.size(labels), tf.float32)))
 
     def get_config(self):
         return {

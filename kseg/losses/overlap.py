@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from kseg.constants import IGNORE_LABEL
-from kseg.losses.pixels import labelled_pixels
+from kseg.losses.pixels import labelled_pixels, per_replica
 
 
 def _probabilities_and_targets(y_true, y_pred, ignore_label, from_logits):
@@ -44,7 +44,7 @@ class DiceLoss(keras.losses.Loss):
         p, t = _probabilities_and_targets(y_true, y_pred, self.ignore_label, self.from_logits)
         overlap = tf.reduce_sum(p * t, axis=0)
         total = tf.reduce_sum(p, axis=0) + tf.reduce_sum(t, axis=0)
-        return _mean_over_present(1.0 - tf.math.divide_no_nan(2.0 * overlap, total), t)
+        return per_replica(_mean_over_present(1.0 - tf.math.divide_no_nan(2.0 * overlap, total), t))
 
     def get_config(self):
         return {**super().get_config(), "ignore_label": self.ignore_label, "from_logits": self.from_logits}
@@ -81,7 +81,7 @@ class TverskyLoss(keras.losses.Loss):
         false_positives = tf.reduce_sum(p * (1.0 - t), axis=0)
         false_negatives = tf.reduce_sum((1.0 - p) * t, axis=0)
         index = tf.math.divide_no_nan(true_positives, true_positives + self.alpha * false_positives + self.beta * false_negatives)
-        return _mean_over_present(1.0 - index, t)
+        return per_replica(_mean_over_present(1.0 - index, t))
 
     def get_config(self):
         return {
@@ -123,7 +123,7 @@ class LovaszSoftmaxLoss(keras.losses.Loss):
         union = foreground + tf.cumsum(1.0 - targets, axis=1)
         jaccard = 1.0 - intersection / union  # union >= 1 from the first pixel on
         increments = tf.concat([jaccard[:, :1], jaccard[:, 1:] - jaccard[:, :-1]], axis=1)
-        return _mean_over_present(tf.reduce_sum(errors * increments, axis=1), t)
+        return per_replica(_mean_over_present(tf.reduce_sum(errors * increments, axis=1), t))
 
     def get_config(self):
         return {**super().get_config(), "ignore_label": self.ignore_label, "from_logits": self.from_logits}

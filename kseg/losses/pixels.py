@@ -27,3 +27,12 @@ def log_probabilities(scores, from_logits):
     if from_logits:
         return tf.nn.log_softmax(scores, axis=-1)
     return tf.math.log(tf.clip_by_value(scores, 1e-7, 1.0))
+
+
+def per_replica(value):
+    """A loss a kseg loss reduced itself over this replica's batch, shared as Keras shares the
+    losses it reduces under `tf.distribute`: divided by the number of replicas, whose
+    gradients the strategy sums (Keras divides only losses whose `call` returns per-element
+    values; one that returns a scalar would otherwise count once per replica)."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return value / replicas if replicas > 1 else value

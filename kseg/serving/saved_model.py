@@ -13,6 +13,7 @@ from kseg.serving.labels import SAVED_MODEL_LABELS
 from kseg.serving.graph import MAX_PIXELS, MAX_SIDE, Segmenter, make_crf, segment_encoded, segment_tensor, trackables
 
 _VERSION = re.compile(r"^[0-9]+$")
+EXPORT_METADATA = "export.json"  # assets.extra/export.json: how the graph was exported (its CRF parameters)
 
 
 class ExportError(Exception):
@@ -62,13 +63,13 @@ def export_saved_model(
     include_probabilities=True,
     overwrite=False,
     crf_params=None,
+    metadata=None,
     serving_root="/models",
     max_side=MAX_SIDE,
     max_pixels=MAX_PIXELS,
     labels=None,
 ):
-    """Export `model` for TF Serving as `<out>/<name>/<version>/` and register it in
-    `<out>/models.config`.
+    """Export `model` for TF Serving as `<out>/<name>/<version>/`, registered in `<out>/models.config`.
 
     The version folder is built in a hidden staging folder inside `<out>/<name>` (same
     filesystem; TF Serving ignores names that are not integers) and renamed into place, so a
@@ -93,17 +94,16 @@ def export_saved_model(
         out: the serving root folder (created if missing).
         name: the model name (TF Serving's `--model_name`, the REST path `/v1/models/<name>`).
         version: positive int, or `None` for one more than the highest existing version.
-        crf: `None`, "dense" or "conv": CRF refinement inside the graph.
+        crf: `None`, "dense" or "conv": CRF refinement inside the graph; `crf_params` its
+            constructor arguments.
         size: `None` (run at each image's size) or `(H, W)` to resize to before the model.
         include_probabilities: also return the per-class probabilities.
         overwrite: replace an existing version (otherwise an `ExportError`).
-        crf_params: constructor arguments of the CRF layer.
+        metadata: None or a JSON-able dict for `assets.extra/export.json` (e.g. the CRF's parameters).
         serving_root: the path at which the server sees `out` (written into models.config;
             "/models" for the tensorflow/serving Docker image).
-        max_side: int or None. Longest side the network sees (without `size`). Defaults
-            to 2048.
-        max_pixels: int or None. Largest image accepted by `serving_default`. Defaults to
-            50,000,000.
+        max_side: int or None. Longest side the network sees (without `size`). Defaults to 2048.
+        max_pixels: int or None. Largest image `serving_default` accepts. Defaults to 50,000,000.
 
     Returns:
         The path of the version folder.
@@ -126,9 +126,11 @@ def export_saved_model(
     )
     with atomic_path(final) as staging:
         archive.write_out(staging, verbose=False)
-        if labels is not None:
-            os.makedirs(os.path.join(staging, os.path.dirname(SAVED_MODEL_LABELS)), exist_ok=True)
-            write_json(os.path.join(staging, SAVED_MODEL_LABELS), labels)
+        extra = os.path.join(staging, os.path.dirname(SAVED_MODEL_LABELS))
+        for name, contents in ((os.path.basename(SAVED_MODEL_LABELS), labels), (EXPORT_METADATA, metadata)):
+            if contents is not None:
+                os.makedirs(extra, exist_ok=True)
+                write_json(os.path.join(extra, name), contents)
     write_models_config(out, name, serving_root)
     return final
 

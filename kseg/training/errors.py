@@ -6,9 +6,10 @@ import os
 from kseg.data.sources import DataError
 from kseg.training.checkpoint import IncompleteCheckpointError
 from kseg.training.guards import TrainingDiverged
+from kseg.training.init_from import InitFromError
 from kseg.training.run_lock import RunLockedError
 
-RUN_ERRORS = (DataError, TrainingDiverged, RunLockedError, IncompleteCheckpointError, FileNotFoundError)
+RUN_ERRORS = (DataError, TrainingDiverged, RunLockedError, IncompleteCheckpointError, FileNotFoundError, InitFromError)
 
 # errno -> (what TensorFlow's message says, what it means for the user)
 _STORAGE = {

@@ -26,8 +26,9 @@ def evaluate_dataset(model, dataset, num_classes, ignore_label=IGNORE_LABEL, for
     return metric.scores()
 
 
-def write_report(scores, class_names, out_dir, title="Evaluation"):
-    """Write `metrics.json` and `metrics.md` into `out_dir` (each atomically); returns their paths."""
+def write_report(scores, class_names, out_dir, title="Evaluation", details=None):
+    """Write `metrics.json` (with `details`, e.g. the CRF parameters used, when given) and
+    `metrics.md` into `out_dir` (each atomically); returns their paths."""
     os.makedirs(out_dir, exist_ok=True)
     per_class = {
         name: (None if np.isnan(iou) else float(iou)) for name, iou in zip(class_names, scores["per_class_iou"])
@@ -38,6 +39,7 @@ def write_report(scores, class_names, out_dir, title="Evaluation"):
         "mean_accuracy": scores["mean_accuracy"],
         "per_class_iou": per_class,
         "confusion_matrix": np.asarray(scores["confusion"]).astype(np.int64).tolist(),
+        **(details or {}),
     }
     json_path = write_json(os.path.join(out_dir, "metrics.json"), report)
     lines = [
@@ -98,7 +100,9 @@ def write_confusion_figure(scores, class_names, out_dir, title):
     return path
 
 
-def evaluate_split(model_path, config, out_dir, save_predictions=8, images=None, precision="float32", **predict_options):
+def evaluate_split(
+    model_path, config, out_dir, save_predictions=8, images=None, precision="float32", details=None, **predict_options
+):
     """Evaluate a saved model on the configured validation split (its first `images`
     images if given), computing in `precision` ("float32" or "bfloat16"), with the
     test-time options of `kseg.inference.predict`; write the
@@ -121,7 +125,7 @@ def evaluate_split(model_path, config, out_dir, save_predictions=8, images=None,
     forward = predictor(model, **predict_options)
     with kdata.named_data_errors():
         scores = evaluate_dataset(model, dataset, data["num_classes"], forward=forward, on_batch=pictures.add)
-    json_path, md_path = write_report(scores, splits.class_names, out_dir, title=config["name"])
+    json_path, md_path = write_report(scores, splits.class_names, out_dir, title=config["name"], details=details)
     confusion_png = write_confusion_figure(scores, splits.class_names, out_dir, config["name"])
     return {
         "mean_iou": scores["mean_iou"],

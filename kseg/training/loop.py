@@ -11,6 +11,7 @@ from kseg.data.records_pipeline import files_per_worker, records_training_datase
 from kseg.training.distribute import is_chief, shard_by_data, worker_count
 from kseg.training.guards import DivergenceGuard, GoodCheckpoints, all_finite, diverged_error
 from kseg.training.progress import RunProgress
+from kseg.training.validation import PeriodicValidation
 
 
 class _LearningRateLogger(keras.callbacks.Callback):
@@ -121,7 +122,8 @@ def _records_sharded_by_file(job, start_batch):
 
 def fit(job, verbose):
     """Train `job.model` from its optimizer's step to `job.steps` along `chunk_plan`, a
-    checkpoint at the end of every chunk; `verbose` (on the chief only) prints the run's
+    checkpoint at the end of every chunk (and a validation at every `train.eval_every`
+    steps when `job.best` is set); `verbose` (on the chief only) prints the run's
     progress (`RunProgress`). Raises `TrainingDiverged` at a non-finite loss
     or weight. Returns the last History (None when nothing was left to train)."""
     model, config = job.model, job.config
@@ -134,9 +136,13 @@ def fit(job, verbose):
     ]
     if verbose and is_chief(job.strategy):
         callbacks.append(RunProgress(job.steps))
+    every = config["train"]["checkpoint_every"]
+    if job.best is not None:  # validation during training: chunks also end at its steps
+        callbacks.append(PeriodicValidation(job, config["train"]["eval_every"], job.best))
+        every = math.gcd(every, config["train"]["eval_every"])
     iterations = model.optimizer.iterations
     history = None
-    plan = chunk_plan(int(iterations.numpy()), job.steps, config["train"]["checkpoint_every"])
+    plan = chunk_plan(int(iterations.numpy()), job.steps, every)
     _set_execution_length(model, config["train"]["steps_per_execution"], plan)
     for initial_epoch, epochs, steps_per_epoch in plan:
         if guard.step is not None:

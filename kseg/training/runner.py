@@ -12,19 +12,22 @@ import tensorflow as tf
 
 from kseg import data as kdata
 from kseg.atomic import copy_file, write_json, write_text
+from kseg.data.label_checks import refuse_foreground_ignored
 from kseg.training.artefacts import export_onnx_of_run, export_saved_model_of_run, release_memory, save_model_atomically
 from kseg.training.checkpoint import complete_checkpoint, restore_complete
 from kseg.training.config import ConfigError, config_text, expand_stages
 from kseg.training.distribute import is_chief, make_strategy, worker_dir
 from kseg.training.evaluation import (
-    PredictionPictures, dataset_palette, evaluate_dataset, write_confusion_figure, write_report,
+    PredictionPictures, dataset_palette, write_confusion_figure, write_report,
 )
+from kseg.training.init_from import initialise_from
 from kseg.training.init_weights import transfer_weights
 from kseg.training.loop import fit
 from kseg.training.optimization import training_steps
 from kseg.training.run_dir import has_checkpoint, reconcile_with_run, remove_litter
 from kseg.training.run_lock import run_lock
 from kseg.training.tasks import get_task, parameter_count
+from kseg.training.validation import BestModel, score_validation
 
 
 @dataclass
@@ -43,6 +46,7 @@ class TrainingJob:
     optimizers: dict = None
     manager: object = None
     initialised_from: dict = None
+    best: object = None  # a `BestModel` when the run validates during training (train.eval_every)
 
     def skipped_examples(self):
         """{split: {path: reason}} of the skipped files; prints one line per split."""
@@ -90,7 +94,8 @@ def train(config, run_dir, verbose=1, strategy=None):
         if config["export"]["onnx"] and is_chief(strategy):
             del job, history
             release_memory()
-            result["exports"]["onnx"] = export_onnx_of_run(result.get("generator", result["model"]), config, out_dir)
+            best = result.get("best", {}).get("model") if config["export"]["model"] == "best" else None
+            result["exports"]["onnx"] = export_onnx_of_run(best or result.get("generator", result["model"]), config, out_dir)
         write_json(os.path.join(out_dir, "result.json"), result)
     return result
 
@@ -108,12 +113,15 @@ def prepare(config, task, out_dir, strategy):
     keras.mixed_precision.set_dtype_policy(config["train"]["precision"])
     data = config["data"]
     splits = kdata.dataset_splits(data)
+    if not isinstance(splits.train_pairs, kdata.RecordsSplit):  # records were checked when written
+        refuse_foreground_ignored(splits.train_pairs, splits.label_table, "the training split")
     skip, fraction = data["skip_bad_examples"], data["max_bad_fraction"]
     job = TrainingJob(
         config, task, out_dir, strategy, splits,
         bad_train=kdata.BadExamples(len(splits.train_pairs), "training split", fraction) if skip else False,
         bad_val=kdata.BadExamples(len(splits.val_pairs), f"split {data['val_split']!r}", fraction) if skip else False,
         steps=training_steps(config, len(splits.train_pairs)),
+        best=BestModel(out_dir) if config["train"]["eval_every"] and is_chief(strategy) else None,
     )
     with strategy.scope():
         job.model = task.build_model()
@@ -127,6 +135,8 @@ def prepare(config, task, out_dir, strategy):
         print(f"Resuming from {job.manager.latest_checkpoint} (step {step})", flush=True)
     elif config["train"]["init_weights"]:
         job.initialised_from = _initialise_from(job.model, config["train"]["init_weights"])
+    elif config["train"]["init_from"]:
+        job.initialised_from = initialise_from(job.model, config["train"]["init_from"], config["data"]["num_classes"])
     return job
 
 
@@ -163,12 +173,18 @@ def finalize(job, history):
     if is_chief(job.strategy):
         eval_dir = os.path.join(out_dir, "eval")
         pictures = PredictionPictures(os.path.join(eval_dir, "predictions"), 8, dataset_palette(config["data"]), job.splits.class_names)
-        scores = _evaluate(job, segmenter, pictures)
+        scores = score_validation(job, segmenter, on_batch=pictures.add)
+        exported = segmenter
+        if job.best is not None:
+            job.best.offer(segmenter, scores["mean_iou"], step)
+            result["best"] = dict(job.best.result or {})
+            if config["export"]["model"] == "best" and job.best.result is not None:
+                exported = keras.saving.load_model(job.best.path, compile=False)
         json_path, md_path = write_report(scores, job.splits.class_names, eval_dir, title=config["name"])
         confusion_png = write_confusion_figure(scores, job.splits.class_names, eval_dir, config["name"])
         result.update(
             metrics={"json": json_path, "markdown": md_path, "confusion_matrix": confusion_png, "predictions": pictures.folder},
-            exports=export_saved_model_of_run(segmenter, config, out_dir, step),
+            exports=export_saved_model_of_run(exported, config, out_dir, step),
             val_mean_iou=scores["mean_iou"],
             val_pixel_accuracy=scores["pixel_accuracy"],
         )
@@ -179,22 +195,6 @@ def finalize(job, history):
         result["initialised_from"] = job.initialised_from
     write_text(os.path.join(out_dir, "config.yaml"), config_text(config))
     return result
-
-
-def _evaluate(job, segmenter, pictures):
-    """Scores of `segmenter` on the validation split with the task's test-time procedure;
-    `pictures` (a `PredictionPictures`) draws the first images."""
-    from kseg.inference import predictor
-
-    data = job.config["data"]
-    val_ds = kdata.segmentation_dataset(
-        job.splits.val_pairs, data["num_classes"], training=False, label_table=job.splits.label_table,
-        skip_bad_examples=job.bad_val,
-    )
-    options = job.task.test_time_options()
-    forward = predictor(segmenter, **options) if options else None
-    with kdata.named_data_errors():
-        return evaluate_dataset(segmenter, val_ds, data["num_classes"], forward=forward, on_batch=pictures.add)
 
 
 def _initialise_from(model, path):

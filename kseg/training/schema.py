@@ -162,6 +162,16 @@ def multipliers(key, value):
     return {str(pattern): number(0)(f"{key}.{pattern}", factor) for pattern, factor in value.items()}
 
 
+@_expects("a mapping {stored value 0-255: training id 0-255}")
+def label_map(key, value):
+    def byte(v):
+        return _is_number(v) and float(v).is_integer() and 0 <= v <= 255
+
+    if not isinstance(value, dict) or not all(byte(k) and byte(v) for k, v in value.items()):
+        _fail(key, "a mapping {stored value 0-255: training id 0-255}", value)
+    return {int(k): int(v) for k, v in value.items()}
+
+
 @_expects("a split name or a list of them")
 def split_names(key, value):
     names = value if isinstance(value, list) else [value]
@@ -276,6 +286,9 @@ class DataSection:
         None, class_names, "a list, or a text file with one name a line (voc, folder: your own classes; null: the format's)"
     )
     palette: list = entry(None, palette, "null (the format's colours), voc, cityscapes, or one [r, g, b] per class")
+    label_map: dict = entry(
+        {}, label_map, "stored mask values -> training ids, over the format's table (e.g. {255: 1} for 0/255 binary masks)"
+    )
     train_split: str = entry("train", split_names, "a split or a list of splits (their union)")
     val_split: str = entry("val", text, "the split evaluated at the end")
     val_limit: int = entry(None, optional(integer(low=1)), "evaluate only the validation split's first images (null: all)")
@@ -319,8 +332,14 @@ class OptimizerSection:
 class TrainSection:
     steps: int = entry(3300, optional(integer(low=1)), "optimizer steps, or null with epochs")
     epochs: float = entry(None, optional(_positive), "passes over the training split, converted to steps")
-    init_weights: str = entry(None, optional(text), "a .keras model to start from (layers matched by name)")
+    init_weights: str = entry(None, optional(text), "a .keras model of the same architecture to start from (layers matched by name, shapes must agree)")
+    init_from: str = entry(
+        None, optional(text), "fine-tune from a run folder, .keras file or checkpoint: every array whose path and shape match (other classes, other heads)"
+    )
     checkpoint_every: int = entry(300, integer(low=1), "steps between checkpoints")
+    eval_every: int = entry(
+        None, optional(integer(low=1)), "steps between validations (val mIoU, best/model.keras); null: only at the end"
+    )
     loss: str = entry("cross_entropy", loss_expression, "the segmentation loss: a name, or a weighted sum of them")
     class_weights: list = entry(
         None, class_weights,
@@ -369,6 +388,7 @@ class ExportSection:
     saved_model: bool = entry(True, boolean, "<run>/serving/<name>/<steps>/ for TF Serving (+ models.config)")
     onnx: bool = entry(True, boolean, "<run>/model.onnx, checked with ONNX Runtime")
     name: str = entry(None, optional(path_component), "the served model's name (null: the run's name)")
+    model: str = entry("last", choice(constants.EXPORT_MODELS), "export the last weights, or the best by val mIoU (needs train.eval_every)")
     crf: str = entry(None, choice((None,) + constants.CRF_NAMES), "null | dense | conv: a CRF inside the exported graphs")
     max_side: int = entry(constants.MAX_SIDE, optional(integer(low=1)), "SavedModel: longer image sides run downscaled to this")
     max_pixels: int = entry(constants.MAX_PIXELS, optional(integer(low=1)), "SavedModel: larger images are refused before decoding")
@@ -432,7 +452,7 @@ FREE_MAPPINGS = {
     f"{section}.{field.name}"
     for section, schema in SECTIONS.items()
     for field in dataclasses.fields(schema)
-    if field.metadata["check"] in (mapping, multipliers)
+    if field.metadata["check"] in (mapping, multipliers, label_map)
 }
 NAME = entry("builtin_pan", path_component, "the run's name: runs/<name>, the served model's default name")
 

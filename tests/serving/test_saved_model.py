@@ -274,6 +274,22 @@ def test_command_line(small_net, tmp_path, capsys):
     assert "expected H,W" in capsys.readouterr().err
 
 
+def test_command_line_exports_the_runs_tuned_crf_and_records_it(small_net, tmp_path, capsys):
+    from export.saved_model import main
+
+    small_net.save(str(tmp_path / "model.keras"))
+    best = {"bilateral_weight": 5.0, "theta_alpha": 30.0, "theta_beta": 3.0, "mean_iou": 0.4}
+    (tmp_path / "crf_search.json").write_text(json.dumps({"num_iterations": 3, "best": best}))
+    args = ["--model", str(tmp_path / "model.keras"), "--out", str(tmp_path / "out"), "--name", "m", "--crf", "dense",
+            "--crf-params", "theta_alpha=35"]
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out)  # stdout stays JSON; the CRF line is on stderr
+    with open(os.path.join(printed["saved_model"], "assets.extra", "export.json")) as f:
+        recorded = json.load(f)["crf"]
+    assert recorded["params"] == {"bilateral_weight": 5.0, "theta_alpha": 35.0, "theta_beta": 3.0, "num_iterations": 3}
+    assert recorded["source"] == f"--crf-params over {tmp_path / 'crf_search.json'}"
+
+
 def _modes(root):
     import stat
 

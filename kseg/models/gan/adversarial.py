@@ -181,7 +181,8 @@ class AdversarialSegmenter(keras.Model):
         real, fake, valid = label_maps(labels, probabilities, self.num_classes, self.ignore_label)
         fake_logits = self.discriminator([fake, images], training=False)
         weights = cell_weights(valid, fake_logits)
-        ce = self.segmentation_loss(labels, logits)
+        # a Keras loss returns this replica's share of the batch mean under tf.distribute
+        ce = self.segmentation_loss(labels, logits) * tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
         if self.adversarial_loss == "non_saturating":
             adv = confidence_map_loss(fake_logits, 1.0, weights)
         else:

@@ -1,0 +1,93 @@
+"""Fine-tuning from another run (`train.init_from`): every array of the source whose
+variable path and shape match one of the new model's is copied; the rest keep their
+initialisation (a classifier for another class list, the parts another architecture lacks).
+
+The source is a run folder (its `model.keras`; a run still in progress: its newest
+checkpoint, restored into the model its `config.yaml` builds), a `.keras` file, or one
+checkpoint of a run (`<run>/checkpoints/ckpt-N`).
+"""
+
+import collections
+import os
+
+import keras
+
+
+class InitFromError(ValueError):
+    """A `train.init_from` source that cannot be read or matches nothing."""
+
+
+def _from_checkpoint(run_dir, prefix):
+    from kseg.training.checkpoint import complete_checkpoint
+    from kseg.training.config import load_config
+    from kseg.training.tasks import get_task
+
+    config_path = os.path.join(run_dir, "config.yaml")
+    if not os.path.isfile(config_path):
+        raise InitFromError(f"train.init_from: {prefix} is a checkpoint without its run's config.yaml ({config_path})")
+    model = get_task(load_config(config_path, ["model.backbone_weights=null"])).build_model()
+    complete_checkpoint(model=model).restore(prefix).expect_partial()
+    return model
+
+
+def load_source(spec):
+    """The model `spec` (a run folder, a `.keras` file or a checkpoint prefix) names."""
+    import tensorflow as tf
+
+    if os.path.isdir(spec):
+        if os.path.isfile(os.path.join(spec, "model.keras")):
+            return keras.saving.load_model(os.path.join(spec, "model.keras"), compile=False)
+        latest = tf.train.latest_checkpoint(os.path.join(spec, "checkpoints"))
+        if latest is None:
+            raise InitFromError(f"train.init_from: {spec} holds neither a model.keras nor checkpoints/")
+        return _from_checkpoint(spec, latest)
+    if os.path.isfile(spec) and spec.endswith(".keras"):
+        return keras.saving.load_model(spec, compile=False)
+    if os.path.isfile(spec + ".index"):
+        return _from_checkpoint(os.path.dirname(os.path.dirname(os.path.abspath(spec))), spec)
+    raise InitFromError(f"train.init_from: {spec} is not a run folder, a .keras file or a checkpoint (<run>/checkpoints/ckpt-N)")
+
+
+def copy_matching(source, target):
+    """Assign every variable of `target` the source variable of the same path and shape
+    (paths repeated within a model are paired in order). Returns {"loaded": n, "total": n,
+    "new": {layer path: (source shapes, target shapes)}} for what kept its initialisation."""
+    by_path = collections.defaultdict(list)
+    for variable in source.variables:
+        by_path[variable.path].append(variable)
+    seen = collections.Counter()
+    loaded, new = 0, {}
+    for variable in target.variables:
+        candidates = by_path.get(variable.path, [])
+        match = candidates[seen[variable.path]] if seen[variable.path] < len(candidates) else None
+        seen[variable.path] += 1
+        if match is not None and tuple(match.shape) == tuple(variable.shape):
+            variable.assign(match.value)
+            loaded += 1
+            continue
+        layer = variable.path.rsplit("/", 1)[0]
+        before, after = new.get(layer, ([], []))
+        new[layer] = (before + ([tuple(match.shape)] if match is not None else []), after + [tuple(variable.shape)])
+    return {"loaded": loaded, "total": len(target.variables), "new": new}
+
+
+def _describe(layer, shapes, num_classes):
+    before, after = shapes
+    if not before:
+        return layer
+    source, target = before[0][-1], after[0][-1]
+    unit = "classes" if target == num_classes else "outputs"
+    return f"{layer} ({source} -> {target} {unit})"
+
+
+def initialise_from(model, spec, num_classes):
+    """Copy `spec`'s matching arrays into `model` and print one line saying what was loaded
+    and what is new; an `InitFromError` when nothing matches. Returns the report."""
+    report = copy_matching(load_source(spec), model)
+    if report["loaded"] == 0:
+        paths = [v.path for v in model.variables[:2]]
+        raise InitFromError(f"train.init_from: no array of {spec} matches this model's by path and shape (its paths look like {paths})")
+    new = [_describe(layer, shapes, num_classes) for layer, shapes in report["new"].items()]
+    listed = f"; new: {', '.join(new[:6])}{' ...' if len(new) > 6 else ''}" if new else ""
+    print(f"loaded {report['loaded']} of {report['total']} arrays from {spec}{listed}", flush=True)
+    return {"path": spec, "loaded": report["loaded"], "total": report["total"], "new": sorted(report["new"])}
