@@ -4,6 +4,7 @@ each task checks its options against its model's constructor."""
 import ast
 import os
 
+import keras
 import pytest
 
 import kseg
@@ -140,3 +141,39 @@ def test_lr_multipliers_that_fit_no_variable_are_a_config_error():
     with pytest.raises(ConfigError, match=r"optimizer.lr_multipliers: '\^fc8/' matches no trainable variable"):
         task.compile(model, task.build_optimizers(steps=10))
 
+
+
+def test_one_registry_names_the_architectures_and_builds_them():
+    from kseg.training.tasks import TASKS
+
+    assert sorted(kseg.models.ARCHITECTURES) == sorted(TASKS)
+    assert kseg.models.ARCHITECTURES["pan"] is kseg.models.PAN and kseg.models.ARCHITECTURES["ssgan"] is kseg.models.SSGAN
+    model = kseg.models.create("pan", num_classes=3, backbone="resnet50", decoder_filters=8, backbone_options=TINY_RESNET)
+    assert isinstance(model, kseg.models.PAN) and model.output_shape[-1] == 3
+    with pytest.raises(ValueError, match=r"Unknown architecture 'unet'. Expected one of \['deeplabv2', 'pan', 'relationnet', 'seggan', 'ssgan'\]"):
+        kseg.models.create("unet", num_classes=3)
+
+
+@pytest.fixture
+def toy_family():
+    """The toy family registered for one test, then taken out again (the registries are global)."""
+    from kseg.training.tasks import TASKS
+    from tests.toy_family import ToySegmenter, ToyTask
+
+    kseg.models.ARCHITECTURES.setdefault("toy", ToySegmenter)
+    TASKS.setdefault("toy", ToyTask)
+    yield
+    del kseg.models.ARCHITECTURES["toy"], TASKS["toy"]
+
+
+def test_a_family_registered_from_outside_trains_through_the_trainer(tmp_path, data_root, toy_family):
+    from kseg.training.runner import train
+
+    config = load_config(overrides=[
+        "model.architecture=toy", "model.backbone=none", "model.options={width: 4}", "train.steps=4",
+        "train.checkpoint_every=2", "train.precision=float32", "data.crop=[48,48]", "data.batch_size=2",
+        "data.val_limit=4", "export.onnx=false", "export.saved_model=false", f"data.root={data_root}",
+    ])
+    result = train(config, str(tmp_path / "run"), verbose=0)
+    assert result["steps"] == 4 and 0.0 <= result["val_mean_iou"] <= 1.0
+    assert keras.saving.load_model(result["model"]).get_layer("features").filters == 4

@@ -9,8 +9,10 @@ from kseg.layers.resize import ResizeByScale, ResizeLike
 from kseg.models.common import (
     SegmentationModel, check_input_shape, check_model_kwargs, check_num_classes, output_head, rebuilt_with,
 )
+from kseg.models.registry import register_architecture
 
 
+@register_architecture("deeplabv2")
 @keras.saving.register_keras_serializable(package="kseg")
 class DeepLabV2(SegmentationModel):
     """DeepLab v2 (Chen et al., TPAMI 2017): dilated backbone + ASPP, logits upsampled bilinearly.

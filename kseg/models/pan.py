@@ -6,8 +6,10 @@ from kseg.backbones import resolve_backbone
 from kseg.layers.pan import FeaturePyramidAttention, GlobalAttentionUpsample
 from kseg.layers.resize import ResizeLike
 from kseg.models.common import SegmentationModel, check_input_shape, check_model_kwargs, check_num_classes, output_head
+from kseg.models.registry import register_architecture
 
 
+@register_architecture("pan")
 @keras.saving.register_keras_serializable(package="kseg")
 class PAN(SegmentationModel):
     """PAN: dilated ResNet, Feature Pyramid Attention, then Global Attention Upsample steps.

@@ -11,8 +11,10 @@ from kseg.layers.resize import ResizeLike
 from kseg.models.common import (
     SegmentationModel, check_input_shape, check_model_kwargs, check_num_classes, output_head, rebuilt_with,
 )
+from kseg.models.registry import register_architecture
 
 
+@register_architecture("relationnet")
 @keras.saving.register_keras_serializable(package="kseg")
 class RelationNet(SegmentationModel):
     """RelationNet (Fig. 2): Wide ResNet-38 (deformable blocks 6-7, output stride 8) ->

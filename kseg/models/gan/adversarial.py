@@ -16,6 +16,7 @@ from kseg.models.common import check_num_classes
 from kseg.models.deeplab import DeepLabV2
 from kseg.models.gan.discriminators import SegGANDiscriminator, SSGANDiscriminator
 from kseg.models.gan.generators import SSGANGenerator
+from kseg.models.registry import register_architecture
 
 from kseg.constants import ADVERSARIAL_LOSSES, DISCRIMINATOR_LOSSES
 from kseg.constructor_config import without_weight_sources
@@ -261,6 +262,7 @@ class AdversarialSegmenter(keras.Model):
         return cls(**config)
 
 
+@register_architecture("seggan")
 @keras.saving.register_keras_serializable(package="kseg")
 class SegGAN(AdversarialSegmenter):
     """Seg-GAN (Zhao et al.): S = DeepLab-v2 ResNet-101 with ASPP and no CRF (§3.1),
@@ -322,6 +324,7 @@ class SegGAN(AdversarialSegmenter):
         super().__init__(generator, discriminator, num_classes, **kwargs)
 
 
+@register_architecture("ssgan")
 @keras.saving.register_keras_serializable(package="kseg")
 class SSGAN(AdversarialSegmenter):
     """SS-GAN (Liu): generator VGG16-G or ResNet50-G (Table 1, `SSGANGenerator`), the

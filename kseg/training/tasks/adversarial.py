@@ -14,7 +14,6 @@ class AdversarialTask(Task):
     `train.class_weights` and the OHEM settings, as for the other families). S alone is evaluated, exported and saved as
     `generator.keras`."""
 
-    MODELS = {"seggan": kseg.models.SegGAN, "ssgan": kseg.models.SSGAN}
     SECTIONS = ("adversarial",)
     ARGUMENTS_FROM_CONFIG = {
         **Task.ARGUMENTS_FROM_CONFIG,

@@ -43,12 +43,12 @@ class Task:
     test-time procedure. A subclass overrides what its papers need and registers the
     architecture names it trains with `@register_task(...)`.
 
-    `MODELS` maps each architecture to its constructor. `ARGUMENTS_FROM_CONFIG` maps the
+    The model of an architecture is `kseg.models.ARCHITECTURES[name]` (registered where the
+    model is defined). `ARGUMENTS_FROM_CONFIG` maps the
     constructor arguments that other config keys set to those keys; `model.options` may
     give any other constructor argument.
     """
 
-    MODELS = {}
     ARGUMENTS_FROM_CONFIG = {
         "num_classes": "data.num_classes",
         "backbone": "model.backbone",
@@ -64,7 +64,7 @@ class Task:
 
     @property
     def model_class(self):
-        return self.MODELS[self.architecture]
+        return kseg.models.ARCHITECTURES[self.architecture]
 
     # --- configuration -------------------------------------------------------------
 
@@ -93,7 +93,7 @@ class Task:
         names, backbone = self.model_class.BACKBONES, self.config["model"]["backbone"]
         if backbone not in names:
             expected = repr(names[0]) if len(names) == 1 else f"one of {list(names)}"
-            others = [name for name, task in TASKS.items() if backbone in task.MODELS[name].BACKBONES]
+            others = [name for name in TASKS if backbone in kseg.models.ARCHITECTURES[name].BACKBONES]
             hint = f"; set model.architecture={' or '.join(others)} to use it" if others else ""
             raise ConfigError(
                 f"model.backbone must be {expected} for model.architecture={self.architecture}. "

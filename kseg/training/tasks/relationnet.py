@@ -14,7 +14,6 @@ class RelationNetTask(Task):
     coarse stage, §III-C2). `relation.shifted_steps` evaluates the run with shifted
     multi-step testing (§II-C)."""
 
-    MODELS = {"relationnet": kseg.models.RelationNet}
     SECTIONS = ("relation",)
     ARGUMENTS_FROM_CONFIG = {
         "num_classes": "data.num_classes",

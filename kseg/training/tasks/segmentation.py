@@ -9,7 +9,6 @@ class SegmentationTask(Task):
     """A single segmentation network trained with the masked cross-entropy (or OHEM) by SGD
     with the poly schedule: everything the base `Task` does."""
 
-    MODELS = {"pan": kseg.models.PAN}
 
 
 @register_task("deeplabv2")
@@ -21,7 +20,6 @@ class DeepLabTask(Task):
     upsampling the logits. The model trains with its `training_outputs`; evaluation and
     export use the fused output (`inference_model`)."""
 
-    MODELS = {"deeplabv2": kseg.models.DeepLabV2}
     ARGUMENTS_FROM_CONFIG = {**Task.ARGUMENTS_FROM_CONFIG, "training_outputs": "train.loss_resolution"}
     LOSS_RESOLUTIONS = kseg.constants.LOSS_RESOLUTIONS
 
