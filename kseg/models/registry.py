@@ -1,19 +1,9 @@
 """The architectures by name (`model.architecture`), each registered where it is defined."""
 
+from kseg.registry import registrar
+
 ARCHITECTURES = {}  # name -> model class
-
-
-def register_architecture(*names):
-    """Class decorator: `cls` is the model of the architectures `names`."""
-
-    def register(cls):
-        for name in names:
-            if name in ARCHITECTURES:
-                raise ValueError(f"architecture {name!r} is already registered by {ARCHITECTURES[name].__name__}")
-            ARCHITECTURES[name] = cls
-        return cls
-
-    return register
+register_architecture = registrar(ARCHITECTURES, "architecture")  # @register_architecture("pan") on the class
 
 
 def create(name, **options):

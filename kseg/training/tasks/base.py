@@ -5,6 +5,7 @@ import inspect
 import keras
 
 import kseg
+from kseg.registry import registrar
 from kseg.training.batch_norm import apply_batch_norm_policy
 from kseg.training.optimization import build_optimizer
 from kseg.training.optimizers import MultiplierError
@@ -13,17 +14,7 @@ from kseg.training.schema import ConfigError
 TASKS = {}  # architecture name -> Task subclass
 
 
-def register_task(*architectures):
-    """Class decorator: `cls` trains the models named `architectures` (`model.architecture`)."""
-
-    def register(cls):
-        for name in architectures:
-            if name in TASKS:
-                raise ValueError(f"architecture {name!r} is already registered by {TASKS[name].__name__}")
-            TASKS[name] = cls
-        return cls
-
-    return register
+register_task = registrar(TASKS, "architecture")  # @register_task("pan"): the class trains that architecture
 
 
 def get_task(config):
