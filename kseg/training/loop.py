@@ -20,11 +20,14 @@ class _LearningRateLogger(keras.callbacks.Callback):
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
-def chunk_plan(done, steps, every):
+def chunk_plan(done, steps, every, also_every=None):
     """The `model.fit` calls that take a run from step `done` to `steps` in Keras "epochs"
     ending at multiples of `every` (each ends in a checkpoint) or at `steps`:
     [(initial_epoch, epochs, steps_per_epoch)]. A run resumed after `every` changed first
-    trains up to the next multiple, so no step is trained twice or skipped."""
+    trains up to the next multiple, so no step is trained twice or skipped. With
+    `also_every` (validation steps) chunks end at the multiples of either, one a call."""
+    if also_every is not None:
+        return _union_plan(done, steps, (every, also_every))
     plan = []
     while done < steps:
         epoch = done // every
@@ -39,6 +42,16 @@ def chunk_plan(done, steps, every):
             length = steps - done
             plan.append((epoch, epoch + 1, length))
         done += length
+    return plan
+
+
+def _union_plan(done, steps, periods):
+    plan = []
+    while done < steps:
+        end = min(steps, min((done // period + 1) * period for period in periods))
+        index = sum(done // period for period in periods)  # grows by >= 1 a chunk, the same on resume
+        plan.append((index, index + 1, end - done))
+        done = end
     return plan
 
 
@@ -136,13 +149,13 @@ def fit(job, verbose):
     ]
     if verbose and is_chief(job.strategy):
         callbacks.append(RunProgress(job.steps))
-    every = config["train"]["checkpoint_every"]
+    validation_every = None
     if job.best is not None:  # validation during training: chunks also end at its steps
-        callbacks.append(PeriodicValidation(job, config["train"]["eval_every"], job.best))
-        every = math.gcd(every, config["train"]["eval_every"])
+        validation_every = config["train"]["eval_every"]
+        callbacks.append(PeriodicValidation(job, validation_every, job.best))
     iterations = model.optimizer.iterations
     history = None
-    plan = chunk_plan(int(iterations.numpy()), job.steps, every)
+    plan = chunk_plan(int(iterations.numpy()), job.steps, config["train"]["checkpoint_every"], validation_every)
     _set_execution_length(model, config["train"]["steps_per_execution"], plan)
     for initial_epoch, epochs, steps_per_epoch in plan:
         if guard.step is not None:
