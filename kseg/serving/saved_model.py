@@ -127,10 +127,10 @@ def export_saved_model(
     with atomic_path(final) as staging:
         archive.write_out(staging, verbose=False)
         extra = os.path.join(staging, os.path.dirname(SAVED_MODEL_LABELS))
-        for name, contents in ((os.path.basename(SAVED_MODEL_LABELS), labels), (EXPORT_METADATA, metadata)):
+        for filename, contents in ((os.path.basename(SAVED_MODEL_LABELS), labels), (EXPORT_METADATA, metadata)):
             if contents is not None:
                 os.makedirs(extra, exist_ok=True)
-                write_json(os.path.join(extra, name), contents)
+                write_json(os.path.join(extra, filename), contents)
     write_models_config(out, name, serving_root)
     return final
 
