@@ -34,13 +34,13 @@ from forward import ConvPeak, count_flops  # noqa: E402
 import kseg  # noqa: E402
 from kseg.losses import MaskedSparseCategoricalCrossentropy  # noqa: E402
 from kseg.training.optimizers import CoupledWeightDecaySGD  # noqa: E402
-from kseg.training.schema import BUILTIN_PRESET_BACKBONE, BUILTIN_PRESET_DECODER_FILTERS  # noqa: E402
+from kseg.training import preset  # noqa: E402
 
 MODELS = {
     "pan_r101": lambda: kseg.models.PAN(num_classes=21, backbone="resnet101"),
     "deeplabv2_r101": lambda: kseg.models.DeepLabV2(num_classes=21, backbone="resnet101", aspp="L"),
     "builtin_preset": lambda: kseg.models.PAN(
-        num_classes=5, backbone="resnet50", decoder_filters=BUILTIN_PRESET_DECODER_FILTERS, backbone_options=BUILTIN_PRESET_BACKBONE
+        num_classes=5, backbone="resnet50", decoder_filters=preset.DECODER_FILTERS, backbone_options=preset.BACKBONE_OPTIONS
     ),
 }
 # model -> (batch, side) full and quick

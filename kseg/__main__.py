@@ -14,6 +14,8 @@ import time
 import numpy as np
 from PIL import Image
 
+from kseg.training import preset
+
 
 def _default_image():
     try:
@@ -29,7 +31,9 @@ def _default_image():
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m kseg", description=__doc__.split("\n\n")[0])
     parser.add_argument("--image", help="RGB image to segment (default: matplotlib's grace_hopper.jpg)")
-    parser.add_argument("--model", choices=("pan", "deeplabv2"), default="pan")
+    parser.add_argument(
+        "--model", default=preset.ARCHITECTURE, help=f"a registered segmentation network (default: {preset.ARCHITECTURE})",
+    )
     parser.add_argument("--num-classes", type=int, default=21)
     parser.add_argument("--out", default="kseg-demo", help="output folder (default: ./kseg-demo)")
     args = parser.parse_args(argv)
@@ -44,7 +48,10 @@ def main(argv=None):
     except OSError as error:
         raise SystemExit(f"--image: cannot read {path} as an image: {error}") from error
 
-    build = {"pan": kseg.models.PAN, "deeplabv2": kseg.models.DeepLabV2}[args.model]
+    networks = [name for name, cls in kseg.models.ARCHITECTURES.items() if issubclass(cls, kseg.models.SegmentationModel)]
+    if args.model not in networks:
+        parser.error(f"argument --model: invalid choice: {args.model!r} (choose from {', '.join(networks)})")
+    build = kseg.models.ARCHITECTURES[args.model]
     start = time.perf_counter()
     model = build(num_classes=args.num_classes)
     built = time.perf_counter() - start

@@ -48,3 +48,29 @@ def test_configuration_reference_matches_the_schema():
     from kseg.training.schema import reference
 
     assert reference() in _read("docs", "configuration.md")
+
+
+def _layout_listing():
+    """The files docs/layout.md's tree names: each line `<indent><name>  <what>`, two spaces of
+    indent per folder level."""
+    block = _read("docs", "layout.md").split("```")[1]
+    listed, folders = set(), []
+    for line in block.strip("\n").splitlines():
+        depth = (len(line) - len(line.lstrip(" "))) // 2
+        name = line.split()[0]
+        folders = folders[:depth]
+        if name.endswith("/"):
+            folders.append(name.rstrip("/"))
+        else:
+            listed.add("/".join(folders + [name]))
+    return listed
+
+
+def test_layout_lists_every_source_file_and_no_other():
+    present = set()
+    for top in ("kseg", "training", "export"):
+        for folder, subfolders, files in os.walk(os.path.join(ROOT, top)):
+            subfolders[:] = [name for name in subfolders if name != "__pycache__"]
+            present.update(os.path.relpath(os.path.join(folder, name), ROOT) for name in files if name.endswith(".py"))
+    listed = _layout_listing()
+    assert (sorted(present - listed), sorted(listed - present)) == ([], [])

@@ -102,7 +102,7 @@ def main(argv=None):
         return fail(parser.prog, message, RUN_FAILED)
     print(json.dumps(result, indent=2))
     if "val_mean_iou" in result:  # the chief evaluates; other workers only train
-        model = result.get("generator", result["model"])  # a GAN: its segmentation network
+        model = result.get("segmenter", result["model"])  # the network evaluated (a GAN's generator)
         print(f"\nval mIoU {100 * result['val_mean_iou']:.2f}% -- model: {model}, report: {result['metrics']['markdown']}")
     return 0
 

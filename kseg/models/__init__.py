@@ -1,15 +1,27 @@
-"""Segmentation models: functional keras.Models taking RGB in [0, 255], returning logits at input size."""
+"""Segmentation models: functional keras.Models taking RGB in [0, 255], returning logits at input size.
 
-from kseg.models.deeplab import DeepLabV2  # noqa: F401
-from kseg.models.common import SegmentationModel, inference_model  # noqa: F401
-from kseg.models.pan import PAN  # noqa: F401
-from kseg.models.relationnet import RelationNet  # noqa: F401
-from kseg.models.registry import ARCHITECTURES, create, register_architecture  # noqa: F401
-from kseg.models.gan import (  # noqa: F401
-    SSGAN,
-    AdversarialSegmenter,
-    SegGAN,
-    SegGANDiscriminator,
-    SSGANDiscriminator,
-    SSGANGenerator,
-)
+One folder per model family (`pan/`, `deeplab/`, `gan/`, `relationnet/`), each holding its
+model classes, its training task and its config section; `registry.py` lists the families and
+maps architecture names to model classes. Each is imported on first use; `ARCHITECTURES`
+loads every family first.
+"""
+
+from kseg.lazy import lazy_attributes
+
+_PUBLIC = {
+    "SegmentationModel": ".common", "inference_model": ".common",
+    "FAMILIES": ".registry", "architectures": ".registry", "create": ".registry", "register_architecture": ".registry",
+    "PAN": ".pan",
+    "DeepLabV2": ".deeplab",
+    "SegGAN": ".gan", "SSGAN": ".gan", "AdversarialSegmenter": ".gan", "SegGANDiscriminator": ".gan",
+    "SSGANDiscriminator": ".gan", "SSGANGenerator": ".gan",
+    "RelationNet": ".relationnet",
+}
+__all__ = ["ARCHITECTURES", *_PUBLIC]
+_getattr, __dir__ = lazy_attributes(__name__, {**_PUBLIC, "ARCHITECTURES": ".registry"})
+
+
+def __getattr__(name):
+    if name == "ARCHITECTURES":  # complete only once every family has registered
+        return _getattr("architectures")()
+    return _getattr(name)

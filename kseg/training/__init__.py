@@ -1,8 +1,12 @@
 """The machinery behind `python -m training.fit`: the config schema (`schema`, `config`),
-one task per model family (`tasks`), the trainer (`runner`, `loop`), and the optimizer
-pieces: the poly schedule and a linear warmup, SGD with the papers' coupled weight decay
-and AdamW (importing `kseg` registers them, so a run's `model.keras` loads with its
-optimizer)."""
+the trainer (`runner`, `loop`; each family's task lives in `kseg/models/<family>/task.py`),
+and the optimizer pieces: the poly schedule and a linear warmup, SGD with the papers' coupled
+weight decay and AdamW (registered with Keras when Keras loads, `kseg._keras_registrations`).
+Imported on first use: `import kseg.training.config` loads no TensorFlow."""
 
-from kseg.training.optimizers import CoupledWeightDecaySGD, MultipliedAdamW  # noqa: F401
-from kseg.training.schedules import LinearWarmup, PolyDecay  # noqa: F401
+from kseg.lazy import lazy_attributes
+
+__all__ = ["CoupledWeightDecaySGD", "LinearWarmup", "MultipliedAdamW", "PolyDecay"]
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    "CoupledWeightDecaySGD": ".optimizers", "MultipliedAdamW": ".optimizers", "LinearWarmup": ".schedules", "PolyDecay": ".schedules",
+})

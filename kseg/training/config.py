@@ -13,6 +13,7 @@ import re
 import yaml
 
 from kseg.atomic import write_text
+from kseg.models.registry import family_shorthands
 from kseg.training.schema import (  # noqa: F401  (ConfigError re-exported)
     DEFAULTS, FREE_MAPPINGS, ConfigError, check_dependent_keys, check_types,
 )
@@ -64,7 +65,7 @@ def _merge(base, update, path=""):
 
 
 # Short names accepted by --set for keys swept often.
-ALIASES = {"lambda_adv": "adversarial.lambda_adv", "scl_weight": "relation.scl_weight"}
+ALIASES = family_shorthands()  # --set lambda_adv=0.1 for adversarial.lambda_adv, ...
 
 
 def _parse_override(assignment):

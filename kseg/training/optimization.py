@@ -56,10 +56,3 @@ def build_optimizer(config, steps):
         learning_rate=build_schedule(config, steps), momentum=opt["momentum"], nesterov=opt["nesterov"],
         l2=opt["weight_decay"], lr_multipliers=opt["lr_multipliers"],
     )
-
-
-def build_discriminator_adam(config, steps):
-    """Adam for a discriminator (Seg-GAN §4.2), with the segmentation network's schedule shape."""
-    adv = config["adversarial"]
-    schedule = build_schedule(config, steps, initial_learning_rate=adv["d_learning_rate"])
-    return keras.optimizers.Adam(learning_rate=schedule, beta_1=adv["d_beta_1"], beta_2=adv["d_beta_2"])

@@ -95,7 +95,7 @@ def train(config, run_dir, verbose=1, strategy=None):
             del job, history
             release_memory()
             best = result.get("best", {}).get("model") if config["export"]["model"] == "best" else None
-            result["exports"]["onnx"] = export_onnx_of_run(best or result.get("generator", result["model"]), config, out_dir)
+            result["exports"]["onnx"] = export_onnx_of_run(best or result["segmenter"], config, out_dir)
         write_json(os.path.join(out_dir, "result.json"), result)
     return result
 
@@ -169,6 +169,7 @@ def finalize(job, history):
     }
     for key, (filename, part) in job.task.saved_parts(model).items():
         result[key] = save_model_atomically(part, os.path.join(out_dir, filename))
+    result["segmenter"] = result[job.task.SEGMENTER_PART]
     segmenter = job.task.inference_model(model)
     if is_chief(job.strategy):
         eval_dir = os.path.join(out_dir, "eval")
@@ -262,6 +263,8 @@ def run(config, run_dir, verbose=1):
         write_text(os.path.join(out_dir, "config.yaml"), config_text(config))
         final_model = copy_file(previous_model, os.path.join(out_dir, "model.keras"))
         summary = {**results[-1], "run_dir": out_dir, "config": os.path.join(out_dir, "config.yaml"), "model": final_model}
+        if results[-1].get("segmenter", results[-1]["model"]) == results[-1]["model"]:
+            summary["segmenter"] = final_model
         summary["stages"] = results
         write_json(os.path.join(out_dir, "result.json"), summary)
     return summary

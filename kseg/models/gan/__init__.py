@@ -1,5 +1,11 @@
-"""Seg-GAN and SS-GAN: discriminators, SS-GAN's generators and the adversarial trainer models."""
+"""Seg-GAN and SS-GAN: the adversarial models (`adversarial.py`), their discriminators and
+SS-GAN's generators, the training task (`task.py`) and the `adversarial` config section
+(`config.py`). Each imported on first use."""
 
-from kseg.models.gan.adversarial import SSGAN, AdversarialSegmenter, SegGAN  # noqa: F401
-from kseg.models.gan.discriminators import SegGANDiscriminator, SSGANDiscriminator  # noqa: F401
-from kseg.models.gan.generators import SSGANGenerator  # noqa: F401
+from kseg.lazy import lazy_attributes
+
+__all__ = ["SSGAN", "AdversarialSegmenter", "SegGAN", "SegGANDiscriminator", "SSGANDiscriminator", "SSGANGenerator"]
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    "SSGAN": ".adversarial", "AdversarialSegmenter": ".adversarial", "SegGAN": ".adversarial",
+    "SegGANDiscriminator": ".discriminators", "SSGANDiscriminator": ".discriminators", "SSGANGenerator": ".generators",
+})

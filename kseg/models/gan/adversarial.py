@@ -13,12 +13,12 @@ import tensorflow as tf
 from kseg.losses import IGNORE_LABEL, MaskedSparseCategoricalCrossentropy, confidence_map_loss
 from kseg.metrics import ConfusionMatrixMetric
 from kseg.models.common import check_num_classes
-from kseg.models.deeplab import DeepLabV2
+from kseg.models.deeplab.model import DeepLabV2
 from kseg.models.gan.discriminators import SegGANDiscriminator, SSGANDiscriminator
 from kseg.models.gan.generators import SSGANGenerator
 from kseg.models.registry import register_architecture
 
-from kseg.constants import ADVERSARIAL_LOSSES, DISCRIMINATOR_LOSSES
+from kseg.models.gan.config import ADVERSARIAL_LOSSES, DISCRIMINATOR_LOSSES
 from kseg.constructor_config import without_weight_sources
 
 

@@ -48,6 +48,7 @@ class Task:
     }
     LOSS_RESOLUTIONS = ("input",)  # the `train.loss_resolution` values the task trains with
     SECTIONS = ()  # the config sections of its own this family reads (e.g. "adversarial")
+    SEGMENTER_PART = "model"  # the run's file (a result key) holding the network evaluated and deployed
 
     def __init__(self, config):
         self.config = config

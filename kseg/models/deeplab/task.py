@@ -1,14 +1,7 @@
-"""PAN and DeepLab v2: one network, one per-pixel loss (Li et al. §4; Chen et al. §3.2, §4.1)."""
+"""DeepLab v2's training (Chen et al. §3.2, §4.1): one network, a loss per multi-scale output."""
 
 import kseg
 from kseg.training.tasks.base import Task, register_task
-
-
-@register_task("pan")
-class SegmentationTask(Task):
-    """A single segmentation network trained with the masked cross-entropy (or OHEM) by SGD
-    with the poly schedule: everything the base `Task` does."""
-
 
 
 @register_task("deeplabv2")

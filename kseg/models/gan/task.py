@@ -1,8 +1,9 @@
 """Seg-GAN and SS-GAN: a segmentation network trained against a discriminator, by the
 model's own `train_step` with two optimizers (Seg-GAN §4.2, SS-GAN §3)."""
 
-import kseg
-from kseg.training.optimization import build_discriminator_adam
+import keras
+
+from kseg.training.optimization import build_schedule
 from kseg.training.tasks.base import Task, register_task
 
 
@@ -15,6 +16,7 @@ class AdversarialTask(Task):
     `generator.keras`."""
 
     SECTIONS = ("adversarial",)
+    SEGMENTER_PART = "generator"
     ARGUMENTS_FROM_CONFIG = {
         **Task.ARGUMENTS_FROM_CONFIG,
         "generator": "model.backbone",
@@ -31,7 +33,13 @@ class AdversarialTask(Task):
         return {**arguments, **{key: adversarial[key] for key in ("lambda_adv", "adversarial_loss", "d_loss")}}
 
     def build_optimizers(self, steps):
-        return {**super().build_optimizers(steps), "d_optimizer": build_discriminator_adam(self.config, steps)}
+        return {**super().build_optimizers(steps), "d_optimizer": self.discriminator_adam(steps)}
+
+    def discriminator_adam(self, steps):
+        """Adam for the discriminator (Seg-GAN §4.2), with the segmentation network's schedule shape."""
+        adversarial = self.config["adversarial"]
+        schedule = build_schedule(self.config, steps, initial_learning_rate=adversarial["d_learning_rate"])
+        return keras.optimizers.Adam(learning_rate=schedule, beta_1=adversarial["d_beta_1"], beta_2=adversarial["d_beta_2"])
 
     def compile_model(self, model, optimizers):
         model.compile(

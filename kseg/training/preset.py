@@ -1,0 +1,10 @@
+"""The no-argument run (`python -m training.fit`): the one recipe written in code, because the
+schema's defaults are it. A PAN (FPA + GAU, Li et al. §3) on ResNet-50's bottleneck blocks, two
+per stage at a quarter of their width (2.0 M parameters with the decoder at 32 filters), which
+learns the built-in data from scratch in minutes on a 2-core CPU without bfloat16 units
+(docs/benchmarks.md). Every other recipe is a file in training/configs/."""
+
+ARCHITECTURE = "pan"
+BACKBONE = "resnet50"
+BACKBONE_OPTIONS = {"blocks": [2, 2, 2, 2], "stage_filters": [16, 32, 64, 128]}
+DECODER_FILTERS = 32
