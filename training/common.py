@@ -4,6 +4,7 @@ import os
 import sys
 
 from kseg.constants import CRF_NAMES, INFERENCE_PRECISIONS, TTA_FUSIONS
+from kseg.run_folder import RunFolder
 from kseg.training.config import ConfigError, load_config
 
 
@@ -77,8 +78,8 @@ def resolve_run(parser, args):
     """(model_path, config) from --run / --model / --config / --set / --split; errors go through the parser."""
     if not args.run and not (args.model and args.config):
         parser.error("give --run, or both --model and --config")
-    model_path = args.model or os.path.join(args.run, "model.keras")
-    config_path = args.config or os.path.join(args.run, "config.yaml")
+    model_path = args.model or RunFolder(args.run).model
+    config_path = args.config or RunFolder(args.run).config
     for what, path in (("--model", model_path), ("--config", config_path)):
         if not os.path.isfile(path):
             parser.error(f"{what}: no such file: {path}")

@@ -12,9 +12,9 @@ confusion-matrix picture and colourised predictions and overlays of the first im
 
 import argparse
 import json
-import os
 import sys
 
+from kseg.run_folder import RunFolder
 from training.command import run_as_process
 from training.quiet import start_tensorflow
 
@@ -46,7 +46,7 @@ def main(argv=None):
     if crf is not None:
         options["crf"] = make_crf(crf["crf"], **crf["params"])
 
-    out = args.out or os.path.join(args.run or ".", "eval")
+    out = args.out or RunFolder(args.run or ".").eval
     try:
         result = evaluate_split(
             model_path,

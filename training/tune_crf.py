@@ -9,8 +9,8 @@ Prints the mIoU of every setting (and of the model without CRF) and writes crf_s
 
 import argparse
 import json
-import os
 
+from kseg.run_folder import RunFolder
 from training.command import run_as_process
 from training.quiet import start_tensorflow
 
@@ -67,7 +67,7 @@ def main(argv=None):
     best, results = grid_search_crf(
         samples, num_classes, grid=grid, rounds=args.rounds, num_iterations=args.iterations, callback=report
     )
-    out = args.out or os.path.join(args.run or ".", "crf_search.json")
+    out = args.out or RunFolder(args.run or ".").crf_search
     with open(out, "w") as f:
         json.dump({"images": len(samples), "num_iterations": args.iterations, "without_crf_mean_iou": baseline, "best": best,
                    "results": results}, f, indent=2)

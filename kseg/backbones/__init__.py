@@ -27,6 +27,21 @@ from kseg.backbones.vgg import VGG16, VGG16Backbone  # noqa: F401
 from kseg.backbones.wide_resnet38 import WideResNet38Backbone  # noqa: F401
 from kseg.backbones.weights import decimate_vgg_fc, transfer_weights_by_name  # noqa: F401
 
+__all__ = [
+    "decimate_vgg_fc",
+    "from_timm",
+    "get_backbone",
+    "OUTPUT_STRIDES",
+    "ResNet101",
+    "ResNet50",
+    "ResNetBackbone",
+    "resolve_backbone",
+    "transfer_weights_by_name",
+    "VGG16",
+    "VGG16Backbone",
+    "WideResNet38Backbone",
+]
+
 BACKBONES = {"resnet50": ResNet50, "resnet101": ResNet101, "vgg16": VGG16, "wide_resnet38": WideResNet38Backbone}
 
 

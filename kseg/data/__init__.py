@@ -17,3 +17,33 @@ from kseg.data.pipeline import segmentation_dataset  # noqa: F401
 from kseg.data.records import RecordsSplit  # noqa: F401
 from kseg.data.records_writer import write_records  # noqa: F401
 from kseg.data.sources import DataError, cityscapes_pairs, folder_pairs, voc_pairs  # noqa: F401
+
+__all__ = [
+    "augment",
+    "BadExamples",
+    "BUILTIN_CLASSES",
+    "builtin_root",
+    "CITYSCAPES_CLASSES",
+    "cityscapes_pairs",
+    "cityscapes_train_id_table",
+    "class_weights_from_labels",
+    "DataError",
+    "dataset_splits",
+    "DatasetSplits",
+    "ensure_builtin_dataset",
+    "folder_pairs",
+    "FORMATS",
+    "IGNORE_LABEL",
+    "label_statistics",
+    "named_data_errors",
+    "pending_data_error",
+    "Photometric",
+    "photometric_distortion",
+    "read_mask",
+    "read_pair",
+    "RecordsSplit",
+    "segmentation_dataset",
+    "VOC_CLASSES",
+    "voc_pairs",
+    "write_records",
+]

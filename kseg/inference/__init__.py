@@ -10,3 +10,22 @@ from kseg.inference.shifted import (  # noqa: F401
     centre_network, logits_stride, receptive_field_offsets, shifted_predict, stride_logits_model,
 )
 from kseg.inference.sliding_window import predict_sliding_window  # noqa: F401
+
+__all__ = [
+    "centre_network",
+    "FUSIONS",
+    "image_paths",
+    "load_segmenter",
+    "logits_stride",
+    "predict",
+    "predict_files",
+    "predict_multi_scale",
+    "predict_sliding_window",
+    "predictor",
+    "receptive_field_offsets",
+    "refine",
+    "shifted_base",
+    "shifted_predict",
+    "stride_logits_model",
+    "TestTimeOptionError",
+]

@@ -6,7 +6,8 @@ import inspect
 import json
 import os
 
-CRF_SEARCH_FILE = "crf_search.json"  # written by training.tune_crf into the run folder
+from kseg.run_folder import RunFolder
+
 TUNED = ("bilateral_weight", "theta_alpha", "theta_beta", "num_iterations")  # what the search decides
 
 
@@ -32,8 +33,7 @@ def parse_crf_params(text, crf):
 def tuned_crf_params(model_path):
     """(params, file) from the `crf_search.json` of the run `model_path` is (or lies in);
     ({}, None) when there is none."""
-    folder = model_path if os.path.isdir(model_path) else os.path.dirname(os.path.abspath(model_path))
-    path = os.path.join(folder, CRF_SEARCH_FILE)
+    path = RunFolder.of(model_path).crf_search
     if not os.path.isfile(path):
         return {}, None
     try:

@@ -9,3 +9,22 @@ from kseg.layers.relation import RelationModule, ShiftCorrelation, SimilarityHea
 from kseg.layers.preprocessing import ImageNormalization  # noqa: F401
 from kseg.layers.resize import ResizeByScale, ResizeLike  # noqa: F401
 from kseg.layers.crf import ConvCRF, DenseCRF  # noqa: F401,E402
+
+__all__ = [
+    "ASPP",
+    "ASPP_PRESETS",
+    "ASPPV3",
+    "ConvBNActivation",
+    "ConvCRF",
+    "DeformableConv2D",
+    "DenseCRF",
+    "FeaturePyramidAttention",
+    "FusedBatchNormalization",
+    "GlobalAttentionUpsample",
+    "ImageNormalization",
+    "RelationModule",
+    "ResizeByScale",
+    "ResizeLike",
+    "ShiftCorrelation",
+    "SimilarityHead",
+]

@@ -13,6 +13,20 @@ from kseg.losses.pixels import check_class_weights, labelled_pixels, log_probabi
 from kseg.losses.focal import FocalLoss  # noqa: F401
 from kseg.losses.overlap import DiceLoss, LovaszSoftmaxLoss, TverskyLoss  # noqa: F401
 
+__all__ = [
+    "confidence_map_loss",
+    "DiceLoss",
+    "FocalLoss",
+    "LovaszSoftmaxLoss",
+    "MaskedSparseCategoricalCrossentropy",
+    "OHEMCrossEntropy",
+    "parse_loss_expression",
+    "SpatialCorrelationLoss",
+    "SubsampledLabelsLoss",
+    "TverskyLoss",
+    "WeightedSumLoss",
+]
+
 
 @keras.saving.register_keras_serializable(package="kseg")
 class MaskedSparseCategoricalCrossentropy(keras.losses.SparseCategoricalCrossentropy):

@@ -2,12 +2,14 @@
 
 import os
 
+from kseg.run_folder import RunFolder
+
 
 def resolve_model_path(path):
     """`<run dir>` -> `<run dir>/model.keras`; a `.keras` file as is. Raises FileNotFoundError
     naming what was looked for."""
     if os.path.isdir(path):
-        candidate = os.path.join(path, "model.keras")
+        candidate = RunFolder(path).model
         if not os.path.isfile(candidate):
             raise FileNotFoundError(f"{path} is a folder without model.keras (is it a finished training run?)")
         return candidate

@@ -18,11 +18,12 @@ import os
 import numpy as np
 import yaml
 
+from kseg.run_folder import RunFolder
+
 
 LABELS_FILE = "labels.json"
 SAVED_MODEL_LABELS = os.path.join("assets.extra", LABELS_FILE)
 ONNX_LABELS_KEY = "kseg.labels"
-RUN_CONFIG = "config.yaml"
 
 
 def labels_metadata(class_names, palette):
@@ -41,8 +42,7 @@ def data_labels(data):
 def run_labels(model_path):
     """The labels metadata of the training run that `model_path` (a run folder or a file in
     one) belongs to, or None when there is no run config beside it."""
-    folder = model_path if os.path.isdir(model_path) else os.path.dirname(os.path.abspath(model_path))
-    config_path = os.path.join(folder, RUN_CONFIG)
+    config_path = RunFolder.of(model_path).config
     if not os.path.isfile(config_path):
         return None
     with open(config_path) as f:

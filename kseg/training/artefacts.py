@@ -6,6 +6,7 @@ import os
 import keras
 
 from kseg.atomic import atomic_path
+from kseg.run_folder import RunFolder
 
 
 def save_model_atomically(model, path):
@@ -33,7 +34,7 @@ def export_saved_model_of_run(model, config, run_dir, step):
     model = with_precision(model, "float32")  # as the ONNX export; `--precision bfloat16` is a choice
     name = options["name"] or config["name"]
     path = export_saved_model(
-        model, os.path.join(run_dir, "serving"), name, version=max(step, 1), crf=options["crf"], overwrite=True,
+        model, RunFolder(run_dir).serving, name, version=max(step, 1), crf=options["crf"], overwrite=True,
         max_side=options["max_side"], max_pixels=options["max_pixels"],
         labels=data_labels(config["data"]),
     )
@@ -46,7 +47,7 @@ def export_onnx_of_run(model_path, config, run_dir):
     in the result and does not discard the trained model."""
     from kseg.serving.onnx_cli import export_in_subprocess
 
-    result = export_in_subprocess(model_path, os.path.join(run_dir, "model.onnx"), crf=config["export"]["crf"])
+    result = export_in_subprocess(model_path, RunFolder(run_dir).onnx, crf=config["export"]["crf"])
     if "error" in result:
         print(f"ONNX export failed: {result['error']}", flush=True)
     return result

@@ -6,6 +6,7 @@ import os
 import tensorflow as tf
 
 from kseg.constants import STRATEGIES
+from kseg.run_folder import RunFolder
 
 
 class DistributeError(ValueError):
@@ -78,7 +79,7 @@ def worker_dir(run_dir, strategy):
     step, but only the chief's files are the run's)."""
     if is_chief(strategy):
         return run_dir
-    return os.path.join(run_dir, f"worker-{strategy.cluster_resolver.task_id}")
+    return RunFolder(run_dir).worker(strategy.cluster_resolver.task_id).path
 
 
 def shard_by_data(dataset):

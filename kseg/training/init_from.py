@@ -12,6 +12,8 @@ import os
 
 import keras
 
+from kseg.run_folder import RunFolder
+
 
 class InitFromError(ValueError):
     """A `train.init_from` source that cannot be read or matches nothing."""
@@ -22,7 +24,7 @@ def _from_checkpoint(run_dir, prefix):
     from kseg.training.config import load_config
     from kseg.training.tasks import get_task
 
-    config_path = os.path.join(run_dir, "config.yaml")
+    config_path = RunFolder(run_dir).config
     if not os.path.isfile(config_path):
         raise InitFromError(f"train.init_from: {prefix} is a checkpoint without its run's config.yaml ({config_path})")
     model = get_task(load_config(config_path, ["model.backbone_weights=null"])).build_model()
@@ -35,9 +37,10 @@ def load_source(spec):
     import tensorflow as tf
 
     if os.path.isdir(spec):
-        if os.path.isfile(os.path.join(spec, "model.keras")):
-            return keras.saving.load_model(os.path.join(spec, "model.keras"), compile=False)
-        latest = tf.train.latest_checkpoint(os.path.join(spec, "checkpoints"))
+        folder = RunFolder(spec)
+        if os.path.isfile(folder.model):
+            return keras.saving.load_model(folder.model, compile=False)
+        latest = tf.train.latest_checkpoint(folder.checkpoints)
         if latest is None:
             raise InitFromError(f"train.init_from: {spec} holds neither a model.keras nor checkpoints/")
         return _from_checkpoint(spec, latest)

@@ -2,12 +2,12 @@
 divergence guard and the data stream resumed at the optimizer's step."""
 
 import math
-import os
 
 import keras
 
 from kseg import data as kdata
 from kseg.data.records_pipeline import files_per_worker, records_training_dataset
+from kseg.run_folder import RunFolder
 from kseg.training.distribute import is_chief, shard_by_data, worker_count
 from kseg.training.guards import DivergenceGuard, GoodCheckpoints, all_finite, diverged_error
 from kseg.training.progress import RunProgress
@@ -145,7 +145,7 @@ def fit(job, verbose):
         guard,
         _LearningRateLogger(),
         GoodCheckpoints(job.manager, guard, model.variables),
-        keras.callbacks.TensorBoard(os.path.join(job.out_dir, "logs"), update_freq="epoch"),
+        keras.callbacks.TensorBoard(RunFolder(job.out_dir).logs, update_freq="epoch"),
     ]
     if verbose and is_chief(job.strategy):
         callbacks.append(RunProgress(job.steps))

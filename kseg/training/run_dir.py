@@ -13,6 +13,7 @@ import yaml
 
 from kseg.atomic import remove_stale_staging
 from kseg.training.schema import ConfigError
+from kseg.run_folder import RunFolder
 
 # Keys whose change makes a run's checkpoints unusable.
 ARCHITECTURE_KEYS = ("model.", "data.num_classes")
@@ -36,7 +37,7 @@ def config_differences(old, new):
 
 
 def has_checkpoint(out_dir):
-    return os.path.isfile(os.path.join(out_dir, "checkpoints", "checkpoint"))
+    return RunFolder(out_dir).has_checkpoint
 
 
 def reconcile_with_run(config, out_dir):
@@ -44,7 +45,7 @@ def reconcile_with_run(config, out_dir):
 
     Raises a `ConfigError` listing the differing keys when the architecture changed; prints
     the other differences (they apply from the resumed step on)."""
-    previous = os.path.join(out_dir, "config.yaml")
+    previous = RunFolder(out_dir).config
     if not (has_checkpoint(out_dir) and os.path.isfile(previous)):
         return config
     with open(previous) as f:
@@ -68,7 +69,7 @@ def remove_litter(out_dir):
     only while holding the run's lock."""
     removed = remove_stale_staging(out_dir)
     for pattern in ("ckpt-*_temp*", "checkpoint.tmp*"):
-        for path in glob.glob(os.path.join(out_dir, "checkpoints", pattern)):
+        for path in glob.glob(os.path.join(RunFolder(out_dir).checkpoints, pattern)):
             if os.path.isdir(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:

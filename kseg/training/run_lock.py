@@ -1,5 +1,6 @@
 """One writer per run directory: an advisory lock on `<run>/run.lock`, which names its holder.
 
+
 The lock is the kernel's (`fcntl.flock` on the open file), not the file's existence: only
 one process can hold it, however many try at once; it goes when its holder's process ends,
 however it ends (a SIGKILL or a crash leaves nothing stale to clear), and the file's content
@@ -19,7 +20,8 @@ import os
 import socket
 import time
 
-LOCK_NAME = "run.lock"
+from kseg.run_folder import RunFolder
+
 ATTEMPTS = 20  # lock files removed under us by finishing holders before we give up
 
 
@@ -62,7 +64,7 @@ def acquire(run_dir):
     """Take the lock of `run_dir` and return its handle (for `release`); raise
     `RunLockedError` naming the holder when another process has it."""
     os.makedirs(run_dir, exist_ok=True)
-    path = os.path.join(run_dir, LOCK_NAME)
+    path = RunFolder(run_dir).lock
     for _ in range(ATTEMPTS):
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o666)
         try:

@@ -13,6 +13,7 @@ import tensorflow as tf
 from kseg import data as kdata
 from kseg.atomic import copy_file, write_json, write_text
 from kseg.data.label_checks import refuse_foreground_ignored
+from kseg.run_folder import RunFolder
 from kseg.training.artefacts import export_onnx_of_run, export_saved_model_of_run, release_memory, save_model_atomically
 from kseg.training.checkpoint import complete_checkpoint, restore_complete
 from kseg.training.config import ConfigError, config_text, expand_stages
@@ -96,7 +97,7 @@ def train(config, run_dir, verbose=1, strategy=None):
             release_memory()
             best = result.get("best", {}).get("model") if config["export"]["model"] == "best" else None
             result["exports"]["onnx"] = export_onnx_of_run(best or result["segmenter"], config, out_dir)
-        write_json(os.path.join(out_dir, "result.json"), result)
+        write_json(RunFolder(out_dir).result, result)
     return result
 
 
@@ -109,7 +110,7 @@ def prepare(config, task, out_dir, strategy):
     remove_litter(out_dir)
     config = reconcile_with_run(config, out_dir)
     if not has_checkpoint(out_dir):  # a resumed run keeps its config until it finishes
-        write_text(os.path.join(out_dir, "config.yaml"), config_text(config))
+        write_text(RunFolder(out_dir).config, config_text(config))
     keras.mixed_precision.set_dtype_policy(config["train"]["precision"])
     data = config["data"]
     splits = kdata.dataset_splits(data)
@@ -128,7 +129,7 @@ def prepare(config, task, out_dir, strategy):
         job.optimizers = task.build_optimizers(job.steps)
         task.compile(job.model, job.optimizers)
     checkpoint = complete_checkpoint(model=job.model, **job.optimizers)
-    job.manager = tf.train.CheckpointManager(checkpoint, os.path.join(out_dir, "checkpoints"), max_to_keep=3)
+    job.manager = tf.train.CheckpointManager(checkpoint, RunFolder(out_dir).checkpoints, max_to_keep=3)
     if job.manager.latest_checkpoint:
         restore_complete(checkpoint, job.manager.latest_checkpoint)
         step = int(job.optimizers["optimizer"].iterations.numpy())
@@ -156,23 +157,24 @@ def finalize(job, history):
     """Save the trained model (and the task's parts), evaluate the task's inference model
     on the validation split and export it (chief only). Returns the result dict."""
     model, config, out_dir = job.model, job.config, job.out_dir
+    folder = RunFolder(out_dir)
     step = int(model.optimizer.iterations.numpy())
     result = {
         "run_dir": out_dir,
-        "config": os.path.join(out_dir, "config.yaml"),
-        "model": save_model_atomically(model, os.path.join(out_dir, "model.keras")),
-        "checkpoints": os.path.join(out_dir, "checkpoints"),
-        "tensorboard": os.path.join(out_dir, "logs"),
+        "config": folder.config,
+        "model": save_model_atomically(model, folder.model),
+        "checkpoints": folder.checkpoints,
+        "tensorboard": folder.logs,
         "steps": step,
         "final_train_loss": None if history is None else float(history.history["loss"][-1]),
         "replicas": job.strategy.num_replicas_in_sync,
     }
     for key, (filename, part) in job.task.saved_parts(model).items():
-        result[key] = save_model_atomically(part, os.path.join(out_dir, filename))
+        result[key] = save_model_atomically(part, folder.part(filename))
     result["segmenter"] = result[job.task.SEGMENTER_PART]
     segmenter = job.task.inference_model(model)
     if is_chief(job.strategy):
-        eval_dir = os.path.join(out_dir, "eval")
+        eval_dir = folder.eval
         pictures = PredictionPictures(os.path.join(eval_dir, "predictions"), 8, dataset_palette(config["data"]), job.splits.class_names)
         scores = score_validation(job, segmenter, on_batch=pictures.add)
         exported = segmenter
@@ -194,7 +196,7 @@ def finalize(job, history):
         result["skipped_examples"] = skipped
     if job.initialised_from:
         result["initialised_from"] = job.initialised_from
-    write_text(os.path.join(out_dir, "config.yaml"), config_text(config))
+    write_text(folder.config, config_text(config))
     return result
 
 
@@ -229,10 +231,6 @@ def dry_run(config):
     return described
 
 
-def stage_dir(run_dir, index, name):
-    return os.path.join(run_dir, f"stage-{index}-{name}")
-
-
 def run(config, run_dir, verbose=1):
     """Train `config` in `run_dir`: one `train` call, or, for a recipe with `stages`, one per
     stage in `<run_dir>/stage-<k>-<name>/`, each starting from the previous stage's
@@ -254,27 +252,28 @@ def run(config, run_dir, verbose=1):
         raise ConfigError(f"Every stage must use the same train.strategy. Received: {sorted(strategies)}")
     strategy = make_strategy(strategies.pop())
     out_dir = worker_dir(run_dir, strategy)
+    folder = RunFolder(out_dir)
     with run_lock(out_dir):
         results, previous_model = [], None
         for index, (name, stage_config) in enumerate(stages, 1):
             result = _run_stage(index, len(stages), name, stage_config, run_dir, previous_model, verbose, strategy)
             results.append({"stage": name, **result})
-            previous_model = os.path.join(worker_dir(stage_dir(run_dir, index, name), strategy), "model.keras")
-        write_text(os.path.join(out_dir, "config.yaml"), config_text(config))
-        final_model = copy_file(previous_model, os.path.join(out_dir, "model.keras"))
-        summary = {**results[-1], "run_dir": out_dir, "config": os.path.join(out_dir, "config.yaml"), "model": final_model}
+            previous_model = RunFolder(worker_dir(RunFolder(run_dir).stage(index, name).path, strategy)).model
+        write_text(folder.config, config_text(config))
+        final_model = copy_file(previous_model, folder.model)
+        summary = {**results[-1], "run_dir": out_dir, "config": folder.config, "model": final_model}
         if results[-1].get("segmenter", results[-1]["model"]) == results[-1]["model"]:
             summary["segmenter"] = final_model
         summary["stages"] = results
-        write_json(os.path.join(out_dir, "result.json"), summary)
+        write_json(folder.result, summary)
     return summary
 
 
 def _run_stage(index, count, name, stage_config, run_dir, previous_model, verbose, strategy):
     """One stage of `run`: its result.json if it finished before, else train it from the
     previous stage's model (exports only for the last stage)."""
-    folder = stage_dir(run_dir, index, name)
-    done = os.path.join(worker_dir(folder, strategy), "result.json")
+    folder = RunFolder(run_dir).stage(index, name).path
+    done = RunFolder(worker_dir(folder, strategy)).result
     if os.path.isfile(done):
         print(f"Stage {index} ({name}) already finished: {done}", flush=True)
         with open(done) as f:

@@ -13,8 +13,8 @@ from kseg import data as kdata
 from kseg.atomic import write_json
 from kseg.training.artefacts import save_model_atomically
 from kseg.training.evaluation import dataset_palette, evaluate_dataset
+from kseg.run_folder import RunFolder
 
-BEST_DIR = "best"  # <run>/best/model.keras and best/result.json (step, val mIoU)
 PANELS = 3  # validation prediction panels written to TensorBoard at each validation
 
 
@@ -39,12 +39,11 @@ class BestModel:
     (written atomically; `best/result.json`, written after it, is what a resumed run reads)."""
 
     def __init__(self, out_dir):
-        self.folder = os.path.join(out_dir, BEST_DIR)
-        self.path = os.path.join(self.folder, "model.keras")
-        record = os.path.join(self.folder, "result.json")
+        run = RunFolder(out_dir)
+        self.folder, self.path, self.record = run.best, run.best_model, run.best_result
         self.result = None
-        if os.path.exists(record) and os.path.exists(self.path):
-            with open(record) as f:
+        if os.path.exists(self.record) and os.path.exists(self.path):
+            with open(self.record) as f:
                 self.result = json.load(f)
 
     @property
@@ -58,7 +57,7 @@ class BestModel:
         os.makedirs(self.folder, exist_ok=True)
         save_model_atomically(model, self.path)
         self.result = {"step": int(step), "val_mean_iou": float(mean_iou), "model": self.path}
-        write_json(os.path.join(self.folder, "result.json"), self.result)
+        write_json(self.record, self.result)
         return True
 
 
@@ -103,7 +102,7 @@ def validate(job, step, best):
     improved = best.offer(segmenter, scores["mean_iou"], step)
     so_far = "no best yet" if best.result is None else f"best {100 * best.mean_iou:.2f}% at step {best.result['step']}"
     print(f"step {step}: val mIoU {100 * scores['mean_iou']:.2f}% ({so_far}{', this one' if improved else ''})", flush=True)
-    with tf.summary.create_file_writer(os.path.join(job.out_dir, "logs", "validation")).as_default(step=step):
+    with tf.summary.create_file_writer(RunFolder(job.out_dir).validation_logs).as_default(step=step):
         tf.summary.scalar("val_mean_iou", scores["mean_iou"])
         for name, iou in zip(job.splits.class_names, scores["per_class_iou"]):
             if np.isfinite(iou):

@@ -16,9 +16,6 @@ class DeepLabTask(Task):
     ARGUMENTS_FROM_CONFIG = {**Task.ARGUMENTS_FROM_CONFIG, "training_outputs": "train.loss_resolution"}
     LOSS_RESOLUTIONS = kseg.constants.LOSS_RESOLUTIONS
 
-    def config_arguments(self):
-        return {**super().config_arguments(), "training_outputs": self.config["train"]["loss_resolution"]}
-
     def compile_model(self, model, optimizers):
         subsampled = self.config["train"]["loss_resolution"] == "output_stride"
         loss = self.build_loss()

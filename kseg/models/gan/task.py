@@ -19,18 +19,11 @@ class AdversarialTask(Task):
     SEGMENTER_PART = "generator"
     ARGUMENTS_FROM_CONFIG = {
         **Task.ARGUMENTS_FROM_CONFIG,
-        "generator": "model.backbone",
+        "generator": "model.backbone",  # SSGAN's name for its generator's backbone
         "lambda_adv": "adversarial.lambda_adv",
         "adversarial_loss": "adversarial.adversarial_loss",
         "d_loss": "adversarial.d_loss",
     }
-
-    def config_arguments(self):
-        arguments = super().config_arguments()
-        if self.architecture == "ssgan":  # SSGAN names its generator's backbone `generator`
-            arguments["generator"] = arguments.pop("backbone")
-        adversarial = self.config["adversarial"]
-        return {**arguments, **{key: adversarial[key] for key in ("lambda_adv", "adversarial_loss", "d_loss")}}
 
     def build_optimizers(self, steps):
         return {**super().build_optimizers(steps), "d_optimizer": self.discriminator_adam(steps)}

@@ -15,11 +15,9 @@ class RelationNetTask(Task):
     multi-step testing (§II-C)."""
 
     SECTIONS = ("relation",)
-    ARGUMENTS_FROM_CONFIG = {
-        "num_classes": "data.num_classes",
-        "backbone": "model.backbone",
-        "backbone_weights": "model.backbone_weights",
-        "training_heads": "relation.scl_weight",
+    ARGUMENTS_FROM_CONFIG = {  # output_stride is not RelationNet's to choose: 8, checked by `check`
+        **Task.ARGUMENTS_FROM_CONFIG,
+        "training_heads": ("relation.scl_weight", lambda weight: weight > 0),  # SCL needs the similarity subnet
     }
 
     def check(self):
@@ -39,11 +37,6 @@ class RelationNetTask(Task):
     @property
     def similarity_head(self):
         return self.config["relation"]["scl_weight"] > 0
-
-    def config_arguments(self):
-        arguments = super().config_arguments()
-        del arguments["output_stride"]  # checked: the model's own (`check`)
-        return {**arguments, "training_heads": self.similarity_head}
 
     def compile_model(self, model, optimizers):
         if not self.similarity_head:

@@ -5,7 +5,9 @@ loads the task module of every registered architecture, which registers it by na
 import importlib
 import importlib.util
 
-from kseg.training.tasks.base import TASKS, Task, get_task, parameter_count, register_task  # noqa: F401
+from kseg.training.tasks.base import TASKS, Task, get_task, parameter_count, register_task
+
+__all__ = ["TASKS", "Task", "get_task", "parameter_count", "register_task"]
 
 
 def _load_family_tasks():

@@ -36,8 +36,8 @@ class Task:
 
     The model of an architecture is `kseg.models.ARCHITECTURES[name]` (registered where the
     model is defined). `ARGUMENTS_FROM_CONFIG` maps the
-    constructor arguments that other config keys set to those keys; `model.options` may
-    give any other constructor argument.
+    constructor arguments that other config keys set to those keys (or to `(key, function
+    of its value)`); `model.options` may give any other constructor argument.
     """
 
     ARGUMENTS_FROM_CONFIG = {
@@ -61,14 +61,18 @@ class Task:
     # --- configuration -------------------------------------------------------------
 
     def config_arguments(self):
-        """Constructor arguments taken from config keys other than `model.options`."""
-        model = self.config["model"]
-        return dict(
-            num_classes=self.config["data"]["num_classes"],
-            backbone=model["backbone"],
-            output_stride=model["output_stride"],
-            backbone_weights=model["backbone_weights"],
-        )
+        """Constructor arguments taken from config keys other than `model.options`: each entry
+        of `ARGUMENTS_FROM_CONFIG` the constructor takes, read from its key (and passed
+        through its function when the entry is `(key, function)`)."""
+        parameters = inspect.signature(self.model_class.__init__).parameters
+        arguments = {}
+        for name, source in self.ARGUMENTS_FROM_CONFIG.items():
+            if name in parameters:
+                key, convert = source if isinstance(source, tuple) else (source, None)
+                section, field = key.split(".")
+                value = self.config[section][field]
+                arguments[name] = convert(value) if convert else value
+        return arguments
 
     def accepted_options(self):
         """The constructor arguments `model.options` may set."""
@@ -105,7 +109,8 @@ class Task:
         accepted = self.accepted_options()
         for key in self.config["model"]["options"]:
             if key in self.ARGUMENTS_FROM_CONFIG:
-                raise ConfigError(f"model.options.{key}: set {self.ARGUMENTS_FROM_CONFIG[key]} instead")
+                source = self.ARGUMENTS_FROM_CONFIG[key]
+                raise ConfigError(f"model.options.{key}: set {source[0] if isinstance(source, tuple) else source} instead")
             if key not in accepted:
                 raise ConfigError(
                     f"model.options.{key} is not an argument of {self.model_class.__name__} "

@@ -1,0 +1,33 @@
+"""The run folder's layout is named in one place (`kseg.run_folder.RunFolder`), and its
+docstring's tree lists every file it names."""
+
+import os
+import re
+
+from kseg.run_folder import RunFolder
+
+
+def test_paths_of_a_run_and_of_a_file_inside_it(tmp_path):
+    run = RunFolder(str(tmp_path))
+    assert run.model == os.path.join(str(tmp_path), "model.keras")
+    assert run.best_result == os.path.join(str(tmp_path), "best", "result.json")
+    assert RunFolder.of(run.model) == run == RunFolder.of(str(tmp_path))
+    assert run.stage(2, "coarse").result == os.path.join(str(tmp_path), "stage-2-coarse", "result.json")
+    assert run.worker(1).path == os.path.join(str(tmp_path), "worker-1")
+    assert not run.has_checkpoint
+    os.makedirs(run.checkpoints)
+    open(os.path.join(run.checkpoints, "checkpoint"), "w").close()
+    assert run.has_checkpoint
+
+
+def test_the_docstring_tree_names_every_path_the_class_gives():
+    import kseg.run_folder
+
+    tree = kseg.run_folder.__doc__
+    run = RunFolder("/r")
+    named = {
+        name: getattr(run, name) for name, value in vars(RunFolder).items() if isinstance(value, property) and name != "has_checkpoint"
+    }
+    for name, path in named.items():
+        first = os.path.relpath(path, "/r").split(os.sep)[0]
+        assert re.search(rf"^\s+{re.escape(first)}/?\s", tree, flags=re.M), f"{name}: {first} is not in the tree"
