@@ -10,8 +10,8 @@ takes RGB images with values in [0, 255] and normalises inside, so training, eva
 serving agree on preprocessing.
 """
 
-from kseg._keras_registrations import register_when_keras_loads
-from kseg.lazy import lazy_attributes
+from kseg._keras_registrations import register_when_keras_loads as _register_when_keras_loads
+from kseg._lazy import lazy_attributes as _lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -19,6 +19,6 @@ __all__ = [
     "layers", "backbones", "models", "losses", "metrics", "inference", "data", "serving", "visualize", "training",
     "crf_tuning",
 ]
-__getattr__, __dir__ = lazy_attributes(__name__, {name: f".{name}" for name in __all__})
+__getattr__, __dir__ = _lazy_attributes(__name__, {name: f".{name}" for name in __all__})
 
-register_when_keras_loads()
+_register_when_keras_loads()

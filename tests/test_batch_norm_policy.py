@@ -5,7 +5,6 @@ import os
 
 import keras
 import numpy as np
-import pytest
 
 from kseg.training.config import load_config
 from tests.test_fit import CONFIGS, TINY

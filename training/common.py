@@ -88,5 +88,5 @@ def resolve_run(parser, args):
     except ConfigError as error:
         parser.error(str(error))
     if args.split:
-        config["data"]["val_split"] = args.split
+        config = config.replace({"data.val_split": args.split})
     return model_path, config

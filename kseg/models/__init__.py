@@ -6,7 +6,7 @@ maps architecture names to model classes. Each is imported on first use; `ARCHIT
 loads every family first.
 """
 
-from kseg.lazy import lazy_attributes
+from kseg._lazy import lazy_attributes as _lazy_attributes
 
 _PUBLIC = {
     "SegmentationModel": ".common", "inference_model": ".common",
@@ -18,7 +18,7 @@ _PUBLIC = {
     "RelationNet": ".relationnet",
 }
 __all__ = ["ARCHITECTURES", *_PUBLIC]
-_getattr, __dir__ = lazy_attributes(__name__, {**_PUBLIC, "ARCHITECTURES": ".registry"})
+_getattr, __dir__ = _lazy_attributes(__name__, {**_PUBLIC, "ARCHITECTURES": ".registry"})
 
 
 def __getattr__(name):

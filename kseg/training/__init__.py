@@ -4,9 +4,9 @@ and the optimizer pieces: the poly schedule and a linear warmup, SGD with the pa
 weight decay and AdamW (registered with Keras when Keras loads, `kseg._keras_registrations`).
 Imported on first use: `import kseg.training.config` loads no TensorFlow."""
 
-from kseg.lazy import lazy_attributes
+from kseg._lazy import lazy_attributes as _lazy_attributes
 
 __all__ = ["CoupledWeightDecaySGD", "LinearWarmup", "MultipliedAdamW", "PolyDecay"]
-__getattr__, __dir__ = lazy_attributes(__name__, {
+__getattr__, __dir__ = _lazy_attributes(__name__, {
     "CoupledWeightDecaySGD": ".optimizers", "MultipliedAdamW": ".optimizers", "LinearWarmup": ".schedules", "PolyDecay": ".schedules",
 })

@@ -14,6 +14,7 @@ import yaml
 
 from kseg.atomic import write_text
 from kseg.models.registry import family_shorthands
+from kseg.training.frozen import freeze, thaw
 from kseg.training.schema import (  # noqa: F401  (ConfigError re-exported)
     DEFAULTS, FREE_MAPPINGS, ConfigError, check_dependent_keys, check_types,
 )
@@ -109,7 +110,8 @@ def apply_override(config, assignment):
 
 
 def load_config(path=None, overrides=()):
-    """Defaults, then the recipe at `path` (YAML), then each `key=value` override."""
+    """Defaults, then the recipe at `path` (YAML), then each `key=value` override, checked:
+    a read-only `FrozenDict` (`kseg.training.frozen`)."""
     config = copy.deepcopy(DEFAULTS)
     if path is not None:
         try:
@@ -128,7 +130,7 @@ def load_config(path=None, overrides=()):
     for assignment in overrides:
         apply_override(config, assignment)
     validate(config)
-    return config
+    return freeze(config)
 
 
 def _changes_model_key(config, overrides, key):
@@ -149,7 +151,7 @@ def expand_stages(config):
     base = {k: copy.deepcopy(v) for k, v in config.items() if k != "stages"}
     base["stages"] = []
     if not stages:
-        return [(None, base)]
+        return [(None, freeze(base))]
     if not isinstance(stages, list):
         raise ConfigError(f"stages must be a list of mappings. Received: {stages!r}")
     expanded = []
@@ -168,7 +170,7 @@ def expand_stages(config):
             _validate_one(stage_config)
         except ConfigError as error:
             raise ConfigError(f"stage {index} ({name}): {error}") from error
-        expanded.append((name, stage_config))
+        expanded.append((name, freeze(stage_config)))
     return expanded
 
 
@@ -228,7 +230,7 @@ def _validate_one(config):
 
 def config_text(config):
     """`config` as the YAML written next to a run (keys in schema order)."""
-    return yaml.safe_dump(config, sort_keys=False)
+    return yaml.safe_dump(thaw(config), sort_keys=False)
 
 
 def dump_config(config, path):

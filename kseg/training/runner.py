@@ -106,7 +106,8 @@ def prepare(config, task, out_dir, strategy):
     optimizers built and compiled, and restored from the last checkpoint (or initialised
     from `train.init_weights`)."""
     keras.utils.set_random_seed(config["train"]["seed"])  # same initial weights in every process and rerun
-    _compute_class_weights(config)
+    config = _with_class_weights(config)
+    task.config = config  # the task builds its losses with the computed weights
     remove_litter(out_dir)
     config = reconcile_with_run(config, out_dir)
     if not has_checkpoint(out_dir):  # a resumed run keeps its config until it finishes
@@ -141,16 +142,16 @@ def prepare(config, task, out_dir, strategy):
     return job
 
 
-def _compute_class_weights(config):
-    """Replace a named `train.class_weights` weighting by the weights it gives on the training
-    labels, in `config` itself (so the task and the run's config.yaml have the numbers)."""
+def _with_class_weights(config):
+    """`config` with a named `train.class_weights` weighting replaced by the weights it gives
+    on the training labels (so the task and the run's config.yaml have the numbers)."""
     method = config["train"]["class_weights"]
     if not isinstance(method, str):
-        return
+        return config
     splits = kdata.dataset_splits(config["data"])
     weights = kdata.class_weights_from_labels(splits.train_pairs, config["data"]["num_classes"], method, splits.label_table)
-    config["train"]["class_weights"] = weights
     print(f"train.class_weights: {method} over {len(splits.train_pairs)} training masks -> {weights}", flush=True)
+    return config.replace({"train.class_weights": [float(w) for w in weights]})
 
 
 def finalize(job, history):
@@ -279,9 +280,8 @@ def _run_stage(index, count, name, stage_config, run_dir, previous_model, verbos
         with open(done) as f:
             return json.load(f)
     print(f"Stage {index}/{count} ({name}) in {folder}", flush=True)
-    stage_config = copy.deepcopy(stage_config)
     if previous_model is not None:
-        stage_config["train"]["init_weights"] = previous_model
+        stage_config = stage_config.replace({"train.init_weights": previous_model})
     if index < count:  # only the final model is deployed
-        stage_config["export"].update(saved_model=False, onnx=False)
+        stage_config = stage_config.replace({"export.saved_model": False, "export.onnx": False})
     return train(stage_config, folder, verbose, strategy=strategy)

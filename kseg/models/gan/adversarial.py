@@ -352,6 +352,7 @@ class SSGAN(AdversarialSegmenter):
     """
 
     BACKBONES = SSGANGenerator.BACKBONES  # the names `generator=` takes
+    BACKBONE_ARGUMENT = "generator"  # the constructor argument `model.backbone` sets
 
     def __init__(
         self,

@@ -19,7 +19,6 @@ class AdversarialTask(Task):
     SEGMENTER_PART = "generator"
     ARGUMENTS_FROM_CONFIG = {
         **Task.ARGUMENTS_FROM_CONFIG,
-        "generator": "model.backbone",  # SSGAN's name for its generator's backbone
         "lambda_adv": "adversarial.lambda_adv",
         "adversarial_loss": "adversarial.adversarial_loss",
         "d_loss": "adversarial.d_loss",

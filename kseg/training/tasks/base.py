@@ -66,7 +66,7 @@ class Task:
         through its function when the entry is `(key, function)`)."""
         parameters = inspect.signature(self.model_class.__init__).parameters
         arguments = {}
-        for name, source in self.ARGUMENTS_FROM_CONFIG.items():
+        for name, source in self._argument_sources().items():
             if name in parameters:
                 key, convert = source if isinstance(source, tuple) else (source, None)
                 section, field = key.split(".")
@@ -74,12 +74,21 @@ class Task:
                 arguments[name] = convert(value) if convert else value
         return arguments
 
+    def _argument_sources(self):
+        """`ARGUMENTS_FROM_CONFIG`, with `backbone` under the name the model gives it
+        (`BACKBONE_ARGUMENT`: SS-GAN's is `generator`)."""
+        sources = dict(self.ARGUMENTS_FROM_CONFIG)
+        own = getattr(self.model_class, "BACKBONE_ARGUMENT", "backbone")
+        if own != "backbone" and "backbone" in sources:
+            sources[own] = sources.pop("backbone")
+        return sources
+
     def accepted_options(self):
         """The constructor arguments `model.options` may set."""
-        parameters = inspect.signature(self.model_class.__init__).parameters.items()
+        parameters, sources = inspect.signature(self.model_class.__init__).parameters.items(), self._argument_sources()
         return [
             name for name, p in parameters
-            if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and name not in self.ARGUMENTS_FROM_CONFIG
+            if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and name not in sources
         ]
 
     def check(self):
@@ -108,8 +117,8 @@ class Task:
             raise ConfigError(f"train.class_weights has {len(weights)} weights but data.num_classes={classes}")
         accepted = self.accepted_options()
         for key in self.config["model"]["options"]:
-            if key in self.ARGUMENTS_FROM_CONFIG:
-                source = self.ARGUMENTS_FROM_CONFIG[key]
+            if key in self._argument_sources():
+                source = self._argument_sources()[key]
                 raise ConfigError(f"model.options.{key}: set {source[0] if isinstance(source, tuple) else source} instead")
             if key not in accepted:
                 raise ConfigError(

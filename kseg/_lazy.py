@@ -17,6 +17,7 @@ def lazy_attributes(package, attributes):
         return module if module.__name__ == f"{package}.{name}" else getattr(module, name)
 
     def __dir__():
-        return sorted(set(attributes) | set(vars(sys.modules[package])))
+        public = {name for name in vars(sys.modules[package]) if not name.startswith("_")}
+        return sorted(set(attributes) | public)
 
     return __getattr__, __dir__
