@@ -216,10 +216,11 @@ def test_frequency_weightings_from_the_training_labels(tmp_path):
 
 
 def test_the_trainer_writes_the_computed_weights_into_the_config(data_root, capsys):
-    from kseg.training.runner import _compute_class_weights
+    from kseg.training.runner import _with_class_weights
 
-    config = load_config(overrides=[f"data.root={data_root}", "train.class_weights=median_frequency"])
-    _compute_class_weights(config)
+    loaded = load_config(overrides=[f"data.root={data_root}", "train.class_weights=median_frequency"])
+    config = _with_class_weights(loaded)
+    assert loaded["train"]["class_weights"] == "median_frequency"  # the loaded config is not changed
     weights = config["train"]["class_weights"]
     assert len(weights) == 5 and all(w > 0 for w in weights)  # what the task, config.yaml and a resume see
     assert f"train.class_weights: median_frequency over {SPLITS['train']} training masks" in capsys.readouterr().out
