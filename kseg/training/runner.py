@@ -107,7 +107,7 @@ def prepare(config, task, out_dir, strategy):
     from `train.init_weights`)."""
     keras.utils.set_random_seed(config["train"]["seed"])  # same initial weights in every process and rerun
     config = _with_class_weights(config)
-    task.config = config  # the task builds its losses with the computed weights
+    task = type(task)(config)  # its losses take the computed weights
     remove_litter(out_dir)
     config = reconcile_with_run(config, out_dir)
     if not has_checkpoint(out_dir):  # a resumed run keeps its config until it finishes
@@ -151,7 +151,7 @@ def _with_class_weights(config):
     splits = kdata.dataset_splits(config["data"])
     weights = kdata.class_weights_from_labels(splits.train_pairs, config["data"]["num_classes"], method, splits.label_table)
     print(f"train.class_weights: {method} over {len(splits.train_pairs)} training masks -> {weights}", flush=True)
-    return config.replace({"train.class_weights": [float(w) for w in weights]})
+    return config.replace({"train.class_weights": weights})
 
 
 def finalize(job, history):
@@ -259,7 +259,7 @@ def run(config, run_dir, verbose=1):
         for index, (name, stage_config) in enumerate(stages, 1):
             result = _run_stage(index, len(stages), name, stage_config, run_dir, previous_model, verbose, strategy)
             results.append({"stage": name, **result})
-            previous_model = RunFolder(worker_dir(RunFolder(run_dir).stage(index, name).path, strategy)).model
+            previous_model = _stage_folder(run_dir, index, name, strategy).model
         write_text(folder.config, config_text(config))
         final_model = copy_file(previous_model, folder.model)
         summary = {**results[-1], "run_dir": out_dir, "config": folder.config, "model": final_model}
@@ -270,11 +270,16 @@ def run(config, run_dir, verbose=1):
     return summary
 
 
+def _stage_folder(run_dir, index, name, strategy):
+    """The folder this process writes for stage `index` of the run in `run_dir`."""
+    return RunFolder(worker_dir(RunFolder(run_dir).stage(index, name).path, strategy))
+
+
 def _run_stage(index, count, name, stage_config, run_dir, previous_model, verbose, strategy):
     """One stage of `run`: its result.json if it finished before, else train it from the
     previous stage's model (exports only for the last stage)."""
     folder = RunFolder(run_dir).stage(index, name).path
-    done = RunFolder(worker_dir(folder, strategy)).result
+    done = _stage_folder(run_dir, index, name, strategy).result
     if os.path.isfile(done):
         print(f"Stage {index} ({name}) already finished: {done}", flush=True)
         with open(done) as f:

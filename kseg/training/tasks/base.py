@@ -115,10 +115,10 @@ class Task:
         weights, classes = self.config["train"]["class_weights"], self.config["data"]["num_classes"]
         if isinstance(weights, list) and len(weights) != classes:
             raise ConfigError(f"train.class_weights has {len(weights)} weights but data.num_classes={classes}")
-        accepted = self.accepted_options()
+        accepted, sources = self.accepted_options(), self._argument_sources()
         for key in self.config["model"]["options"]:
-            if key in self._argument_sources():
-                source = self._argument_sources()[key]
+            if key in sources:
+                source = sources[key]
                 raise ConfigError(f"model.options.{key}: set {source[0] if isinstance(source, tuple) else source} instead")
             if key not in accepted:
                 raise ConfigError(
