@@ -114,15 +114,15 @@ def measure(name, images, batches, train_steps):
     from kseg.data import segmentation_dataset, voc_pairs
     from kseg.data.records import read_dataset_file, records_split
     from kseg.data.records_writer import write_records
+    from kseg.data.spec import DatasetSpec
 
     height, width, crop = SIZES[name]
     root = tempfile.mkdtemp()
     write_voc(os.path.join(root, "voc"), images, height, width)
-    data = {"format": "voc", "root": os.path.join(root, "voc"), "train_split": "train", "val_split": "train",
-            "annotation": "gtFine", "class_names": None, "num_classes": 21, "palette": None}
-    write_records(data, os.path.join(root, "records"))
+    spec = DatasetSpec("voc", os.path.join(root, "voc"), train_split="train", val_split="train", num_classes=21)
+    write_records(spec, os.path.join(root, "records"))
     sources = {
-        "file_pairs_pil": voc_pairs(data["root"], "train"),
+        "file_pairs_pil": voc_pairs(spec.root, "train"),
         "records": records_split(os.path.join(root, "records"), read_dataset_file(os.path.join(root, "records")), "train"),
     }
     common = {"cpu": _cpu_model(), "date": time.strftime("%Y-%m-%d"), "size": f"{width}x{height}", "crop": crop, "batch": 8}

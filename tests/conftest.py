@@ -34,16 +34,16 @@ def _seed_and_clear():
 # Started first, they overlap with the many short tests on the other xdist worker instead
 # of leaving one worker alone at the end of the run.
 LONG_RUNNING = (
-    "tests/test_portability.py",  # one xdist group: two child processes training every architecture
+    "tests/end_to_end/test_portability.py",  # one xdist group: two child processes training every architecture
     "tests/models/test_gan.py::test_short_adversarial_run_on_builtin_data_learns",
-    "tests/test_fit.py::test_kill_and_resume",
-    "tests/test_multi_worker.py::test_seggan_trains_alike",
-    "tests/test_stages.py::test_two_stage_relationnet_run",
-    "tests/test_reliability.py::test_a_diverged_run",
-    "tests/test_fit.py::test_short_run",
-    "tests/test_reliability.py::test_resume_refuses",
+    "tests/commands/test_fit.py::test_kill_and_resume",
+    "tests/training/test_distribute.py::test_seggan_trains_alike",
+    "tests/training/test_runner.py::test_two_stage_relationnet_run",
+    "tests/end_to_end/test_reliability.py::test_a_diverged_run",
+    "tests/commands/test_fit.py::test_short_run",
+    "tests/end_to_end/test_reliability.py::test_resume_refuses",
     "tests/serving/test_onnx.py::test_crf_in_the_onnx_graph",
-    "tests/test_multi_worker.py::test_two_workers",
+    "tests/training/test_distribute.py::test_two_workers",
 )
 
 

@@ -22,7 +22,7 @@ from training.quiet import start_tensorflow
 
 start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back
 
-from kseg.training.config import ConfigError, load_config  # noqa: E402
+from kseg.training.config import ConfigError, dataset_spec, load_config  # noqa: E402
 
 
 def _progress(split, done, total):
@@ -52,7 +52,7 @@ def main(argv=None):
 
     try:
         result = write_records(
-            config["data"], args.out, shard_bytes=int(args.shard_mb * 2**20), skip_bad_examples=args.skip_bad_examples,
+            dataset_spec(config), args.out, shard_bytes=int(args.shard_mb * 2**20), skip_bad_examples=args.skip_bad_examples,
             progress=None if args.quiet else _progress,
         )
     except DataError as error:

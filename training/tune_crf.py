@@ -41,9 +41,10 @@ def main(argv=None):
     from kseg import data as kdata
     from kseg.crf_tuning import DEEPLAB_GRID, grid_search_crf, unrefined_miou
     from kseg.models.loading import load_inference_model
+    from kseg.training.config import dataset_spec
 
     model = load_inference_model(model_path)
-    splits = kdata.dataset_splits(config["data"])
+    splits = kdata.dataset_splits(dataset_spec(config))
     num_classes = config["data"]["num_classes"]
     dataset = kdata.segmentation_dataset(
         splits.val_pairs[: args.images], num_classes, training=False, label_table=splits.label_table

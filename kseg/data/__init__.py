@@ -17,6 +17,7 @@ from kseg.data.pipeline import segmentation_dataset  # noqa: F401
 from kseg.data.records import RecordsSplit  # noqa: F401
 from kseg.data.records_writer import write_records  # noqa: F401
 from kseg.data.sources import DataError, cityscapes_pairs, folder_pairs, voc_pairs  # noqa: F401
+from kseg.data.spec import DatasetSpec  # noqa: F401
 
 __all__ = [
     "augment",
@@ -29,6 +30,7 @@ __all__ = [
     "class_weights_from_labels",
     "DataError",
     "dataset_splits",
+    "DatasetSpec",
     "DatasetSplits",
     "ensure_builtin_dataset",
     "folder_pairs",

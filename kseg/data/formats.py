@@ -1,5 +1,5 @@
-"""The dataset formats `data.format` names: how each lists its splits, its classes and its
-label mapping, in one table."""
+"""The dataset formats `DatasetSpec.format` names: how each lists its splits, its classes and
+its label mapping, in one table."""
 
 import os
 from dataclasses import dataclass
@@ -10,6 +10,7 @@ from kseg.data.builtin import builtin_root
 from kseg.data.palettes import read_palette
 from kseg.data.labels import CITYSCAPES_CLASSES, VOC_CLASSES, cityscapes_train_id_table
 from kseg.data.sources import DataError, cityscapes_pairs, folder_pairs, voc_pairs
+from kseg.data.spec import require_spec
 
 
 @dataclass
@@ -23,31 +24,31 @@ class DatasetSplits:
     label_table: object = None
 
 
-def _builtin(data):
-    root = builtin_root(data["root"])
+def _builtin(spec):
+    root = builtin_root(spec.root)
     return None, lambda split, annotation: voc_pairs(root, split)
 
 
-def _voc(data):
-    return None, lambda split, annotation: voc_pairs(data["root"], split)
+def _voc(spec):
+    return None, lambda split, annotation: voc_pairs(spec.root, split)
 
 
-def _cityscapes(data):
-    return cityscapes_train_id_table(), lambda split, annotation: cityscapes_pairs(data["root"], split, annotation)
+def _cityscapes(spec):
+    return cityscapes_train_id_table(), lambda split, annotation: cityscapes_pairs(spec.root, split, annotation)
 
 
-def _folder(data):
-    return None, lambda split, annotation: folder_pairs(os.path.join(data["root"], split))
+def _folder(spec):
+    return None, lambda split, annotation: folder_pairs(os.path.join(spec.root, split))
 
 
-def _records(data):
+def _records(spec):
     from kseg.data.records import read_dataset_file, records_split
 
-    contents = read_dataset_file(data["root"])
-    return None, lambda split, annotation: records_split(data["root"], contents, split)
+    contents = read_dataset_file(spec.root)
+    return None, lambda splits, annotation: records_split(spec.root, contents, splits)
 
 
-# format -> data section -> (label table, read(split, annotation) -> pairs, or a RecordsSplit)
+# format -> DatasetSpec -> (label table, read(split, annotation) -> pairs; records: read(splits, _) -> RecordsSplit)
 FORMATS = {"builtin": _builtin, "voc": _voc, "cityscapes": _cityscapes, "folder": _folder, "records": _records}
 assert tuple(FORMATS) == DATA_FORMATS, "kseg.constants.DATA_FORMATS names the formats of this table"
 # Formats whose label ids are fixed (names may be renamed, not added), and VOC's default names.
@@ -70,46 +71,46 @@ def read_class_names(value):
     return names
 
 
-def _fixed_classes(data):
-    """The classes a format fixes (None: any); records: their dataset.json's, whose palette
-    also becomes `data.palette` when that is null."""
-    if data["format"] != "records":
-        return FIXED_CLASSES.get(data["format"])
+def _fixed_classes(spec):
+    """(the classes a format fixes or None: any, its palette or None); records: their
+    dataset.json's classes and palette."""
+    if spec.format != "records":
+        return FIXED_CLASSES.get(spec.format), None
     from kseg.data.records import read_dataset_file
 
     try:
-        contents = read_dataset_file(data["root"])
+        contents = read_dataset_file(spec.root)
     except DataError as error:
         raise ValueError(str(error)) from None
-    if data.get("palette") is None:
-        data["palette"] = contents["palette"]
-    return tuple(contents["class_names"])
+    return tuple(contents["class_names"]), contents["palette"]
 
 
-def resolve_classes(data):
-    """Fill in `data.class_names` and `data.num_classes` (in place) from each other and the
-    format: builtin, cityscapes and records (their dataset.json) have fixed classes; voc
-    defaults to the 21 VOC classes but takes any list (a VOC-layout dataset of your own
-    classes), as does folder. Returns `data`; raises ValueError naming the keys that disagree."""
-    given, fixed, count = read_class_names(data["class_names"]), _fixed_classes(data), data["num_classes"]
+def resolve_classes(spec):
+    """`spec` (a `DatasetSpec`) with `class_names` (a tuple) and `num_classes` filled in from
+    each other and the format: builtin, cityscapes and records (their dataset.json, whose
+    palette also stands in for a None `palette`) have fixed classes; voc defaults to the 21
+    VOC classes but takes any list (a VOC-layout dataset of your own classes), as does
+    folder. Raises ValueError naming the fields that disagree."""
+    given, count = read_class_names(spec.class_names), spec.num_classes
+    fixed, fixed_palette = _fixed_classes(spec)
     if given is not None and len(set(given)) != len(given):
         raise ValueError(f"data.class_names has repeated names: {sorted({n for n in given if given.count(n) > 1})}")
     if fixed is not None and given is not None and len(given) != len(fixed):
-        raise ValueError(f"data.class_names has {len(given)} names but the {data['format']} dataset has {len(fixed)} classes")
+        raise ValueError(f"data.class_names has {len(given)} names but the {spec.format} dataset has {len(fixed)} classes")
     names = given or fixed
     if names is None:
-        default = DEFAULT_CLASSES.get(data["format"])
+        default = DEFAULT_CLASSES.get(spec.format)
         names = default if count in (None, len(default or ())) else None
     if names is None:
         if count is None:
-            raise ValueError(f"data.format={data['format']} needs data.class_names (a list, or a file with one name a line) or data.num_classes")
+            raise ValueError(f"data.format={spec.format} needs data.class_names (a list, or a file with one name a line) or data.num_classes")
         names = tuple(f"class_{i}" for i in range(count))
     if count is not None and count != len(names):
-        source = "data.class_names has" if given is not None else f"the {data['format']} dataset has"
+        source = "data.class_names has" if given is not None else f"the {spec.format} dataset has"
         raise ValueError(f"data.num_classes={count} but {source} {len(names)} classes")
-    data["num_classes"], data["class_names"] = len(names), list(names)
-    read_palette(data.get("palette"), len(names))
-    return data
+    palette = fixed_palette if spec.palette is None else spec.palette
+    read_palette(palette, len(names))
+    return spec.replace(class_names=tuple(names), num_classes=len(names), palette=palette)
 
 
 def with_label_map(table, label_map):
@@ -125,28 +126,26 @@ def with_label_map(table, label_map):
     return table
 
 
-def format_reader(data):
-    """(label table with `data.label_map` applied, read(split, annotation)) of the format
-    `data.format` names (`FORMATS`)."""
-    table, read = FORMATS[data["format"]](data)
-    return with_label_map(table, data.get("label_map")), read
+def format_reader(spec):
+    """(label table with `spec.label_map` applied, read(split, annotation)) of the format
+    `spec.format` names (`FORMATS`)."""
+    table, read = FORMATS[spec.format](spec)
+    return with_label_map(table, spec.label_map), read
 
 
-def dataset_splits(data):
-    """`DatasetSplits` for a training config's `data` section (`format`, `root`,
-    `num_classes`, `train_split`: a split or a list of them whose union is trained on,
-    `val_split`, `annotation`, `val_limit`: only the validation split's first images, when
-    set). Cityscapes' validation split is always scored on its fine labels. Raises
-    `DataError` naming the missing file or the class-count mismatch."""
+def dataset_splits(spec):
+    """`DatasetSplits` of a `DatasetSpec`: the union of its training splits, the validation
+    split (its first `val_limit` images, when set), the class names and the label table.
+    Cityscapes' validation split is always scored on its fine labels. Raises `DataError`
+    naming the missing file or the class-count mismatch."""
     try:
-        data = resolve_classes(dict(data, class_names=data.get("class_names")))
+        spec = resolve_classes(require_spec(spec, "dataset_splits"))
     except ValueError as error:
         raise DataError(str(error)) from None
-    label_table, read = format_reader(data)
-    splits = data["train_split"] if isinstance(data["train_split"], list) else [data["train_split"]]
-    if data["format"] == "records":  # one RecordsSplit of their shards, not a list of pairs
-        train = read(data["train_split"], data["annotation"])
+    label_table, read = format_reader(spec)
+    if spec.format == "records":  # one RecordsSplit of their shards, not a list of pairs
+        train = read(spec.train_splits, spec.annotation)
     else:
-        train = [pair for split in splits for pair in read(split, data["annotation"])]
-    val = read(data["val_split"], "gtFine")[: data.get("val_limit")]
-    return DatasetSplits(train, val, tuple(data["class_names"]), label_table)
+        train = [pair for split in spec.train_splits for pair in read(split, spec.annotation)]
+    val = read(spec.val_split, "gtFine")[: spec.val_limit]
+    return DatasetSplits(train, val, spec.class_names, label_table)

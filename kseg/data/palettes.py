@@ -36,9 +36,10 @@ def read_palette(value, num_classes, key="data.palette"):
     return palette
 
 
-def data_palette(data):
-    """The palette of a resolved config `data` section (`palette`, `format`, `num_classes`)."""
-    value = data.get("palette")
+def dataset_palette(spec):
+    """The (256, 3) uint8 palette of a resolved `DatasetSpec` (its `palette`, else its
+    format's; one colour per class of `class_names`)."""
+    value = spec.palette
     if value is None:
-        value = FORMAT_PALETTES.get(data["format"], "voc")
-    return read_palette(value, data["num_classes"])
+        value = FORMAT_PALETTES.get(spec.format, "voc")
+    return read_palette(value, len(spec.class_names))

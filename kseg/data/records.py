@@ -110,8 +110,9 @@ class RecordsSplit:
 
 
 def records_split(root, contents, splits):
-    """`RecordsSplit` of the union of `splits` (a name or a list) of the records folder `root`."""
-    names = splits if isinstance(splits, list) else [splits]
+    """`RecordsSplit` of the union of `splits` (a name, or a list or tuple of names) of the
+    records folder `root`."""
+    names = [splits] if isinstance(splits, str) else list(splits)
     files = tuple(path for name in names for path in split_files(root, contents, name))
     return RecordsSplit(files, sum(contents["splits"][name]["examples"] for name in names), "+".join(names))
 

@@ -61,12 +61,6 @@ def encode_example(image_path, mask_path, num_classes, label_table=None):
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
-def records_splits(data):
-    """The split names a `data` section trains and validates on, each once, training first."""
-    train = data["train_split"] if isinstance(data["train_split"], list) else [data["train_split"]]
-    return list(dict.fromkeys([*train, data["val_split"]]))
-
-
 def _remove_unfinished(out):
     """A folder without dataset.json: remove what an interrupted conversion wrote (its
     shards and part files), nothing else."""
@@ -106,11 +100,12 @@ class _ShardWriter:
         return names
 
 
-def write_records(data, out, shard_bytes=SHARD_BYTES, skip_bad_examples=False, progress=None):
-    """Convert the dataset a resolved config `data` section names into records in `out`.
+def write_records(spec, out, shard_bytes=SHARD_BYTES, skip_bad_examples=False, progress=None):
+    """Convert the dataset `spec` names into records in `out`: its training splits and its
+    validation split, each once (the validation split with Cityscapes' fine labels).
 
     Args:
-        data: the `data` section (format, root, splits, annotation, class names, palette).
+        spec: a `kseg.data.DatasetSpec` (format, root, splits, annotation, classes, palette, label map).
         out: the records folder (created; a `tf.io.gfile` path).
         shard_bytes: int. A shard is closed once it holds this many bytes. Defaults to 128 MB.
         skip_bad_examples: leave out pairs `read_pair` refuses (listed in the result and in
@@ -124,28 +119,30 @@ def write_records(data, out, shard_bytes=SHARD_BYTES, skip_bad_examples=False, p
     from kseg import __version__
     from kseg.data.formats import format_reader, resolve_classes
     from kseg.data.label_checks import refuse_foreground_ignored
-    from kseg.serving.labels import data_labels
+    from kseg.data.spec import require_spec
+    from kseg.serving.labels import dataset_labels
 
     done_file = f"{out.rstrip('/')}/{DATASET_FILE}"
     if tf.io.gfile.exists(done_file):
         with tf.io.gfile.GFile(done_file) as f:
             return {**json.load(f), "unchanged": True}
-    if data["format"] == "records":
-        raise DataError(f"data.root {data['root']} holds records already: point data.format and data.root at the source dataset")
-    data = resolve_classes(dict(data))
+    require_spec(spec, "write_records")
+    if spec.format == "records":
+        raise DataError(f"data.root {spec.root} holds records already: point data.format and data.root at the source dataset")
+    spec = resolve_classes(spec)
     tf.io.gfile.makedirs(out)
     _remove_unfinished(out)
-    label_table, read = format_reader(data)
+    label_table, read = format_reader(spec)
     summary = {"splits": {}, "skipped": {}}
-    for split in records_splits(data):
-        pairs = list(read(split, "gtFine" if split == data["val_split"] else data["annotation"]))
+    for split in spec.splits:
+        pairs = list(read(split, "gtFine" if split == spec.val_split else spec.annotation))
         refuse_foreground_ignored(pairs, label_table, f"split {split!r}")
-        if split != data["val_split"]:
+        if split != spec.val_split:
             random.Random(SHUFFLE_SEED).shuffle(pairs)
         writer = _ShardWriter(out, split, shard_bytes)
         for done, (image_path, mask_path) in enumerate(pairs, start=1):
             try:
-                writer.write(encode_example(image_path, mask_path, data["num_classes"], label_table))
+                writer.write(encode_example(image_path, mask_path, spec.num_classes, label_table))
             except DataError as error:
                 if not skip_bad_examples:
                     raise
@@ -154,8 +151,8 @@ def write_records(data, out, shard_bytes=SHARD_BYTES, skip_bad_examples=False, p
                 progress(split, done, len(pairs))
         summary["splits"][split] = {"examples": writer.count, "shards": writer.finish()}
     contents = {
-        "kseg_records": RECORDS_VERSION, "kseg_version": __version__, **data_labels(data),
-        "source": {"format": data["format"], "root": str(data["root"])}, **summary,
+        "kseg_records": RECORDS_VERSION, "kseg_version": __version__, **dataset_labels(spec),
+        "source": {"format": spec.format, "root": str(spec.root)}, **summary,
     }
     staging = f"{out.rstrip('/')}/.{DATASET_FILE}.tmp"
     with tf.io.gfile.GFile(staging, "w") as f:

@@ -32,11 +32,11 @@ def labels_metadata(class_names, palette):
     return {"class_names": [str(name) for name in class_names], "palette": colours.tolist()}
 
 
-def data_labels(data):
-    """The metadata of a resolved config `data` section (`class_names`, `palette`, `format`)."""
-    from kseg.data.palettes import data_palette
+def dataset_labels(spec):
+    """The metadata of a resolved `kseg.data.DatasetSpec` (its class names and palette)."""
+    from kseg.data.palettes import dataset_palette
 
-    return labels_metadata(data["class_names"], data_palette(dict(data, num_classes=len(data["class_names"]))))
+    return labels_metadata(spec.class_names, dataset_palette(spec))
 
 
 def run_labels(model_path):
@@ -49,9 +49,11 @@ def run_labels(model_path):
         data = (yaml.safe_load(f) or {}).get("data") or {}
     if not isinstance(data.get("class_names"), list):
         return None  # not a config written by a run (those have the resolved class list)
+    from kseg.data.spec import DatasetSpec
+
     try:
-        return data_labels(data)
-    except ValueError as error:
+        return dataset_labels(DatasetSpec.from_mapping(data))
+    except (ValueError, TypeError) as error:
         raise ValueError(f"{config_path}: {error}") from None
 
 

@@ -26,7 +26,8 @@ def export_saved_model_of_run(model, config, run_dir, step):
     (the step is the version, so re-running a finished job rewrites the same version)."""
     from kseg.models.loading import with_precision
     from kseg.serving import export_saved_model
-    from kseg.serving.labels import data_labels
+    from kseg.serving.labels import dataset_labels
+    from kseg.training.config import dataset_spec
 
     options = config["export"]
     if not options["saved_model"]:
@@ -36,7 +37,7 @@ def export_saved_model_of_run(model, config, run_dir, step):
     path = export_saved_model(
         model, RunFolder(run_dir).serving, name, version=max(step, 1), crf=options["crf"], overwrite=True,
         max_side=options["max_side"], max_pixels=options["max_pixels"],
-        labels=data_labels(config["data"]),
+        labels=dataset_labels(dataset_spec(config)),
     )
     return {"saved_model": path}
 

@@ -206,12 +206,7 @@ def _validate_one(config):
         )
     if data["service"] is not None and not re.match(r"^grpc://[^/:]+:[0-9]+$", data["service"]):
         raise ConfigError(f"data.service must be grpc://host:port. Received: {data['service']!r}")
-    from kseg.data.formats import resolve_classes
-
-    try:
-        resolve_classes(data)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
+    _resolve_classes(data)
     from kseg.training.precision import resolve_precision
 
     train["precision"] = resolve_precision(train["precision"])  # the run's config.yaml says what ran
@@ -226,6 +221,27 @@ def _validate_one(config):
 
     get_task(config).check()
     return config
+
+
+def _resolve_classes(data):
+    """`data.class_names` and `data.num_classes` filled in (in place) from each other and the
+    dataset's format; records: their palette too when `data.palette` is null."""
+    from kseg.data.formats import resolve_classes
+
+    try:
+        spec = resolve_classes(dataset_spec({"data": data}))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    data["class_names"], data["num_classes"] = list(spec.class_names), spec.num_classes
+    if data["palette"] is None and spec.palette is not None:
+        data["palette"] = [list(colour) for colour in spec.palette]
+
+
+def dataset_spec(config):
+    """The `kseg.data.DatasetSpec` of `config`'s data section: what the library's readers take."""
+    from kseg.data.spec import DatasetSpec
+
+    return DatasetSpec.from_mapping(config["data"])
 
 
 def config_text(config):

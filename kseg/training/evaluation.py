@@ -7,6 +7,7 @@ import numpy as np
 from kseg.atomic import write_json, write_text
 from kseg.constants import IGNORE_LABEL
 from kseg.metrics import ConfusionMatrixMetric
+from kseg.training.config import dataset_spec
 
 
 def evaluate_dataset(model, dataset, num_classes, ignore_label=IGNORE_LABEL, forward=None, on_batch=None):
@@ -81,11 +82,11 @@ class PredictionPictures:
         self.index += 1
 
 
-def dataset_palette(data):
-    """The label colours (256, 3) of the config's resolved `data` section (`data.palette`)."""
-    from kseg.data.palettes import data_palette
+def config_palette(config):
+    """The label colours (256, 3) of a loaded config's dataset (`data.palette`, else its format's)."""
+    from kseg.data.palettes import dataset_palette
 
-    return data_palette(data)
+    return dataset_palette(dataset_spec(config))
 
 
 def write_confusion_figure(scores, class_names, out_dir, title):
@@ -113,14 +114,14 @@ def evaluate_split(
 
     data = config["data"]
     model = load_inference_model(model_path, precision)
-    splits = kdata.dataset_splits(data)
+    splits = kdata.dataset_splits(dataset_spec(config))
     val_pairs = splits.val_pairs[:images] if images else splits.val_pairs
     bad = kdata.BadExamples(len(val_pairs), data["val_split"], data["max_bad_fraction"]) if data["skip_bad_examples"] else False
     dataset = kdata.segmentation_dataset(
         val_pairs, data["num_classes"], training=False, label_table=splits.label_table, skip_bad_examples=bad
     )
     pictures = PredictionPictures(
-        os.path.join(out_dir, "predictions"), save_predictions, dataset_palette(data), splits.class_names
+        os.path.join(out_dir, "predictions"), save_predictions, config_palette(config), splits.class_names
     )
     forward = predictor(model, **predict_options)
     with kdata.named_data_errors():

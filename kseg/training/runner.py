@@ -16,10 +16,10 @@ from kseg.data.label_checks import refuse_foreground_ignored
 from kseg.run_folder import RunFolder
 from kseg.training.artefacts import export_onnx_of_run, export_saved_model_of_run, release_memory, save_model_atomically
 from kseg.training.checkpoint import complete_checkpoint, restore_complete
-from kseg.training.config import ConfigError, config_text, expand_stages
+from kseg.training.config import ConfigError, config_text, dataset_spec, expand_stages
 from kseg.training.distribute import is_chief, make_strategy, worker_dir
 from kseg.training.evaluation import (
-    PredictionPictures, dataset_palette, write_confusion_figure, write_report,
+    PredictionPictures, config_palette, write_confusion_figure, write_report,
 )
 from kseg.training.init_from import initialise_from
 from kseg.training.init_weights import transfer_weights
@@ -114,7 +114,7 @@ def prepare(config, task, out_dir, strategy):
         write_text(RunFolder(out_dir).config, config_text(config))
     keras.mixed_precision.set_dtype_policy(config["train"]["precision"])
     data = config["data"]
-    splits = kdata.dataset_splits(data)
+    splits = kdata.dataset_splits(dataset_spec(config))
     if not isinstance(splits.train_pairs, kdata.RecordsSplit):  # records were checked when written
         refuse_foreground_ignored(splits.train_pairs, splits.label_table, "the training split")
     skip, fraction = data["skip_bad_examples"], data["max_bad_fraction"]
@@ -148,7 +148,7 @@ def _with_class_weights(config):
     method = config["train"]["class_weights"]
     if not isinstance(method, str):
         return config
-    splits = kdata.dataset_splits(config["data"])
+    splits = kdata.dataset_splits(dataset_spec(config))
     weights = kdata.class_weights_from_labels(splits.train_pairs, config["data"]["num_classes"], method, splits.label_table)
     print(f"train.class_weights: {method} over {len(splits.train_pairs)} training masks -> {weights}", flush=True)
     return config.replace({"train.class_weights": weights})
@@ -176,7 +176,7 @@ def finalize(job, history):
     segmenter = job.task.inference_model(model)
     if is_chief(job.strategy):
         eval_dir = folder.eval
-        pictures = PredictionPictures(os.path.join(eval_dir, "predictions"), 8, dataset_palette(config["data"]), job.splits.class_names)
+        pictures = PredictionPictures(os.path.join(eval_dir, "predictions"), 8, config_palette(config), job.splits.class_names)
         scores = score_validation(job, segmenter, on_batch=pictures.add)
         exported = segmenter
         if job.best is not None:

@@ -12,7 +12,7 @@ import numpy as np
 from kseg import data as kdata
 from kseg.atomic import write_json
 from kseg.training.artefacts import save_model_atomically
-from kseg.training.evaluation import dataset_palette, evaluate_dataset
+from kseg.training.evaluation import config_palette, evaluate_dataset
 from kseg.run_folder import RunFolder
 
 PANELS = 3  # validation prediction panels written to TensorBoard at each validation
@@ -97,7 +97,7 @@ def validate(job, step, best):
     import tensorflow as tf
 
     segmenter = job.task.inference_model(job.model)
-    panels = _Panels(dataset_palette(job.config["data"]), job.splits.class_names)
+    panels = _Panels(config_palette(job.config), job.splits.class_names)
     scores = score_validation(job, segmenter, on_batch=panels.add)
     improved = best.offer(segmenter, scores["mean_iou"], step)
     so_far = "no best yet" if best.result is None else f"best {100 * best.mean_iou:.2f}% at step {best.result['step']}"

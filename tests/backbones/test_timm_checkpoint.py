@@ -10,8 +10,9 @@ import pytest
 
 import kseg
 from kseg.backbones import from_timm
+from tests import REPO
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "timm")
+FIXTURES = os.path.join(REPO, "tests", "fixtures", "timm")
 EXPECTED_STRUCTURE = {
     "resnet": dict(deep_stem=False, stem_width=64, avg_down=False),
     "resnet_s": dict(deep_stem=True, stem_width=24, avg_down=False),

@@ -9,7 +9,7 @@ from PIL import Image
 
 import kseg.data as kd
 from kseg.data.label_checks import refuse_foreground_ignored
-from kseg.training.config import ConfigError, load_config
+from kseg.training.config import ConfigError, dataset_spec, load_config
 from tests.cli import run_main
 
 
@@ -27,7 +27,7 @@ def _binary_folder(root, count=3, foreground=255):
 
 
 def _data(root, *overrides):
-    return load_config(overrides=["data.format=folder", f"data.root={root}", "data.num_classes=2", *overrides])["data"]
+    return dataset_spec(load_config(overrides=["data.format=folder", f"data.root={root}", "data.num_classes=2", *overrides]))
 
 
 def test_a_split_of_0_255_masks_is_refused_and_label_map_fixes_it(tmp_path):

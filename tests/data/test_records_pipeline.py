@@ -11,8 +11,8 @@ import tensorflow as tf
 import kseg.data as kd
 from kseg.data.records import FEATURES, RecordsSplit, read_dataset_file, records_split
 from kseg.data.records_writer import write_records
-from kseg.training.config import load_config
-from tests.test_fit import TINY
+from kseg.training.config import dataset_spec, load_config
+from tests.tiny import TINY
 
 ROOT = "ram://kseg-tests/builtin-records"
 CROP = (48, 48)
@@ -20,8 +20,7 @@ CROP = (48, 48)
 
 @pytest.fixture(scope="module")
 def records(data_root):
-    data = load_config(overrides=[f"data.root={data_root}"])["data"]
-    write_records(data, ROOT, shard_bytes=300_000)  # several shards a split
+    write_records(dataset_spec(load_config(overrides=[f"data.root={data_root}"])), ROOT, shard_bytes=300_000)  # several shards a split
     contents = read_dataset_file(ROOT)
     assert len(contents["splits"]["train"]["shards"]) > 2
     return contents

@@ -11,10 +11,11 @@ import sys
 import numpy as np
 import pytest
 
-from kseg.training.config import ConfigError, load_config
-from tests.test_fit import TINY
+from kseg.training.config import ConfigError, dataset_spec, load_config
+from tests.tiny import TINY
+from tests import REPO
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = REPO
 
 
 def _free_port():
@@ -40,7 +41,7 @@ def test_a_run_trains_through_a_dispatcher_and_two_worker_processes(data_root, t
     servers += [_serve("worker", "--dispatcher", f"localhost:{dispatcher_port}", "--port", str(port)) for port in worker_ports]
     try:
         records = str(tmp_path / "records")  # a local folder: the workers are other processes
-        write_records(load_config(overrides=[f"data.root={data_root}"])["data"], records)
+        write_records(dataset_spec(load_config(overrides=[f"data.root={data_root}"])), records)
         settings = TINY + ["data.format=records", f"data.root={records}", "data.crop=[48,48]",
                            f"data.service=grpc://localhost:{dispatcher_port}", "train.checkpoint_every=10"]
         result = train(load_config(overrides=settings + ["train.steps=20"]), str(tmp_path / "run"), verbose=0)

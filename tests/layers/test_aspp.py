@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from kseg.layers import ASPP, ASPP_PRESETS, ASPPV3
-from tests.test_case import run_layer_test, run_model_saving_test
+from tests.layer_case import run_layer_test, run_model_saving_test
 
 
 def test_presets_are_the_papers():

@@ -64,7 +64,7 @@ def test_cases_the_fused_kernel_does_not_cover_run_keras():
 
 
 def test_keras_file_round_trip_and_saved_model_export(tmp_path):
-    from tests.test_case import run_model_saving_test
+    from tests.layer_case import run_model_saving_test
 
     inputs = keras.Input((None, None, 4))
     layer = FusedBatchNormalization(momentum=0.5)

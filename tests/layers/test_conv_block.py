@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from kseg.layers import ConvBNActivation
-from tests.test_case import run_layer_test
+from tests.layer_case import run_layer_test
 
 
 @pytest.mark.parametrize("rate", [1, 2, 6, 12])
@@ -58,7 +58,7 @@ def test_bad_arguments(kwargs, message):
 def test_save_and_load(tmp_path):
     inputs = keras.Input((None, None, 3))
     model = keras.Model(inputs, ConvBNActivation(5, rate=4, batch_norm=True)(inputs))
-    from tests.test_case import run_model_saving_test
+    from tests.layer_case import run_model_saving_test
 
     run_model_saving_test(model, np.random.rand(1, 12, 12, 3).astype("float32"), tmp_path)
 

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from kseg.layers import DeformableConv2D
-from tests.test_case import run_layer_test
+from tests.layer_case import run_layer_test
 
 
 def _input(shape=(2, 11, 12, 3), seed=0):

@@ -71,7 +71,7 @@ def test_conv_block_takes_the_matmul_form_with_the_same_result():
 
 
 def test_matmul_form_round_trips_and_exports_to_saved_model_and_onnx(tmp_path):
-    from tests.test_case import run_model_saving_test
+    from tests.layer_case import run_model_saving_test
 
     model, _, x = _wide_block()
     run_model_saving_test(model, [x], tmp_path)

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import kseg
-from tests.test_case import run_model_saving_test
+from tests.layer_case import run_model_saving_test
 from tests.tiny import TINY_RESNET, TINY_VGG
 
 

@@ -10,7 +10,7 @@ import tensorflow as tf
 import kseg
 from kseg.losses import MaskedSparseCategoricalCrossentropy, confidence_map_loss
 from kseg.models.gan.adversarial import label_maps
-from tests.test_case import run_model_saving_test
+from tests.layer_case import run_model_saving_test
 from tests.tiny import TINY_RESNET
 
 NUM_CLASSES = 3

@@ -4,7 +4,7 @@ import pytest
 
 import kseg
 from kseg.losses import MaskedSparseCategoricalCrossentropy
-from tests.test_case import run_model_saving_test
+from tests.layer_case import run_model_saving_test
 from tests.tiny import TINY_RESNET
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 import kseg
-from tests.test_case import run_model_saving_test
+from tests.layer_case import run_model_saving_test
 
 TINY_BLOCKS = ((1, (8, 8)), (1, (8, 8)), (1, (16, 16)), (1, (16, 24)), (1, (8, 16, 24)), (1, (8, 16, 32)))
 TINY = dict(hidden_size=4, reduce_filters=8, similarity_hidden=8, backbone_blocks=TINY_BLOCKS)

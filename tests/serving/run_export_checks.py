@@ -1,6 +1,6 @@
 """The training command's default run exports through kseg.serving: the SavedModel loads
 in TF Serving's loader and answers JPEG bytes like the trained model; the ONNX file passes
-the ONNX Runtime check. The check runs on the short training run of tests/test_fit.py."""
+the ONNX Runtime check. The check runs on the short training run of tests/commands/test_fit.py."""
 
 import os
 
@@ -12,7 +12,7 @@ from tests.serving.conftest import decoded, photo
 
 def check_run_exports(result, model):
     """`result` of a `train` run with exports named "shapes" ended at step 14 (run by
-    tests/test_fit.py, whose short run this checks, so the suite trains once)."""
+    tests/commands/test_fit.py, whose short run this checks, so the suite trains once)."""
     step = result["steps"]
     saved = result["exports"]["saved_model"]
     assert saved == os.path.join(result["run_dir"], "serving", "shapes", str(step))

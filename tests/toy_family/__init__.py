@@ -1,7 +1,7 @@
 """A sixth model family, registered from the test tree as a user's would be: a model class
 (`kseg.models.register_architecture`) and its task (`kseg.training.tasks.register_task`).
 docs/adding-a-model.md walks through the same steps. Importing this module registers "toy";
-tests/test_tasks.py takes it out of the registries after the test that uses it."""
+tests/training/tasks/test_tasks.py takes it out of the registries after the test that uses it."""
 
 import keras
 

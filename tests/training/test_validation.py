@@ -10,7 +10,7 @@ import pytest
 
 from kseg.training.config import ConfigError, load_config
 from kseg.training.validation import BestModel
-from tests.test_fit import TINY
+from tests.tiny import TINY
 
 
 def test_a_run_validates_every_n_steps_keeps_the_best_and_exports_it(tmp_path, data_root, capsys):

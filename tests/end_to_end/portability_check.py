@@ -1,0 +1,86 @@
+"""Child process of tests/end_to_end/test_portability.py: one training step of every architecture through
+its task (tiny backbones), an inference in float32 and in bfloat16, on whatever CPU kernels
+this TensorFlow loaded (`TF_ENABLE_ONEDNN_OPTS` is read when TensorFlow starts, hence a child).
+
+Prints one JSON line per case: {"case", "onednn", "loss", "changed", "variables", "finite",
+"bfloat16_compute"}.
+"""
+
+import json
+import sys
+
+import numpy as np
+
+from tests.tiny import TINY_RELATIONNET, TINY_RESNET, TINY_VGG, options_override
+
+TINY_D = {"crf_filter_size": 3, "filters": [8, 8, 8, 8, 1]}
+
+# name -> overrides: every architecture, every atrous path (ASPP-L/S, LargeFOV's fc6, MSC,
+# deformable convs, dilated backbones at output stride 8, ConvCRFs, the relation module's GRUs).
+CASES = {
+    "pan": ["model.architecture=pan", "model.backbone=resnet50",
+            options_override(decoder_filters=8, backbone_options=TINY_RESNET)],
+    "deeplabv2_resnet_aspp_l": ["model.architecture=deeplabv2", "model.backbone=resnet50", "model.output_stride=8",
+                                options_override(aspp="L", backbone_options=TINY_RESNET)],
+    "deeplabv2_vgg_largefov_msc": ["model.architecture=deeplabv2", "model.backbone=vgg16",
+                                   options_override(aspp="LargeFOV", multi_scale=[0.5, 1.0],
+                                                    backbone_options={**TINY_VGG, "fc_filters": 16})],
+    "relationnet": ["model.architecture=relationnet", "model.backbone=wide_resnet38", "model.output_stride=8",
+                    "relation.scl_weight=0.1", "train.loss=ohem", options_override(**TINY_RELATIONNET)],
+    "seggan": ["model.architecture=seggan", "model.backbone=resnet50",
+               options_override(crf_modules=2, aspp="L", generator_options={"backbone_options": TINY_RESNET},
+                                discriminator_options=TINY_D)],
+    "ssgan_resnet50": ["model.architecture=ssgan", "model.backbone=resnet50",
+                       options_override(generator_options={"head_filters": 8, "backbone_options": TINY_RESNET})],
+    "ssgan_vgg16": ["model.architecture=ssgan", "model.backbone=vgg16",
+                    options_override(generator_options={"head_filters": 8, "backbone_options": {**TINY_VGG, "fc_filters": 16}})],
+}
+NUM_CLASSES = 3
+SIDE = 33
+
+
+def _batch():
+    rng = np.random.RandomState(0)
+    images = rng.uniform(0, 255, (2, SIDE, SIDE, 3)).astype("float32")
+    labels = rng.randint(0, NUM_CLASSES, (2, SIDE, SIDE)).astype("int32")
+    return images, labels
+
+
+def run_case(name):
+    import keras
+    import tensorflow as tf
+
+    from kseg.models.loading import with_precision
+    from kseg.platform import onednn_enabled
+    from kseg.training.config import load_config
+    from kseg.training.tasks import get_task
+
+    overrides = ["data.format=voc", "data.root=/unused", f"data.num_classes={NUM_CLASSES}",
+                 "model.backbone_weights=null", "train.precision=float32", *CASES[name]]
+    task = get_task(load_config(overrides=overrides))
+    keras.utils.set_random_seed(0)  # the same weights in every child: losses compare across kernels
+    model = task.build_model()
+    task.compile(model, task.build_optimizers(steps=10))
+    images, labels = _batch()
+    before = [v.numpy() for v in model.trainable_variables]
+    history = model.fit(task.training_targets(tf.data.Dataset.from_tensors((images, labels)), model), verbose=0)
+    after = [v.numpy() for v in model.trainable_variables]
+    losses = {key: float(values[-1]) for key, values in history.history.items() if "loss" in key}
+    network = task.inference_model(model)
+    logits = network(images, training=False)
+    bfloat16 = with_precision(network, "bfloat16")  # emulated where the CPU has no bf16 units
+    low = bfloat16(images, training=False)
+    return {
+        "case": name,
+        "onednn": onednn_enabled(),
+        "loss": losses,
+        "changed": sum(not np.array_equal(a, b) for a, b in zip(before, after)),
+        "variables": len(before),
+        "finite": bool(np.isfinite(logits).all() and np.isfinite(np.asarray(low, "float32")).all()),
+        "bfloat16_compute": bfloat16.compute_dtype,
+    }
+
+
+if __name__ == "__main__":
+    for case in sys.argv[1:] or CASES:
+        print(json.dumps(run_case(case)), flush=True)

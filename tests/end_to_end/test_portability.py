@@ -1,0 +1,65 @@
+"""Every architecture trains one step and infers in float32 and bfloat16 on TensorFlow's Eigen
+CPU kernels (oneDNN off: most AMD CPUs, older Intel ones) and on oneDNN's, whatever CPU the
+suite runs on: each setting in its own child process, since TensorFlow reads
+`TF_ENABLE_ONEDNN_OPTS` when it loads. Both children start from the same weights, so their
+losses must agree too."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.end_to_end.portability_check import CASES
+from tests import REPO
+
+ROOT = REPO
+# One xdist worker runs the module, so the two children run once (each worker would run its own).
+pytestmark = pytest.mark.xdist_group("portability")
+
+
+@pytest.fixture(scope="module")
+def results():
+    """{oneDNN setting: {case: result}}, both children run side by side."""
+    children = {}
+    for setting in ("0", "1"):
+        env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=setting, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+        children[setting] = subprocess.Popen(
+            [sys.executable, "-m", "tests.end_to_end.portability_check"], cwd=ROOT, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+    found = {}
+    for setting, child in children.items():
+        out, err = child.communicate(timeout=900)
+        assert child.returncode == 0, f"TF_ENABLE_ONEDNN_OPTS={setting}:\n{err[-3000:]}"
+        found[setting] = {line["case"]: line for line in map(json.loads, out.splitlines()) if line}
+    return found
+
+
+@pytest.mark.parametrize("setting", ["0", "1"])
+def test_every_architecture_trains_and_infers(results, setting):
+    cases = results[setting]
+    assert sorted(cases) == sorted(CASES)
+    assert {case["onednn"] for case in cases.values()} == {setting == "1"}
+    for name, case in cases.items():
+        assert all(np.isfinite(value) for value in case["loss"].values()), (name, case)
+        assert case["changed"] >= case["variables"] - 1, (name, case)  # every trained weight moves (PAN: one gets no gradient)
+        assert case["finite"] and case["bfloat16_compute"] == "bfloat16", (name, case)
+
+
+def test_oneDNN_and_Eigen_train_alike(results):
+    for name in CASES:
+        eigen, onednn = results["0"][name]["loss"], results["1"][name]["loss"]
+        assert sorted(eigen) == sorted(onednn)
+        for key in eigen:
+            np.testing.assert_allclose(eigen[key], onednn[key], rtol=1e-3, err_msg=f"{name} {key}")
+
+
+def test_auto_precision_is_float32_without_oneDNN_even_on_bfloat16_units():
+    code = "from kseg.training.precision import resolve_precision; print(resolve_precision('auto'))"
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0", TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "float32"

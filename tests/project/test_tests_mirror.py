@@ -1,0 +1,146 @@
+"""tests/ mirrors the source tree (issue 31, item 5): kseg/<path>/<module>.py is checked in
+tests/<path>/test_<module>.py (a package's public API in tests/<package path>/test_<package>.py,
+kseg/__main__.py in tests/test_main.py); the commands (training/, export/) in tests/commands/,
+the benchmark scripts in tests/benchmarks/; whole runs across modules in tests/end_to_end/ and
+checks on the repository in tests/project/. Every module with behaviour has its test file, or
+is listed below with the tests that check it through others."""
+
+import os
+
+from tests import REPO
+
+ACROSS_MODULES = ("end_to_end", "project")  # test folders that mirror no one module
+COMMANDS = ("training", "export")
+
+# Modules checked only through the tests of the modules that use them (named after each).
+# The list only shrinks: a module that gets its own test file must leave it.
+CHECKED_THROUGH_OTHERS = {
+    "kseg/_keras_registrations.py": "tests/project/test_light_import.py",
+    "kseg/_lazy.py": "tests/project/test_light_import.py",
+    "kseg/atomic.py": "tests/end_to_end/test_reliability.py, tests/commands/test_command.py",
+    "kseg/backbones/common.py": "tests/backbones/test_backbones.py",
+    "kseg/constructor_config.py": "tests/backbones/test_backbones.py, tests/training/tasks/test_tasks.py",
+    "kseg/data/builtin.py": "tests/commands/test_fit.py (the built-in dataset fixture)",
+    "kseg/data/class_weights.py": "tests/losses/test_overlap.py",
+    "kseg/data/decode.py": "tests/data/test_pipeline.py, tests/end_to_end/test_reliability.py",
+    "kseg/data/records_writer.py": "tests/data/test_records_pipeline.py, tests/data/test_service.py",
+    "kseg/data/palettes.py": "tests/data/test_formats.py, tests/commands/test_fit.py",
+    "kseg/data/sources.py": "tests/data/test_pipeline.py, tests/data/test_labels.py",
+    "kseg/data/synthetic.py": "tests/commands/test_fit.py (the built-in dataset learns)",
+    "kseg/inference/batch.py": "tests/commands/test_predict.py",
+    "kseg/inference/crf.py": "tests/inference/test_inference.py",
+    "kseg/inference/crf_params.py": "tests/commands/test_evaluate.py",
+    "kseg/inference/images.py": "tests/commands/test_predict.py, tests/data/test_labels.py",
+    "kseg/inference/multi_scale.py": "tests/inference/test_inference.py",
+    "kseg/inference/predict.py": "tests/inference/test_inference.py",
+    "kseg/inference/sliding_window.py": "tests/inference/test_inference.py",
+    "kseg/layers/crf/__init__.py": "tests/layers/crf/test_convcrf.py, tests/layers/crf/test_densecrf.py",
+    "kseg/layers/crf/common.py": "tests/layers/crf/test_convcrf.py, tests/layers/crf/test_densecrf.py",
+    "kseg/layers/crf/permutohedral.py": "tests/layers/crf/test_densecrf.py",
+    "kseg/layers/resize.py": "tests/layers/test_preprocessing.py",
+    "kseg/layers/tracking.py": "tests/training/test_checkpoint.py",
+    "kseg/losses/combined.py": "tests/losses/test_overlap.py",
+    "kseg/losses/focal.py": "tests/losses/test_overlap.py",
+    "kseg/losses/pixels.py": "tests/losses/test_losses.py, tests/losses/test_overlap.py",
+    "kseg/models/common.py": "tests/models/test_models.py",
+    "kseg/models/deeplab/model.py": "tests/models/test_deeplab.py",
+    "kseg/models/gan/adversarial.py": "tests/models/test_gan.py",
+    "kseg/models/gan/discriminators.py": "tests/models/test_gan.py",
+    "kseg/models/gan/generators.py": "tests/models/test_gan.py",
+    "kseg/models/gan/config.py": "tests/commands/test_fit.py (the adversarial section and its shorthand)",
+    "kseg/models/gan/task.py": "tests/end_to_end/test_portability.py, tests/training/test_distribute.py",
+    "kseg/models/pan/model.py": "tests/models/test_pan.py",
+    "kseg/models/pan/task.py": "tests/commands/test_fit.py",
+    "kseg/models/registry.py": "tests/training/tasks/test_tasks.py",
+    "kseg/models/relationnet/model.py": "tests/models/test_relationnet.py",
+    "kseg/models/relationnet/config.py": "tests/commands/test_fit.py (the relation section's checks)",
+    "kseg/models/relationnet/task.py": "tests/training/test_runner.py",
+    "kseg/registry.py": "tests/training/test_checkpoint.py (every registered class), tests/project/test_light_import.py",
+    "kseg/platform.py": "tests/end_to_end/test_portability.py",
+    "kseg/serving/formats.py": "tests/serving/test_decoding.py",
+    "kseg/serving/gif.py": "tests/serving/test_decoding.py, tests/serving/test_graph.py",
+    "kseg/serving/jpeg.py": "tests/serving/test_decoding.py, tests/serving/test_graph.py",
+    "kseg/serving/labels.py": "tests/commands/test_fit.py",
+    "kseg/serving/onnx_cli.py": "tests/serving/test_onnx.py",
+    "kseg/testing.py": "tests/test_crf_tuning.py, tests/layers/crf/test_densecrf.py",
+    "kseg/training/artefacts.py": "tests/commands/test_fit.py",
+    "kseg/training/checks.py": "tests/training/test_config.py",
+    "kseg/training/errors.py": "tests/end_to_end/test_reliability.py",
+    "kseg/training/evaluation.py": "tests/commands/test_evaluate.py",
+    "kseg/training/guards.py": "tests/end_to_end/test_reliability.py",
+    "kseg/training/init_weights.py": "tests/training/test_runner.py (a stage starts from the last)",
+    "kseg/training/keras_compat.py": "tests/training/test_distribute.py",
+    "kseg/training/loop.py": "tests/commands/test_fit.py",
+    "kseg/training/run_dir.py": "tests/end_to_end/test_reliability.py",
+    "kseg/training/run_lock.py": "tests/end_to_end/test_reliability.py",
+    "kseg/training/schedules.py": "tests/training/test_optimizers.py",
+    "kseg/training/schema.py": "tests/training/test_config.py, tests/project/test_docs.py",
+    "kseg/training/tasks/base.py": "tests/training/tasks/test_tasks.py",
+    "training/common.py": "tests/commands/test_evaluate.py, tests/commands/test_predict.py",
+    "training/data_service.py": "tests/data/test_service.py",
+    "training/make_records.py": "tests/data/test_records_pipeline.py",
+    "training/quiet.py": "tests/training/test_progress.py",
+    "training/tune_crf.py": "tests/test_crf_tuning.py",
+    "export/client.py": "tests/serving/test_client.py",
+    "export/saved_model.py": "tests/serving/test_saved_model.py",
+    "export/tflite.py": "tests/serving/test_tflite.py",
+}
+
+
+def _has_behaviour(path):
+    """A module with a function or a class (not only imports, names and constants)."""
+    with open(os.path.join(REPO, path)) as f:
+        return any(line.startswith(("def ", "class ", "async def ")) for line in f)
+
+
+def _sources():
+    found = []
+    for top in ("kseg", *COMMANDS):
+        for folder, _, names in os.walk(os.path.join(REPO, top)):
+            found += [os.path.relpath(os.path.join(folder, n), REPO) for n in names if n.endswith(".py")]
+    return sorted(found)
+
+
+def _test_files():
+    found = []
+    for folder, _, names in os.walk(os.path.join(REPO, "tests")):
+        found += [os.path.relpath(os.path.join(folder, n), REPO) for n in names if n.startswith("test_") and n.endswith(".py")]
+    return sorted(found)
+
+
+def _mirrored(test):
+    """The source modules test file `test` (tests/<path>/test_<name>.py) mirrors; None for
+    the folders that mirror no one module."""
+    folder, name = os.path.split(os.path.relpath(test, "tests"))
+    name = name[len("test_"):-len(".py")]
+    if folder.split(os.sep)[0] in ACROSS_MODULES:
+        return None
+    if folder == "commands":
+        return [f"{top}/{name}.py" for top in COMMANDS]
+    if folder == "benchmarks":
+        return [f"benchmarks/{name}.py"]
+    base = os.path.join("kseg", folder)
+    candidates = [os.path.join(base, f"{name}.py"), os.path.join(base, name, "__init__.py")]
+    if name == os.path.basename(folder):
+        candidates.append(os.path.join(base, "__init__.py"))
+    if name == "main":
+        candidates.append(os.path.join(base, "__main__.py"))
+    return candidates
+
+
+def test_every_test_file_mirrors_a_module():
+    stray = [test for test in _test_files() if (m := _mirrored(test)) is not None and not any(os.path.isfile(os.path.join(REPO, c)) for c in m)]
+    assert not stray, f"test files that mirror no module (rename them, or move whole-run tests to tests/end_to_end/): {stray}"
+
+
+def test_every_module_with_behaviour_has_its_test_file_or_says_which_tests_check_it():
+    tested = {c for test in _test_files() for c in (_mirrored(test) or ())}
+    untested = [p for p in _sources() if _has_behaviour(p) and p not in tested]
+    missing = sorted(set(untested) - set(CHECKED_THROUGH_OTHERS))
+    assert not missing, f"modules with neither a mirrored test file nor an entry in CHECKED_THROUGH_OTHERS: {missing}"
+    leave = sorted(set(CHECKED_THROUGH_OTHERS) - set(untested))
+    assert not leave, f"these have their own test file (or are gone) now: remove them from CHECKED_THROUGH_OTHERS: {leave}"
+    for module, tests in CHECKED_THROUGH_OTHERS.items():
+        for path in tests.replace(",", " ").split():
+            if path.startswith("tests/"):
+                assert os.path.isfile(os.path.join(REPO, path)), f"{module}: {path} does not exist"

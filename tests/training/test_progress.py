@@ -1,0 +1,97 @@
+"""The commands' output: run progress in the run's steps, and TensorFlow's start-up noise held back."""
+
+import io
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+
+from kseg.training.progress import RunProgress
+from tests import REPO
+
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def _fit_in_chunks(stream, total=6, chunk=3, done=0, steps_per_execution=1):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=steps_per_execution)
+    model.optimizer.build(model.trainable_variables)
+    model.optimizer.iterations.assign(done)
+    x, y = np.ones((chunk, 2), "float32"), np.zeros((chunk, 1), "float32")
+    progress = RunProgress(total, stream=stream)
+    first_epoch = done // chunk
+    model.fit(x, y, batch_size=1, epochs=total // chunk, initial_epoch=first_epoch, verbose=0, callbacks=[progress])
+
+
+def test_log_file_gets_one_plain_line_per_chunk_counting_run_steps():
+    stream = io.StringIO()
+    _fit_in_chunks(stream)
+    lines = stream.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == ["3/6", "6/6"]
+    assert all("loss" in line and "s/step" in line for line in lines)
+    assert "\r" not in stream.getvalue() and "\033" not in stream.getvalue() and "Epoch" not in stream.getvalue()
+
+
+def test_log_file_gets_a_line_whenever_its_interval_has_passed(monkeypatch):
+    """A slow CPU's log still moves: here every step takes longer than the interval."""
+    from kseg.training import progress
+
+    assert progress.PLAIN_LINE_SECONDS <= 25  # the promise: a line at least every 30 s (a step's end after it)
+    monkeypatch.setattr(progress, "PLAIN_LINE_SECONDS", 0.0)
+    stream = io.StringIO()
+    _fit_in_chunks(stream)
+    assert [line.split()[1] for line in stream.getvalue().splitlines()] == ["1/6", "2/6", "3/6", "4/6", "5/6", "6/6"]
+
+
+def test_several_steps_per_execution_are_counted_as_steps(monkeypatch):
+    from kseg.training import progress
+
+    monkeypatch.setattr(progress, "PLAIN_LINE_SECONDS", 0.0)  # a line after every call into the train step
+    stream = io.StringIO()
+    _fit_in_chunks(stream, steps_per_execution=3)
+    assert [line.split()[1] for line in stream.getvalue().splitlines()] == ["3/6", "6/6"]
+
+
+def test_resumed_run_counts_from_its_step():
+    stream = io.StringIO()
+    _fit_in_chunks(stream, done=3)
+    assert [line.split()[1] for line in stream.getvalue().splitlines()] == ["6/6"]
+
+
+def test_terminal_gets_one_redrawn_line_ending_at_the_last_step():
+    stream = _Terminal()
+    _fit_in_chunks(stream)
+    text = stream.getvalue()
+    assert text.startswith("\r") and text.endswith("\n") and text.count("\n") == 1
+    assert text.rstrip("\n").split("\r")[-1].startswith("step 6/6 [========================]")
+
+
+def _python(code, **env):
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    environment.update(env, PYTHONPATH=REPO)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=120)
+
+
+def test_start_tensorflow_holds_back_the_start_up_log_lines_unless_a_level_is_set():
+    code = "from training.quiet import start_tensorflow; start_tensorflow(); import tensorflow as tf; print(tf.ones(2).shape)"
+    quiet = _python(code)
+    assert quiet.returncode == 0 and quiet.stdout.strip() == "(2,)"
+    assert quiet.stderr == ""
+    loud = _python(code, TF_CPP_MIN_LOG_LEVEL="0")
+    assert "absl::InitializeLog" in loud.stderr  # the user's own level shows what TensorFlow prints
+
+
+def test_what_was_held_back_is_printed_when_loading_fails():
+    code = (
+        "import os\nfrom training import quiet\n"
+        "with quiet._stderr_held_back():\n    os.write(2, b'native loader said why\\n')\n    raise ImportError('no')\n"
+    )
+    failed = _python(code)
+    assert failed.returncode == 1
+    assert "native loader said why" in failed.stderr and "ImportError: no" in failed.stderr
