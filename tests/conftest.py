@@ -35,7 +35,7 @@ def _seed_and_clear():
 # of leaving one worker alone at the end of the run.
 LONG_RUNNING = (
     "tests/end_to_end/test_portability.py",  # one xdist group: two child processes training every architecture
-    "tests/models/test_gan.py::test_short_adversarial_run_on_builtin_data_learns",
+    "tests/models/gan/test_adversarial.py::test_short_adversarial_run_on_builtin_data_learns",
     "tests/commands/test_fit.py::test_kill_and_resume",
     "tests/training/test_distribute.py::test_seggan_trains_alike",
     "tests/training/test_runner.py::test_two_stage_relationnet_run",

@@ -13,7 +13,6 @@ import pytest
 from PIL import Image
 
 from kseg.training.config import ConfigError, load_config
-from kseg.training.schema import DEFAULTS
 from tests.cli import run_main
 from tests.tiny import TINY
 from tests import REPO
@@ -158,51 +157,6 @@ def test_one_process_per_run_directory(tmp_path, data_root):
         assert not os.path.exists(handle[0])
 
 
-_LOCK_CONTENDER = """
-import importlib.util, os, sys, time
-spec = importlib.util.spec_from_file_location("run_lock", sys.argv[1])  # the module alone: no TensorFlow to load
-run_lock = importlib.util.module_from_spec(spec); spec.loader.exec_module(run_lock)
-run_dir, rounds, overlaps = sys.argv[2], int(sys.argv[3]), 0
-start = float(sys.argv[4])
-while time.time() < start:
-    time.sleep(0.001)
-for _ in range(rounds):
-    try:
-        handle = run_lock.acquire(run_dir)
-    except run_lock.RunLockedError:
-        continue
-    try:  # inside the lock: nobody else may be here
-        fd = os.open(os.path.join(run_dir, "inside"), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        os.close(fd)
-        time.sleep(0.002)
-        os.remove(os.path.join(run_dir, "inside"))
-    except FileExistsError:
-        overlaps += 1
-    run_lock.release(handle)
-print(overlaps)
-"""
-
-
-def test_the_run_lock_holds_under_races(tmp_path):
-    """Four processes take and release one run folder's lock as fast as they can, starting
-    with a stale lock file: never two inside at once."""
-    import time
-
-    run_dir = str(tmp_path / "run")
-    os.makedirs(run_dir)
-    with open(os.path.join(run_dir, "run.lock"), "w") as f:
-        json.dump({"pid": 999999999, "host": socket.gethostname(), "started": "earlier"}, f)
-    module = os.path.join(REPO, "kseg", "training", "run_lock.py")
-    start = str(time.time() + 1.0)
-    children = [
-        subprocess.Popen([sys.executable, "-c", _LOCK_CONTENDER, module, run_dir, "300", start], stdout=subprocess.PIPE, text=True)
-        for _ in range(4)
-    ]
-    overlaps = [int(child.communicate(timeout=120)[0].split()[-1]) for child in children]
-    assert all(child.returncode == 0 for child in children)
-    assert overlaps == [0, 0, 0, 0]
-
-
 def test_resume_refuses_another_model_and_applies_other_changes(tmp_path, data_root):
     from kseg.training.runner import train
 
@@ -225,66 +179,6 @@ def test_resume_refuses_another_model_and_applies_other_changes(tmp_path, data_r
     assert result["steps"] == 4
 
 
-def test_chunks_end_at_checkpoint_boundaries_even_after_checkpoint_every_changed():
-    from kseg.training.loop import chunk_plan
-
-    assert chunk_plan(0, 14, 4) == [(0, 3, 4), (3, 4, 2)]  # 3 chunks of 4, then 2: ends at 14
-    assert chunk_plan(8, 14, 4) == [(2, 3, 4), (3, 4, 2)]
-    assert chunk_plan(2, 6, 6) == [(0, 1, 4)]  # resumed at 2 with checkpoint_every 2 -> 6
-    assert chunk_plan(3, 10, 4) == [(0, 1, 1), (1, 2, 4), (2, 3, 2)]
-    # with validations every 4 and checkpoints every 6: chunks end at the multiples of either, not of their gcd
-    plan = chunk_plan(0, 20, 6, 4)
-    ends = [sum(length for _, _, length in plan[: i + 1]) for i in range(len(plan))]
-    assert ends == [4, 6, 8, 12, 16, 18, 20] and [a for a, _, _ in plan] == sorted({a for a, _, _ in plan})
-    assert chunk_plan(6, 20, 6, 4) == plan[2:]  # a resumed run continues the same plan
-    assert chunk_plan(12, 12, 2) == []
-
-
-def test_several_steps_per_execution_still_end_every_chunk_on_its_checkpoint_step():
-    from kseg.training.loop import chunk_plan, execution_length
-
-    assert execution_length(10, chunk_plan(0, 3300, 300)) == 10
-    assert execution_length(10, chunk_plan(0, 14, 4)) == 2  # chunks of 4, then 2
-    assert execution_length(10, chunk_plan(3, 10, 4)) == 1  # a resumed run's 1-step chunk
-    assert execution_length(10, []) == 10
-
-
-@pytest.mark.parametrize(
-    "override, message",
-    [
-        ("data.crop=[a,b]", r"data.crop must be \[height, width: positive integers\]. Received: \['a', 'b'\] \(list\)"),
-        ("data.scale=[a,b]", r"data.scale must be \[low, high: positive numbers\]. Received: \['a', 'b'\] \(list\)"),
-        ("optimizer.learning_rate=abc", r"optimizer.learning_rate must be >= 0. Received: 'abc' \(str\)"),
-        ("train.steps=true", r"train.steps must be a positive integer. Received: True \(bool\)"),
-        ("data.batch_size=2.5", r"data.batch_size must be a positive integer. Received: 2.5 \(float\)"),
-        ("data.flip=1", r"data.flip must be true or false. Received: 1 \(int\)"),
-        ("model.output_stride=12", r"model.output_stride must be one of \[8, 16, 32\]. Received: 12 \(int\)"),
-    ],
-)
-def test_bad_values_name_key_expected_and_received(override, message):
-    with pytest.raises(ConfigError, match=message):
-        load_config(overrides=[override])
-
-
-def test_numbers_written_the_yaml_1_1_way_are_numbers():
-    config = load_config(overrides=["optimizer.learning_rate=1e8", "optimizer.weight_decay=5e-4"])
-    assert config["optimizer"]["learning_rate"] == 1e8 and config["optimizer"]["weight_decay"] == 5e-4
-
-
-def test_model_options_are_checked_against_the_architecture():
-    from kseg.training.tasks import get_task
-
-    def check_model_options(config):
-        get_task(config).check()
-
-    with pytest.raises(ConfigError, match=r"model.options.bogus is not an argument of PAN \(model.architecture=pan\); it takes: .*decoder_filters"):
-        check_model_options(load_config(overrides=["model.options.bogus=1"]))
-    assert load_config(overrides=["model.options.pyramid_filters=1"])["model"]["options"] == {**DEFAULTS["model"]["options"], "pyramid_filters": 1}
-    with pytest.raises(ConfigError, match="model.options.backbone: set model.backbone instead"):
-        check_model_options(load_config(overrides=["model.options={backbone: resnet101}"]))
-    check_model_options(load_config(overrides=["model.architecture=deeplabv2", "model.options={aspp: S}"]))
-
-
 def test_config_errors_are_one_line_with_exit_2(tmp_path):
     result = _fit_here(tmp_path / "r", ["data.crop=[a,b]"])
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
@@ -292,42 +186,6 @@ def test_config_errors_are_one_line_with_exit_2(tmp_path):
         "python -m training.fit: error: data.crop must be [height, width: positive integers]. Received: ['a', 'b'] (list)"
     ]
     assert not os.path.exists(tmp_path / "r")
-
-
-def test_builtin_format_generates_only_into_the_cache_or_an_empty_folder(tmp_path, monkeypatch):
-    from kseg.data import DataError, builtin, builtin_root
-
-    monkeypatch.setattr(builtin, "SPLITS", {"train": 3, "val": 2, "coarse": 2})  # the folder logic, not the pictures
-
-    with pytest.raises(DataError, match=r"data.root=.*nowhere: no such folder.*set data.format"):
-        builtin_root(str(tmp_path / "nowhere"))
-    real = tmp_path / "VOCdevkit"
-    (real / "JPEGImages").mkdir(parents=True)
-    with pytest.raises(DataError, match="holds files but not the built-in dataset: for your own data set data.format"):
-        builtin_root(str(real))
-    assert os.listdir(real) == ["JPEGImages"]  # untouched
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    root = builtin_root(str(empty))
-    assert root == str(empty) and os.path.isfile(empty / "COMPLETE")
-    assert builtin_root(root) == root  # used as it is the next time
-
-
-def test_storage_errors_are_one_line_and_others_are_not_hidden(tmp_path):
-    import errno
-
-    import tensorflow as tf
-
-    from kseg.training.errors import storage_error
-
-    (tmp_path / "a").write_bytes(b"x" * 2**20)
-    read_only = storage_error(OSError(errno.EROFS, "Read-only file system", str(tmp_path / "model.keras")), str(tmp_path))
-    assert read_only.startswith(f"cannot write {tmp_path / 'model.keras'}: the file system is read-only; the run folder")
-    assert "holds 1.0 MB" in read_only
-    saving = tf.errors.ResourceExhaustedError(None, None, "runs/x/checkpoints/ckpt-4_temp/part-0; No space left on device")
-    assert "no space left on the device" in storage_error(saving, str(tmp_path))
-    assert storage_error(OSError(errno.ENOENT, "No such file"), str(tmp_path)) is None
-    assert storage_error(ValueError("No space left on device"), str(tmp_path)) is None  # not an I/O error
 
 
 def test_a_full_disk_is_one_line_and_the_run_resumes_once_space_is_freed(tmp_path, data_root):

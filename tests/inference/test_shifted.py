@@ -6,6 +6,7 @@ import math
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import kseg
@@ -101,3 +102,33 @@ def test_on_a_random_narrow_wide_resnet38_every_pixel_reads_the_run_whose_centre
         for x in range(32):
             qy, qx = np.clip(y - shift, 0, 23), np.clip(x - shift, 0, 31)
             np.testing.assert_allclose(out[y, x], runs[qy % 8, qx % 8][qy // 8, qx // 8], atol=1e-5)
+
+
+def test_shifted_predict_interleaves_so_each_pixel_gets_the_cell_anchored_on_it():
+    from kseg.inference import shifted_predict
+
+    # a "network" with output stride 8 whose score cell (i, j) is the pixel at (8 i, 8 j)
+    def anchors(images):
+        return images[:, ::8, ::8]
+
+    image = np.random.default_rng(0).uniform(0, 255, (21, 30, 3)).astype("float32")
+    full = shifted_predict(anchors, image, steps=8).numpy()
+    np.testing.assert_array_equal(full, image)  # every pixel from its own run: no interpolation
+    half = shifted_predict(anchors, image[None], steps=4).numpy()[0]
+    expected = image[(np.arange(21) // 2) * 2][:, (np.arange(30) // 2) * 2]  # 2x2 blocks share a cell
+    np.testing.assert_array_equal(half, expected)
+    with pytest.raises(ValueError, match="must divide output_stride"):
+        shifted_predict(anchors, image, steps=3)
+
+
+def test_shifted_predict_on_relationnet_scores():
+    import kseg
+    from kseg.inference import shifted_predict, stride_logits_model
+
+    blocks = ((1, (8, 8)), (1, (8, 8)), (1, (8, 8)), (1, (8, 8)), (1, (8, 8, 8)), (1, (8, 8, 8)))
+    model = kseg.models.RelationNet(num_classes=3, hidden_size=2, reduce_filters=4, backbone_blocks=blocks)
+    scores = stride_logits_model(model)
+    image = np.random.default_rng(1).uniform(0, 255, (1, 24, 32, 3)).astype("float32")
+    out = shifted_predict(scores, image, steps=2).numpy()
+    assert out.shape == (1, 24, 32, 3)
+    np.testing.assert_allclose(out[:, ::8, ::8], scores(image).numpy(), atol=1e-5)  # the unshifted run's cells

@@ -1,4 +1,5 @@
-"""Seg-GAN / SS-GAN: discriminators, generators, the adversarial train_step and its losses."""
+"""Seg-GAN / SS-GAN (kseg/models/gan/adversarial.py): the adversarial train_step, its losses,
+saving and a short run that learns. The networks: test_discriminators.py, test_generators.py."""
 
 import json
 
@@ -42,53 +43,7 @@ def _compile(model, g_lr=0.01, d_lr=0.01, run_eagerly=True):
     return model
 
 
-# ---------------------------------------------------------------- discriminators
-
-
-@pytest.mark.parametrize("size, expected", [((64, 64), (2, 2)), ((70, 96), (3, 3)), ((33, 31), (2, 1))])
-def test_seggan_discriminator_map_follows_the_input_size(size, expected):
-    d = kseg.models.SegGANDiscriminator(NUM_CLASSES, filters=(8, 8, 8, 8, 1), crf_filter_size=3, crf_blur=2)
-    out = d([tf.fill((2, *size, NUM_CLASSES), 1 / NUM_CLASSES), tf.zeros((2, *size, 3))])
-    assert out.shape == (2, *expected, 1) and out.dtype == tf.float32
-
-
-def test_seggan_discriminator_paper_layout():
-    d = kseg.models.SegGANDiscriminator(21)
-    convs = [layer for layer in d.layers if isinstance(layer, keras.layers.Conv2D)]
-    assert [c.filters for c in convs] == [64, 128, 256, 512, 1]
-    assert all(c.strides == (2, 2) and c.kernel_size == (3, 3) for c in convs)
-    leaky = [layer for layer in d.layers if isinstance(layer, keras.layers.LeakyReLU)]
-    assert len(leaky) == 4 and all(abs(float(layer.negative_slope) - 0.2) < 1e-7 for layer in leaky)
-    crfs = [layer for layer in d.layers if isinstance(layer, kseg.layers.ConvCRF)]
-    assert len(crfs) == 4 and all(c.learnable for c in crfs)
-    # The ConvCRFs are guided by the image: another image changes D's judgement of one label map.
-    small = kseg.models.SegGANDiscriminator(NUM_CLASSES, filters=(4, 4, 4, 4, 1), crf_filter_size=3, crf_blur=1)
-    labels = tf.one_hot(np.random.default_rng(1).integers(0, NUM_CLASSES, (1, 32, 32)), NUM_CLASSES)
-    a = small([labels, tf.zeros((1, 32, 32, 3))]).numpy()
-    b = small([labels, tf.fill((1, 32, 32, 3), 200.0) * tf.cast(tf.range(32)[None, :, None, None] > 16, tf.float32)]).numpy()
-    assert np.abs(a - b).max() > 1e-6
-    plain = kseg.models.SegGANDiscriminator(NUM_CLASSES, crf_modules=0)
-    assert not any(isinstance(layer, kseg.layers.ConvCRF) for layer in plain.layers)
-
-
-def test_ssgan_discriminator_layout_and_product_fusion():
-    d = kseg.models.SSGANDiscriminator(NUM_CLASSES)
-    out = d([tf.fill((2, 64, 48, NUM_CLASSES), 1 / NUM_CLASSES), tf.zeros((2, 64, 48, 3))])
-    assert out.shape == (2, 16, 12, 1)
-    kinds = [type(layer).__name__ for layer in d.layers if type(layer).__name__ in ("Conv2D", "AveragePooling2D")]
-    assert kinds == ["Conv2D", "AveragePooling2D", "Conv2D", "AveragePooling2D", "Conv2D", "Conv2D"]
-    convs = [layer for layer in d.layers if isinstance(layer, keras.layers.Conv2D)]
-    assert [c.filters for c in convs] == [128, 256, 512, 1] and convs[1].kernel_size == (3, 3)
-    # product fusion = image x each class channel (NumPy reference), concat = side by side
-    rng = np.random.default_rng(0)
-    labels = rng.uniform(size=(1, 4, 5, NUM_CLASSES)).astype("float32")
-    image = rng.uniform(-1, 1, (1, 4, 5, 3)).astype("float32")
-    fused = kseg.models.gan.discriminators.ProductFusion()([labels, image]).numpy()
-    expected = np.concatenate([labels[..., c : c + 1] * image for c in range(NUM_CLASSES)], axis=-1)
-    np.testing.assert_allclose(fused, expected, rtol=1e-6)
-    concat = kseg.models.SSGANDiscriminator(NUM_CLASSES, fusion="concat")
-    assert concat.get_layer("conv1").kernel.shape == (3, 3, NUM_CLASSES + 3, 128)
-    assert d.get_layer("conv1").kernel.shape == (3, 3, 3 * NUM_CLASSES, 128)
+# ---------------------------------------------------------------- arguments
 
 
 @pytest.mark.parametrize(
@@ -112,38 +67,6 @@ def test_bad_arguments(make, message):
 def test_compile_needs_both_optimizers():
     with pytest.raises(ValueError, match="both g_optimizer and d_optimizer"):
         _tiny_seggan().compile(g_optimizer="sgd")
-
-
-# ---------------------------------------------------------------- generators
-
-
-def test_ssgan_generators_follow_table_1():
-    resnet = kseg.models.SSGANGenerator(5, backbone="resnet50")
-    assert resnet(tf.zeros((1, 64, 48, 3))).shape == (1, 64, 48, 5)
-    assert resnet.output_stride == 8 and resnet.get_layer("enhanced_aspp").rates == (12, 24, 36)
-    assert resnet.get_layer("conv6").filters == 256
-    vgg = kseg.models.SSGANGenerator(5, backbone="vgg16")
-    assert vgg(tf.zeros((1, 70, 70, 3))).shape == (1, 70, 70, 5)
-    fc6, fc7 = vgg.backbone.get_layer("fc6"), vgg.backbone.get_layer("fc7")
-    assert fc6.kernel.shape == (7, 7, 512, 4096) and fc7.kernel.shape == (1, 1, 4096, 4096)
-    assert vgg.output_stride == 32
-
-
-def test_vgg16_g_fc_layers_are_the_imagenet_classifier_as_convolutions(tmp_path):
-    # FCN-style: at 224x224 the 7x7 fc6 at the centre of the 7x7 pool5 map sees exactly what
-    # keras.applications' fc1 sees, so fc7 there equals its fc2 output.
-    reference = keras.applications.VGG16(include_top=True, weights=None)
-    path = str(tmp_path / "vgg16.weights.h5")
-    reference.save_weights(path)
-    backbone = kseg.backbones.VGG16Backbone(
-        output_stride=32, pool_size=2, fc_filters=4096, fc_kernel_size=7, fc_rate=1, dropout_rate=0.0, weights=path
-    )
-    x = np.random.default_rng(0).uniform(0, 255, (1, 224, 224, 3)).astype("float32")
-    fc2 = keras.Model(reference.input, reference.get_layer("fc2").output)
-    expected = fc2(keras.applications.vgg16.preprocess_input(x.copy())).numpy()
-    got = backbone(x)["fc7"].numpy()[:, 3, 3]
-    assert np.abs(expected).max() > 1e-3
-    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
 
 
 # ---------------------------------------------------------------- losses
@@ -412,18 +335,3 @@ def test_short_adversarial_run_on_builtin_data_learns(data_root):
     trivial = (masks == 0).mean() / len(np.unique(masks))
     score = evaluate_dataset(gan, kd.segmentation_dataset(val_pairs, 5, training=False), 5)["mean_iou"]
     assert score > trivial + 0.02, (score, trivial)  # measured: 0.216 vs 0.160
-
-
-@pytest.mark.parametrize("make", [
-    lambda: kseg.models.SegGANDiscriminator(NUM_CLASSES, filters=(8, 8, 8, 8, 1), crf_filter_size=3, crf_blur=2),
-    lambda: kseg.models.SSGANDiscriminator(NUM_CLASSES, fusion="concat", filters=(8, 8)),
-])
-def test_discriminators_round_trip_with_identical_outputs(make, tmp_path):
-    d = make()
-    images, labels = _batch(size=32)
-    inputs = [tf.one_hot(np.where(labels == 255, 0, labels), NUM_CLASSES), tf.constant(images)]
-    expected = d(inputs).numpy()
-    d.save(str(tmp_path / "d.keras"))
-    restored = keras.saving.load_model(str(tmp_path / "d.keras"))
-    assert type(restored) is type(d) and restored.get_config() == d.get_config()
-    np.testing.assert_allclose(restored(inputs).numpy(), expected, atol=1e-6)
