@@ -1,9 +1,10 @@
 """tests/ mirrors the source tree (issue 31, item 5): kseg/<path>/<module>.py is checked in
 tests/<path>/test_<module>.py (a package's public API in tests/<package path>/test_<package>.py,
-kseg/__main__.py in tests/test_main.py, a private kseg/_<module>.py in test_<module>.py); the commands (training/, export/) in tests/commands/,
-the benchmark scripts in tests/benchmarks/; whole runs across modules in tests/end_to_end/ and
-checks on the repository in tests/project/. Every module with behaviour has its test file, or
-is listed below with the tests that check it through others."""
+kseg/__main__.py in tests/test_main.py, a private kseg/_<module>.py in test_<module>.py); the
+commands (training/, export/) in tests/commands/, the benchmark scripts in tests/benchmarks/;
+whole runs across modules in tests/end_to_end/ and checks on the repository in tests/project/.
+Every module with behaviour has its test file, or is listed below with the tests that check it
+through others."""
 
 import os
 
