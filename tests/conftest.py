@@ -41,7 +41,7 @@ LONG_RUNNING = (
     "tests/training/test_runner.py::test_two_stage_relationnet_run",
     "tests/end_to_end/test_reliability.py::test_a_diverged_run",
     "tests/commands/test_fit.py::test_short_run",
-    "tests/end_to_end/test_reliability.py::test_resume_refuses",
+    "tests/training/test_run_dir.py::test_resume_refuses",
     "tests/serving/test_onnx.py::test_crf_in_the_onnx_graph",
     "tests/training/test_distribute.py::test_two_workers",
 )

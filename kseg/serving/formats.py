@@ -22,8 +22,8 @@ def format_name(data):
 
 
 def byte_at(raw, at):
-    """`raw[at]` as int64 for `raw` int64 `(N,)` (bytes), 0 past either end: header walks
-    stay in range whatever the file claims."""
+    """`raw[at]` as int64 for `raw` int64 `(N,)` (bytes, N >= 1: the format's signature was
+    read first), 0 past either end: header walks stay in range whatever the file claims."""
     at = tf.cast(at, tf.int64)
     size = tf.size(raw, out_type=tf.int64)
     inside = tf.logical_and(at >= 0, at < size)

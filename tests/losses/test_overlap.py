@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import kseg
 from kseg.data.builtin import SPLITS
-from kseg.training.config import ConfigError, load_config
+from kseg.training.config import load_config
 from tests import REPO
 
 NUM_CLASSES = 4
@@ -163,38 +163,6 @@ def test_overlap_losses_edge_cases_and_gradients():
         assert type(loss).from_config(loss.get_config()).get_config() == loss.get_config()
     jitted = tf.function(kseg.losses.LovaszSoftmaxLoss(), jit_compile=False)
     np.testing.assert_allclose(float(jitted(labels, logits)), _numpy_lovasz(labels, logits), rtol=1e-5)
-
-
-def test_weighted_sum_and_config_expressions():
-    labels, logits = _batch()
-    assert kseg.losses.parse_loss_expression("cross_entropy + 0.5 * dice") == [(1.0, "cross_entropy"), (0.5, "dice")]
-    summed = kseg.losses.WeightedSumLoss([kseg.losses.MaskedSparseCategoricalCrossentropy(), kseg.losses.DiceLoss()], [1.0, 0.5])
-    expected = _numpy_weighted_ce(labels, logits, [1] * 4) + 0.5 * _numpy_dice(labels, logits)
-    np.testing.assert_allclose(float(summed(labels, logits)), expected, rtol=1e-5)
-    again = kseg.losses.WeightedSumLoss.from_config(summed.get_config())
-    np.testing.assert_allclose(float(again(labels, logits)), expected, rtol=1e-5)
-
-    from kseg.training.tasks import get_task
-
-    config = load_config(overrides=["train.loss=cross_entropy + 0.5 * lovasz", "train.class_weights=[1, 2, 1, 1, 1]"])
-    loss = get_task(config).build_loss()
-    assert isinstance(loss, kseg.losses.WeightedSumLoss) and loss.weights == [1.0, 0.5]
-    assert loss.losses[0].class_weights == [1.0, 2.0, 1.0, 1.0, 1.0]
-    config = load_config(overrides=[
-        "train.loss=focal + 0.5 * tversky", "train.class_weights=[1, 2, 1, 1, 1]", "train.focal_gamma=1.5",
-        "train.tversky_alpha=0.4", "train.tversky_beta=0.6",
-    ])
-    focal, tversky = get_task(config).build_loss().losses
-    assert (focal.gamma, focal.alpha, tversky.alpha, tversky.beta) == (1.5, [1.0, 2.0, 1.0, 1.0, 1.0], 0.4, 0.6)
-    for overrides, message in [
-        (["train.loss=cross_entropy + dise"], r"train.loss: cannot read 'dise' in 'cross_entropy \+ dise'"),
-        (["train.loss=dice + 2 * dice"], "each loss at most once"),
-        (["train.class_weights=[1, -1]"], "train.class_weights must be null, one number >= 0 per class"),
-        (["train.class_weights=[1, 2]"], r"train.class_weights has 2 weights but data.num_classes=5"),
-        (["train.class_weights=mean_frequency"], "train.class_weights must be null, one number >= 0 per class, or inverse_frequency"),
-    ]:
-        with pytest.raises(ConfigError, match=message):
-            load_config(overrides=overrides)
 
 
 def test_the_trainer_writes_the_computed_weights_into_the_config(data_root, capsys):
