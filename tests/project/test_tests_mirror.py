@@ -53,8 +53,6 @@ CHECKED_THROUGH_OTHERS = {
     "training/quiet.py": "tests/training/test_progress.py",
     "training/tune_crf.py": "tests/test_crf_tuning.py",
     "export/client.py": "tests/serving/test_client.py",
-    "export/saved_model.py": "tests/serving/test_saved_model.py",
-    "export/tflite.py": "tests/serving/test_tflite.py",
 }
 
 

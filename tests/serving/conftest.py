@@ -44,8 +44,7 @@ def tiny_pan():
     return model
 
 
-@pytest.fixture(scope="session")
-def small_net():
+def build_small_net():
     """A two-conv segmentation net (RGB 0-255 in, 5-class logits out) for tests of the export
     machinery itself, where the model's size only costs tracing time."""
     keras.utils.set_random_seed(3)
@@ -54,6 +53,11 @@ def small_net():
     x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
     x = keras.layers.Conv2D(5, 1, bias_initializer=keras.initializers.RandomNormal(stddev=1.0))(x)
     return keras.Model(inputs, x, name="small_net")
+
+
+@pytest.fixture(scope="session")
+def small_net():
+    return build_small_net()
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,5 @@
-"""TFLite export: parity in the interpreter, quantisation, blocking ops named, the command's errors."""
+"""TFLite export: parity in the interpreter, quantisation, blocking ops named."""
 
-import os
 
 import keras
 import numpy as np
@@ -8,7 +7,6 @@ import pytest
 import tensorflow as tf
 
 import kseg
-from export.tflite import main
 from kseg.serving.tflite import TFLiteExportError, convert, export_tflite
 from tests.tiny import TINY_RESNET
 
@@ -52,11 +50,3 @@ def test_ops_tflite_cannot_convert_are_named():
 
     with pytest.raises(TFLiteExportError, match="Svd"):
         convert(singular_values.get_concrete_function())
-
-
-def test_command_names_a_bad_size_and_writes_nothing(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--model", "x.keras", "--out", str(tmp_path / "m.tflite"), "--size", "256"])
-    assert exit_info.value.code == 2 and "--size: expected H,W" in capsys.readouterr().err
-    assert main(["--model", str(tmp_path / "missing.keras"), "--out", str(tmp_path / "m.tflite")]) == 2
-    assert "missing.keras" in capsys.readouterr().err and not os.listdir(tmp_path)
