@@ -29,14 +29,14 @@ def export_saved_model_of_run(model, config, run_dir, step):
     from kseg.serving.labels import dataset_labels
     from kseg.training.config import dataset_spec
 
-    options = config["export"]
-    if not options["saved_model"]:
+    options = config.export
+    if not options.saved_model:
         return {}
     model = with_precision(model, "float32")  # as the ONNX export; `--precision bfloat16` is a choice
-    name = options["name"] or config["name"]
+    name = options.name or config.name
     path = export_saved_model(
-        model, RunFolder(run_dir).serving, name, version=max(step, 1), crf=options["crf"], overwrite=True,
-        max_side=options["max_side"], max_pixels=options["max_pixels"],
+        model, RunFolder(run_dir).serving, name, version=max(step, 1), crf=options.crf, overwrite=True,
+        max_side=options.max_side, max_pixels=options.max_pixels,
         labels=dataset_labels(dataset_spec(config)),
     )
     return {"saved_model": path}
@@ -48,7 +48,7 @@ def export_onnx_of_run(model_path, config, run_dir):
     in the result and does not discard the trained model."""
     from kseg.serving.onnx_cli import export_in_subprocess
 
-    result = export_in_subprocess(model_path, RunFolder(run_dir).onnx, crf=config["export"]["crf"])
+    result = export_in_subprocess(model_path, RunFolder(run_dir).onnx, crf=config.export.crf)
     if "error" in result:
         print(f"ONNX export failed: {result['error']}", flush=True)
     return result

@@ -112,22 +112,22 @@ def evaluate_split(
     from kseg.inference import predictor
     from kseg.models.loading import load_inference_model
 
-    data = config["data"]
+    data = config.data
     model = load_inference_model(model_path, precision)
     splits = kdata.dataset_splits(dataset_spec(config))
     val_pairs = splits.val_pairs[:images] if images else splits.val_pairs
-    bad = kdata.BadExamples(len(val_pairs), data["val_split"], data["max_bad_fraction"]) if data["skip_bad_examples"] else False
+    bad = kdata.BadExamples(len(val_pairs), data.val_split, data.max_bad_fraction) if data.skip_bad_examples else False
     dataset = kdata.segmentation_dataset(
-        val_pairs, data["num_classes"], training=False, label_table=splits.label_table, skip_bad_examples=bad
+        val_pairs, data.num_classes, training=False, label_table=splits.label_table, skip_bad_examples=bad
     )
     pictures = PredictionPictures(
         os.path.join(out_dir, "predictions"), save_predictions, config_palette(config), splits.class_names
     )
     forward = predictor(model, **predict_options)
     with kdata.named_data_errors():
-        scores = evaluate_dataset(model, dataset, data["num_classes"], forward=forward, on_batch=pictures.add)
-    json_path, md_path = write_report(scores, splits.class_names, out_dir, title=config["name"], details=details)
-    confusion_png = write_confusion_figure(scores, splits.class_names, out_dir, config["name"])
+        scores = evaluate_dataset(model, dataset, data.num_classes, forward=forward, on_batch=pictures.add)
+    json_path, md_path = write_report(scores, splits.class_names, out_dir, title=config.name, details=details)
+    confusion_png = write_confusion_figure(scores, splits.class_names, out_dir, config.name)
     return {
         "mean_iou": scores["mean_iou"],
         "pixel_accuracy": scores["pixel_accuracy"],

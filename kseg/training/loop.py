@@ -71,39 +71,39 @@ def _set_execution_length(model, requested, plan):
 
 def photometric_settings(data):
     """The `data` section's photometric augmentation (`data.photometric`, `data.blur`), or None."""
-    if not data["photometric"]:
+    if not data.photometric:
         return None
-    return kdata.Photometric(blur_probability=data["blur"])
+    return kdata.Photometric(blur_probability=data.blur)
 
 
 def training_stream(job, start_batch):
     """The endless augmented training stream from batch `start_batch` on, as the task's
     targets: records of a multi-worker run sharded by file when there are enough shards
     (`files_per_worker`), every other stream sharded by data."""
-    data = job.config["data"]
+    data = job.config.data
     split, workers = job.splits.train_pairs, worker_count(job.strategy)
-    if isinstance(split, kdata.RecordsSplit) and data["service"] is None and files_per_worker(split, workers):
+    if isinstance(split, kdata.RecordsSplit) and data.service is None and files_per_worker(split, workers):
         return _records_sharded_by_file(job, start_batch)
     ds = kdata.segmentation_dataset(
         job.splits.train_pairs,
-        num_classes=data["num_classes"],
+        num_classes=data.num_classes,
         training=True,
-        batch_size=data["batch_size"],
-        crop_size=tuple(data["crop"]),
-        scale_range=tuple(data["scale"]) if data["scale"] else None,
-        flip=data["flip"],
-        seed=data["seed"],
+        batch_size=data.batch_size,
+        crop_size=tuple(data.crop),
+        scale_range=tuple(data.scale) if data.scale else None,
+        flip=data.flip,
+        seed=data.seed,
         label_table=job.splits.label_table,
         skip_bad_examples=job.bad_train,
         repeat=True,
         start_batch=start_batch,  # a resumed run continues the stream where it stopped
-        shard_hint=data["service"] is not None,
+        shard_hint=data.service is not None,
         photometric=photometric_settings(data),
     )
-    if data["service"] is not None:
+    if data.service is not None:
         from kseg.data.service import distribute
 
-        ds = distribute(ds, data["service"])
+        ds = distribute(ds, data.service)
     ds = job.task.training_targets(ds, job.model)
     if job.strategy.num_replicas_in_sync == 1:
         return ds
@@ -116,7 +116,7 @@ def training_stream(job, start_batch):
 def _records_sharded_by_file(job, start_batch):
     """Each worker's own shards (i, i + n, ...), batched per replica, as a distributed
     dataset: a global batch is every replica's batch of its worker's records."""
-    data, split, strategy = job.config["data"], job.splits.train_pairs, job.strategy
+    data, split, strategy = job.config.data, job.splits.train_pairs, job.strategy
 
     def pipeline(context):
         replicas_here = strategy.num_replicas_in_sync // context.num_input_pipelines
@@ -124,8 +124,8 @@ def _records_sharded_by_file(job, start_batch):
         print(f"records: sharded by file: worker {worker} of {workers} reads shards "
               f"{', '.join(path.rsplit('/', 1)[-1] for path in split.files[worker::workers])}", flush=True)
         ds = records_training_dataset(
-            split, data["num_classes"], context.get_per_replica_batch_size(data["batch_size"]), tuple(data["crop"]),
-            tuple(data["scale"]) if data["scale"] else None, data["flip"], data["seed"],
+            split, data.num_classes, context.get_per_replica_batch_size(data.batch_size), tuple(data.crop),
+            tuple(data.scale) if data.scale else None, data.flip, data.seed,
             start_batch=start_batch * replicas_here, file_shard=(worker, workers), photometric=photometric_settings(data),
         )
         return job.task.training_targets(ds, job.model)
@@ -151,12 +151,12 @@ def fit(job, verbose):
         callbacks.append(RunProgress(job.steps))
     validation_every = None
     if job.best is not None:  # validation during training: chunks also end at its steps
-        validation_every = config["train"]["eval_every"]
+        validation_every = config.train.eval_every
         callbacks.append(PeriodicValidation(job, validation_every, job.best))
     iterations = model.optimizer.iterations
     history = None
-    plan = chunk_plan(int(iterations.numpy()), job.steps, config["train"]["checkpoint_every"], validation_every)
-    _set_execution_length(model, config["train"]["steps_per_execution"], plan)
+    plan = chunk_plan(int(iterations.numpy()), job.steps, config.train.checkpoint_every, validation_every)
+    _set_execution_length(model, config.train.steps_per_execution, plan)
     for initial_epoch, epochs, steps_per_epoch in plan:
         if guard.step is not None:
             break

@@ -85,17 +85,17 @@ def train(config, run_dir, verbose=1, strategy=None):
     task = get_task(config)
     task.check()
     if strategy is None:
-        strategy = make_strategy(config["train"]["strategy"])  # before any other TF op (multi-worker)
+        strategy = make_strategy(config.train.strategy)  # before any other TF op (multi-worker)
     out_dir = worker_dir(run_dir, strategy)
     with run_lock(out_dir):
         job = prepare(config, task, out_dir, strategy)
         with kdata.named_data_errors():
             history = fit(job, verbose)
         result = finalize(job, history)
-        if config["export"]["onnx"] and is_chief(strategy):
+        if config.export.onnx and is_chief(strategy):
             del job, history
             release_memory()
-            best = result.get("best", {}).get("model") if config["export"]["model"] == "best" else None
+            best = result.get("best", {}).get("model") if config.export.model == "best" else None
             result["exports"]["onnx"] = export_onnx_of_run(best or result["segmenter"], config, out_dir)
         write_json(RunFolder(out_dir).result, result)
     return result
@@ -105,25 +105,25 @@ def prepare(config, task, out_dir, strategy):
     """The run folder checked against a previous run, the data listed, the model and its
     optimizers built and compiled, and restored from the last checkpoint (or initialised
     from `train.init_weights`)."""
-    keras.utils.set_random_seed(config["train"]["seed"])  # same initial weights in every process and rerun
+    keras.utils.set_random_seed(config.train.seed)  # same initial weights in every process and rerun
     config = _with_class_weights(config)
     task = type(task)(config)  # its losses take the computed weights
     remove_litter(out_dir)
     config = reconcile_with_run(config, out_dir)
     if not has_checkpoint(out_dir):  # a resumed run keeps its config until it finishes
         write_text(RunFolder(out_dir).config, config_text(config))
-    keras.mixed_precision.set_dtype_policy(config["train"]["precision"])
-    data = config["data"]
+    keras.mixed_precision.set_dtype_policy(config.train.precision)
+    data = config.data
     splits = kdata.dataset_splits(dataset_spec(config))
     if not isinstance(splits.train_pairs, kdata.RecordsSplit):  # records were checked when written
         refuse_foreground_ignored(splits.train_pairs, splits.label_table, "the training split")
-    skip, fraction = data["skip_bad_examples"], data["max_bad_fraction"]
+    skip, fraction = data.skip_bad_examples, data.max_bad_fraction
     job = TrainingJob(
         config, task, out_dir, strategy, splits,
         bad_train=kdata.BadExamples(len(splits.train_pairs), "training split", fraction) if skip else False,
         bad_val=kdata.BadExamples(len(splits.val_pairs), f"split {data['val_split']!r}", fraction) if skip else False,
         steps=training_steps(config, len(splits.train_pairs)),
-        best=BestModel(out_dir) if config["train"]["eval_every"] and is_chief(strategy) else None,
+        best=BestModel(out_dir) if config.train.eval_every and is_chief(strategy) else None,
     )
     with strategy.scope():
         job.model = task.build_model()
@@ -135,21 +135,21 @@ def prepare(config, task, out_dir, strategy):
         restore_complete(checkpoint, job.manager.latest_checkpoint)
         step = int(job.optimizers["optimizer"].iterations.numpy())
         print(f"Resuming from {job.manager.latest_checkpoint} (step {step})", flush=True)
-    elif config["train"]["init_weights"]:
-        job.initialised_from = _initialise_from(job.model, config["train"]["init_weights"])
-    elif config["train"]["init_from"]:
-        job.initialised_from = initialise_from(job.model, config["train"]["init_from"], config["data"]["num_classes"])
+    elif config.train.init_weights:
+        job.initialised_from = _initialise_from(job.model, config.train.init_weights)
+    elif config.train.init_from:
+        job.initialised_from = initialise_from(job.model, config.train.init_from, config.data.num_classes)
     return job
 
 
 def _with_class_weights(config):
     """`config` with a named `train.class_weights` weighting replaced by the weights it gives
     on the training labels (so the task and the run's config.yaml have the numbers)."""
-    method = config["train"]["class_weights"]
+    method = config.train.class_weights
     if not isinstance(method, str):
         return config
     splits = kdata.dataset_splits(dataset_spec(config))
-    weights = kdata.class_weights_from_labels(splits.train_pairs, config["data"]["num_classes"], method, splits.label_table)
+    weights = kdata.class_weights_from_labels(splits.train_pairs, config.data.num_classes, method, splits.label_table)
     print(f"train.class_weights: {method} over {len(splits.train_pairs)} training masks -> {weights}", flush=True)
     return config.replace({"train.class_weights": weights})
 
@@ -182,10 +182,10 @@ def finalize(job, history):
         if job.best is not None:
             job.best.offer(segmenter, scores["mean_iou"], step)
             result["best"] = dict(job.best.result or {})
-            if config["export"]["model"] == "best" and job.best.result is not None:
+            if config.export.model == "best" and job.best.result is not None:
                 exported = keras.saving.load_model(job.best.path, compile=False)
-        json_path, md_path = write_report(scores, job.splits.class_names, eval_dir, title=config["name"])
-        confusion_png = write_confusion_figure(scores, job.splits.class_names, eval_dir, config["name"])
+        json_path, md_path = write_report(scores, job.splits.class_names, eval_dir, title=config.name)
+        confusion_png = write_confusion_figure(scores, job.splits.class_names, eval_dir, config.name)
         result.update(
             metrics={"json": json_path, "markdown": md_path, "confusion_matrix": confusion_png, "predictions": pictures.folder},
             exports=export_saved_model_of_run(exported, config, out_dir, step),

@@ -23,15 +23,15 @@ def score_validation(job, segmenter, on_batch=None):
     `on_batch(images, masks, scores)` sees each batch."""
     from kseg.inference import predictor
 
-    data = job.config["data"]
+    data = job.config.data
     val_ds = kdata.segmentation_dataset(
-        job.splits.val_pairs, data["num_classes"], training=False, label_table=job.splits.label_table,
+        job.splits.val_pairs, data.num_classes, training=False, label_table=job.splits.label_table,
         skip_bad_examples=job.bad_val,
     )
     options = job.task.test_time_options()
     forward = predictor(segmenter, **options) if options else None
     with kdata.named_data_errors():
-        return evaluate_dataset(segmenter, val_ds, data["num_classes"], forward=forward, on_batch=on_batch)
+        return evaluate_dataset(segmenter, val_ds, data.num_classes, forward=forward, on_batch=on_batch)
 
 
 class BestModel:

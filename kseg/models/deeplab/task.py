@@ -17,16 +17,16 @@ class DeepLabTask(Task):
     LOSS_RESOLUTIONS = kseg.constants.LOSS_RESOLUTIONS
 
     def compile_model(self, model, optimizers):
-        subsampled = self.config["train"]["loss_resolution"] == "output_stride"
+        subsampled = self.config.train.loss_resolution == "output_stride"
         loss = self.build_loss()
         if subsampled:
             loss = kseg.losses.SubsampledLabelsLoss(loss)
-        metric = kseg.metrics.ConfusionMatrixMetric(self.config["data"]["num_classes"], subsample_labels=subsampled)
+        metric = kseg.metrics.ConfusionMatrixMetric(self.config.data.num_classes, subsample_labels=subsampled)
         model.compile(
             optimizer=optimizers["optimizer"],
             loss={name: loss for name in model.output_names},
             metrics={"logits": [metric]},
-            jit_compile=self.config["train"]["jit_compile"],
+            jit_compile=self.config.train.jit_compile,
         )
         optimizers["optimizer"].build(model.trainable_variables)
 

@@ -29,14 +29,14 @@ class AdversarialTask(Task):
 
     def discriminator_adam(self, steps):
         """Adam for the discriminator (Seg-GAN §4.2), with the segmentation network's schedule shape."""
-        adversarial = self.config["adversarial"]
-        schedule = build_schedule(self.config, steps, initial_learning_rate=adversarial["d_learning_rate"])
+        adversarial = self.config.adversarial
+        schedule = build_schedule(self.config, steps, initial_learning_rate=adversarial.d_learning_rate)
         return keras.optimizers.Adam(learning_rate=schedule, beta_1=adversarial["d_beta_1"], beta_2=adversarial["d_beta_2"])
 
     def compile_model(self, model, optimizers):
         model.compile(
             g_optimizer=optimizers["optimizer"], d_optimizer=optimizers["d_optimizer"],
-            jit_compile=self.config["train"]["jit_compile"], segmentation_loss=self.build_loss(),
+            jit_compile=self.config.train.jit_compile, segmentation_loss=self.build_loss(),
         )
 
     def segmentation_network(self, model):

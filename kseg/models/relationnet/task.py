@@ -22,13 +22,13 @@ class RelationNetTask(Task):
 
     def check(self):
         super().check()
-        stride, fixed = self.config["model"]["output_stride"], self.model_class.OUTPUT_STRIDE
+        stride, fixed = self.config.model.output_stride, self.model_class.OUTPUT_STRIDE
         if stride != fixed:
             raise ConfigError(
                 f"model.output_stride must be {fixed} for model.architecture={self.architecture} (Wide ResNet-38's, "
                 f"§II-A1). Received: {stride!r}"
             )
-        steps = self.config["relation"]["shifted_steps"]
+        steps = self.config.relation.shifted_steps
         if steps is not None and fixed % steps:
             divisors = [str(d) for d in range(1, fixed + 1) if fixed % d == 0]
             divisors = f"{', '.join(divisors[:-1])} or {divisors[-1]}"
@@ -36,18 +36,18 @@ class RelationNetTask(Task):
 
     @property
     def similarity_head(self):
-        return self.config["relation"]["scl_weight"] > 0
+        return self.config.relation.scl_weight > 0
 
     def compile_model(self, model, optimizers):
         if not self.similarity_head:
             return super().compile_model(model, optimizers)
-        metric = kseg.metrics.ConfusionMatrixMetric(self.config["data"]["num_classes"])
+        metric = kseg.metrics.ConfusionMatrixMetric(self.config.data.num_classes)
         model.compile(
             optimizer=optimizers["optimizer"],
             loss={"logits": self.build_loss(), "similarity": kseg.losses.SpatialCorrelationLoss()},
-            loss_weights={"logits": 1.0, "similarity": float(self.config["relation"]["scl_weight"])},
+            loss_weights={"logits": 1.0, "similarity": float(self.config.relation.scl_weight)},
             metrics={"logits": [metric]},
-            jit_compile=self.config["train"]["jit_compile"],
+            jit_compile=self.config.train.jit_compile,
         )
         optimizers["optimizer"].build(model.trainable_variables)
 
@@ -57,5 +57,5 @@ class RelationNetTask(Task):
         return dataset.map(lambda images, labels: (images, {"logits": labels, "similarity": labels}))
 
     def test_time_options(self):
-        steps = self.config["relation"]["shifted_steps"]
+        steps = self.config.relation.shifted_steps
         return {"shifted_steps": steps} if steps else {}

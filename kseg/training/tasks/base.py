@@ -18,8 +18,8 @@ register_task = registrar(TASKS, "architecture")  # @register_task("pan"): the c
 
 
 def get_task(config):
-    """The task for `config["model"]["architecture"]`, bound to `config`."""
-    architecture = config["model"]["architecture"]
+    """The task for `config.model.architecture`, bound to `config`."""
+    architecture = config.model.architecture
     if architecture not in TASKS:
         raise ConfigError(f"model.architecture must be one of {list(TASKS)}. Received: {architecture!r}")
     return TASKS[architecture](config)
@@ -52,7 +52,7 @@ class Task:
 
     def __init__(self, config):
         self.config = config
-        self.architecture = config["model"]["architecture"]
+        self.architecture = config.model.architecture
 
     @property
     def model_class(self):
@@ -95,7 +95,7 @@ class Task:
         """Raise a one-line `ConfigError` for a config this task cannot train (before any
         data or model work): every `model.options` key must be a constructor argument
         that no other key sets, and `model.backbone` one the architecture takes."""
-        names, backbone = self.model_class.BACKBONES, self.config["model"]["backbone"]
+        names, backbone = self.model_class.BACKBONES, self.config.model.backbone
         if backbone not in names:
             expected = repr(names[0]) if len(names) == 1 else f"one of {list(names)}"
             others = [name for name in TASKS if backbone in kseg.models.ARCHITECTURES[name].BACKBONES]
@@ -104,7 +104,7 @@ class Task:
                 f"model.backbone must be {expected} for model.architecture={self.architecture}. "
                 f"Received: {backbone!r}{hint}"
             )
-        resolution = self.config["train"]["loss_resolution"]
+        resolution = self.config.train.loss_resolution
         if resolution not in self.LOSS_RESOLUTIONS:
             others = [name for name, task in TASKS.items() if resolution in task.LOSS_RESOLUTIONS]
             raise ConfigError(
@@ -112,11 +112,11 @@ class Task:
                 f"(Received: {resolution!r}; model.architecture={' or '.join(others)} trains with it)"
             )
         self._check_unread_sections()
-        weights, classes = self.config["train"]["class_weights"], self.config["data"]["num_classes"]
+        weights, classes = self.config.train.class_weights, self.config.data.num_classes
         if isinstance(weights, list) and len(weights) != classes:
             raise ConfigError(f"train.class_weights has {len(weights)} weights but data.num_classes={classes}")
         accepted, sources = self.accepted_options(), self._argument_sources()
-        for key in self.config["model"]["options"]:
+        for key in self.config.model.options:
             if key in sources:
                 source = sources[key]
                 raise ConfigError(f"model.options.{key}: set {source[0] if isinstance(source, tuple) else source} instead")
@@ -145,10 +145,10 @@ class Task:
         """The architecture's model with the config's BatchNorm policy applied (see
         `kseg.training.batch_norm`); a constructor's argument error becomes a `ConfigError`."""
         try:
-            model = self.model_class(**self.config_arguments(), **self.config["model"]["options"])
+            model = self.model_class(**self.config_arguments(), **self.config.model.options)
         except (TypeError, ValueError) as error:
             raise ConfigError(f"model (architecture={self.architecture}): {error}") from error
-        apply_batch_norm_policy(self.config["model"]["batch_norm"], self.segmentation_network(model))
+        apply_batch_norm_policy(self.config.model.batch_norm, self.segmentation_network(model))
         return model
 
     def build_loss(self):
@@ -156,21 +156,21 @@ class Task:
         cross-entropy, OHEM and focal terms take `train.class_weights` (a list by now: the
         trainer computes named weightings from the training labels first; a dry run builds
         without them)."""
-        train = self.config["train"]
-        weights = train["class_weights"] if isinstance(train["class_weights"], list) else None
+        train = self.config.train
+        weights = train.class_weights if isinstance(train.class_weights, list) else None
         builders = {
             "cross_entropy": lambda: kseg.losses.MaskedSparseCategoricalCrossentropy(
-                class_weights=weights, label_smoothing=train["label_smoothing"]
+                class_weights=weights, label_smoothing=train.label_smoothing
             ),
             "ohem": lambda: kseg.losses.OHEMCrossEntropy(
-                threshold=train["ohem_threshold"], min_kept=train["ohem_min_kept"], class_weights=weights
+                threshold=train.ohem_threshold, min_kept=train.ohem_min_kept, class_weights=weights
             ),
-            "focal": lambda: kseg.losses.FocalLoss(gamma=train["focal_gamma"], alpha=weights),
+            "focal": lambda: kseg.losses.FocalLoss(gamma=train.focal_gamma, alpha=weights),
             "dice": kseg.losses.DiceLoss,
-            "tversky": lambda: kseg.losses.TverskyLoss(alpha=train["tversky_alpha"], beta=train["tversky_beta"]),
+            "tversky": lambda: kseg.losses.TverskyLoss(alpha=train.tversky_alpha, beta=train.tversky_beta),
             "lovasz": kseg.losses.LovaszSoftmaxLoss,
         }
-        terms = kseg.losses.parse_loss_expression(train["loss"])
+        terms = kseg.losses.parse_loss_expression(train.loss)
         if len(terms) == 1 and terms[0][0] == 1.0:
             return builders[terms[0][1]]()
         return kseg.losses.WeightedSumLoss([builders[name]() for _, name in terms], [weight for weight, _ in terms])
@@ -190,10 +190,10 @@ class Task:
 
     def compile_model(self, model, optimizers):
         """What `compile` does for this family (override this)."""
-        metric = kseg.metrics.ConfusionMatrixMetric(self.config["data"]["num_classes"])
+        metric = kseg.metrics.ConfusionMatrixMetric(self.config.data.num_classes)
         model.compile(
             optimizer=optimizers["optimizer"], loss=self.build_loss(), metrics=[metric],
-            jit_compile=self.config["train"]["jit_compile"],
+            jit_compile=self.config.train.jit_compile,
         )
         optimizers["optimizer"].build(model.trainable_variables)
 
