@@ -219,7 +219,7 @@ def _validate_one(config):
         )
     from kseg.training.tasks import get_task  # builds nothing; reads the models' signatures
 
-    get_task(config).check()
+    get_task(freeze(config)).check()  # a task reads the config as every reader does: read-only, by attribute
     return config
 
 

@@ -2,7 +2,6 @@
 Garden's train.py reads), for any architecture through its task; `run` adds multi-stage
 recipes and `dry_run` checks a recipe without training."""
 
-import copy
 import json
 import os
 from dataclasses import dataclass
@@ -218,11 +217,10 @@ def dry_run(config):
     writes nothing."""
     described = []
     for name, stage in expand_stages(config):
-        stage = copy.deepcopy(stage)
-        stage["model"]["backbone_weights"] = None  # nothing is downloaded or read
+        stage = stage.replace({"model.backbone_weights": None})  # nothing is downloaded or read
         task = get_task(stage)
         task.check()
-        keras.mixed_precision.set_dtype_policy(stage["train"]["precision"])
+        keras.mixed_precision.set_dtype_policy(stage.train.precision)
         model = task.build_model()
         task.compile(model, task.build_optimizers(steps=1))  # checks lr_multipliers against the variables
         described.append(
@@ -248,7 +246,7 @@ def run(config, run_dir, verbose=1):
         return train(stages[0][1], run_dir, verbose)
     for _, stage in stages:  # every stage's task checks its config before the first trains
         get_task(stage).check()
-    strategies = {stage["train"]["strategy"] for _, stage in stages}
+    strategies = {stage.train.strategy for _, stage in stages}
     if len(strategies) > 1:
         raise ConfigError(f"Every stage must use the same train.strategy. Received: {sorted(strategies)}")
     strategy = make_strategy(strategies.pop())
