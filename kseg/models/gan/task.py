@@ -31,7 +31,7 @@ class AdversarialTask(Task):
         """Adam for the discriminator (Seg-GAN §4.2), with the segmentation network's schedule shape."""
         adversarial = self.config.adversarial
         schedule = build_schedule(self.config, steps, initial_learning_rate=adversarial.d_learning_rate)
-        return keras.optimizers.Adam(learning_rate=schedule, beta_1=adversarial["d_beta_1"], beta_2=adversarial["d_beta_2"])
+        return keras.optimizers.Adam(learning_rate=schedule, beta_1=adversarial.d_beta_1, beta_2=adversarial.d_beta_2)
 
     def compile_model(self, model, optimizers):
         model.compile(
