@@ -100,13 +100,6 @@ def test_recipes_carry_the_papers_numbers():
         assert ssgan["model"]["architecture"] == "ssgan" and ssgan["data"]["num_classes"] == classes
 
 
-def test_lambda_adv_shorthand_for_sweeps():
-    config = load_config(overrides=["model.architecture=seggan", "model.backbone=vgg16", "lambda_adv=0.02"])
-    assert config["adversarial"]["lambda_adv"] == 0.02
-    with pytest.raises(ConfigError, match="adversarial.d_loss must be one of"):
-        load_config(overrides=["adversarial.d_loss=hinge"])
-
-
 def test_short_run_lowers_the_loss_evaluates_saves_and_exports(tmp_path, data_root):
     import keras
 
