@@ -1,16 +1,12 @@
-"""The commands' output: run progress in the run's steps, and TensorFlow's start-up noise held back."""
+"""Run progress (kseg/training/progress.py) in the run's steps: a plain line a chunk or interval in
+a log, one redrawn line on a terminal."""
 
 import io
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 
 from kseg.training.progress import RunProgress
-from tests import REPO
-
 
 
 class _Terminal(io.StringIO):
@@ -70,28 +66,3 @@ def test_terminal_gets_one_redrawn_line_ending_at_the_last_step():
     text = stream.getvalue()
     assert text.startswith("\r") and text.endswith("\n") and text.count("\n") == 1
     assert text.rstrip("\n").split("\r")[-1].startswith("step 6/6 [========================]")
-
-
-def _python(code, **env):
-    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    environment.update(env, PYTHONPATH=REPO)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=120)
-
-
-def test_start_tensorflow_holds_back_the_start_up_log_lines_unless_a_level_is_set():
-    code = "from training.quiet import start_tensorflow; start_tensorflow(); import tensorflow as tf; print(tf.ones(2).shape)"
-    quiet = _python(code)
-    assert quiet.returncode == 0 and quiet.stdout.strip() == "(2,)"
-    assert quiet.stderr == ""
-    loud = _python(code, TF_CPP_MIN_LOG_LEVEL="0")
-    assert "absl::InitializeLog" in loud.stderr  # the user's own level shows what TensorFlow prints
-
-
-def test_what_was_held_back_is_printed_when_loading_fails():
-    code = (
-        "import os\nfrom training import quiet\n"
-        "with quiet._stderr_held_back():\n    os.write(2, b'native loader said why\\n')\n    raise ImportError('no')\n"
-    )
-    failed = _python(code)
-    assert failed.returncode == 1
-    assert "native loader said why" in failed.stderr and "ImportError: no" in failed.stderr
