@@ -204,14 +204,3 @@ def test_bad_tf_config(monkeypatch, value, message):
         monkeypatch.setenv("TF_CONFIG", value)
     with pytest.raises(DistributeError, match=message):
         read_tf_config()
-
-
-def test_keras_workaround_is_tied_to_tested_versions(monkeypatch):
-    import keras
-
-    from kseg.training import keras_compat
-
-    monkeypatch.setattr(keras, "__version__", "3.99.0")
-    assert not keras_compat.needs_patch()
-    monkeypatch.setattr(keras, "__version__", "3.15.1")
-    assert keras_compat.needs_patch()
