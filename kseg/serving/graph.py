@@ -260,13 +260,6 @@ def segment_tensor(segmenter, images, include_probabilities=True):
     return outputs
 
 
-def trackables(segmenter):
-    """The Keras objects whose variables the exported graph reads."""
-    objects = [segmenter.model]
-    if segmenter.crf is not None:
-        objects.append(segmenter.crf)
-    return objects
-
 
 __all__ = [
     "MAX_PIXELS",
@@ -280,5 +273,4 @@ __all__ = [
     "make_crf",
     "segment_encoded",
     "segment_tensor",
-    "trackables",
 ]

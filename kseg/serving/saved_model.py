@@ -4,13 +4,13 @@ import os
 import re
 import shutil
 
-import keras
 import tensorflow as tf
 
 from kseg.atomic import atomic_path, remove_stale_staging, write_json, write_text
 from kseg.constants import SERVING_SIGNATURE, TENSOR_SIGNATURE
+from kseg.serving.archive import SignatureArchive
 from kseg.serving.labels import SAVED_MODEL_LABELS
-from kseg.serving.graph import MAX_PIXELS, MAX_SIDE, Segmenter, make_crf, segment_encoded, segment_tensor, trackables
+from kseg.serving.graph import MAX_PIXELS, MAX_SIDE, Segmenter, make_crf, segment_encoded, segment_tensor
 
 _VERSION = re.compile(r"^[0-9]+$")
 EXPORT_METADATA = "export.json"  # assets.extra/export.json: how the graph was exported (its CRF parameters)
@@ -30,8 +30,8 @@ def existing_versions(model_dir):
 def build_archive(
     model, crf=None, size=None, include_probabilities=True, crf_params=None, max_side=MAX_SIDE, max_pixels=MAX_PIXELS
 ):
-    """A `keras.export.ExportArchive` with the `serving_default` (encoded images) and
-    `predict_tensor` (float images) endpoints. See `export_saved_model`."""
+    """A `SignatureArchive` with the `serving_default` (encoded images) and `predict_tensor`
+    (float images) signatures. See `export_saved_model`."""
     crf_layer = make_crf(crf, **(crf_params or {})) if isinstance(crf, str) or crf is None else crf
     segmenter = Segmenter(model, crf_layer, size, max_side=max_side)
     segmenter(tf.zeros([1, 32, 32, 3]))  # builds the CRF layer before it is tracked
@@ -44,13 +44,10 @@ def build_archive(
     def serve_tensor(images):
         return segment_tensor(segmenter, images, include_probabilities)
 
-    archive = keras.export.ExportArchive()
-    for obj in trackables(segmenter):
-        archive.track(obj)
     # tf.functions with their own signatures: autograph turns the per-image loops into while loops
-    archive.add_endpoint(SERVING_SIGNATURE, serve_encoded)
-    archive.add_endpoint(TENSOR_SIGNATURE, serve_tensor)
-    return archive
+    return SignatureArchive(
+        {SERVING_SIGNATURE: serve_encoded.get_concrete_function(), TENSOR_SIGNATURE: serve_tensor.get_concrete_function()}
+    )
 
 
 def export_saved_model(
