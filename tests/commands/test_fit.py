@@ -198,9 +198,12 @@ KILL_AND_RESUME_STEPS = {"pan_default_full_size": 12}
 )
 def test_kill_and_resume(tmp_path, data_root, preset):
     run_dir = str(tmp_path / "run")
-    steps = KILL_AND_RESUME_STEPS.get(preset, 40)  # tiny models: enough steps to be killed between checkpoints
+    # Killed once its first checkpoint (step 4) is recorded: a few seconds before it could end.
+    steps = KILL_AND_RESUME_STEPS.get(preset, 16)
     # Deterministic settings: a resumed run can be compared with an uninterrupted one to 1e-5.
-    settings = TINY + KILL_AND_RESUME[preset] + [f"train.steps={steps}", f"data.root={data_root}", "train.steps_per_execution=2"]
+    settings = TINY + KILL_AND_RESUME[preset] + [
+        f"train.steps={steps}", "train.checkpoint_every=4", f"data.root={data_root}", "train.steps_per_execution=2"
+    ]
     command = _fit_command(run_dir, settings)
     env = {**os.environ, **DETERMINISTIC_ENV}
     first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -3,7 +3,8 @@ its task (tiny backbones), an inference in float32 and in bfloat16, on whatever 
 this TensorFlow loaded (`TF_ENABLE_ONEDNN_OPTS` is read when TensorFlow starts, hence a child).
 
 Prints one JSON line per case: {"case", "onednn", "loss", "changed", "variables", "finite",
-"bfloat16_compute"}.
+"bfloat16_compute"}, after {"case": "auto_precision", "precision"}: what `train.precision: auto`
+resolves to here.
 """
 
 import json
@@ -81,6 +82,14 @@ def run_case(name):
     }
 
 
+def auto_precision():
+    """What `train.precision: auto` resolves to on these kernels."""
+    from kseg.training.precision import resolve_precision
+
+    return {"case": "auto_precision", "precision": resolve_precision("auto")}
+
+
 if __name__ == "__main__":
+    print(json.dumps(auto_precision()), flush=True)
     for case in sys.argv[1:] or CASES:
         print(json.dumps(run_case(case)), flush=True)
