@@ -184,6 +184,7 @@ KILL_AND_RESUME = {
     # streams are Keras seed states, both once missing from the checkpoint.
     "deeplab_largefov": [
         "model.architecture=deeplabv2", "model.backbone=vgg16", options_override(aspp="LargeFOV", backbone_options=TINY_VGG),
+        "optimizer.learning_rate=0.01",  # the preset's 0.05 diverges in some runs of this net without BatchNorm
     ],
     # The default PAN preset (a tiny ResNet): the FPA's pyramid convs and BatchNorms are lists of layers.
     "pan_default": [],
