@@ -54,7 +54,7 @@ def _seconds(make_archive, model, folder):
     path = tempfile.mkdtemp(dir=folder)
     shutil.rmtree(path)
     start = time.perf_counter()
-    make_archive(model).write_out(path, verbose=False)
+    make_archive(model).write_out(path)
     return time.perf_counter() - start
 
 

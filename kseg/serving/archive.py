@@ -43,8 +43,6 @@ class SignatureArchive:
             setattr(root, name, function)
         return root
 
-    def write_out(self, path, verbose=False):
-        """Write the SavedModel to `path` (a folder that must not hold one yet); `verbose`
-        is accepted for `keras.export.ExportArchive`'s interface and ignored."""
-        del verbose
+    def write_out(self, path):
+        """Write the SavedModel to `path` (a folder that must not hold one yet)."""
         tf.saved_model.save(self.root(), path, signatures=self.signatures)

@@ -122,7 +122,7 @@ def export_saved_model(
         max_side=max_side, max_pixels=max_pixels,
     )
     with atomic_path(final) as staging:
-        archive.write_out(staging, verbose=False)
+        archive.write_out(staging)
         extra = os.path.join(staging, os.path.dirname(SAVED_MODEL_LABELS))
         for filename, contents in ((os.path.basename(SAVED_MODEL_LABELS), labels), (EXPORT_METADATA, metadata)):
             if contents is not None:

@@ -29,6 +29,9 @@ def test_signatures_reload_and_answer_like_the_functions(tmp_path):
     np.testing.assert_allclose(loaded.signatures["affine"](x=x)["y"], [[3.0, 7.0], [2.0, -2.0]])
     np.testing.assert_allclose(loaded.signatures["total"](x=x)["sum"], [8.0, -2.0])
     np.testing.assert_allclose(loaded.affine(x)["y"], [[3.0, 7.0], [2.0, -2.0]])  # also an attribute, as Keras's archive had
+    import keras  # Keras's way in: a layer calling a named endpoint
+
+    np.testing.assert_allclose(keras.layers.TFSMLayer(str(tmp_path / "saved"), call_endpoint="affine")(x)["y"], [[3.0, 7.0], [2.0, -2.0]])
     # each captured variable once, trainable ones first, with its trainability
     assert [v.name for v in loaded.variables] == ["scale:0", "offset:0"]
     assert [v.name for v in loaded.trainable_variables] == ["scale:0"]

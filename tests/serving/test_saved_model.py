@@ -106,7 +106,7 @@ def test_failed_write_leaves_no_version(small_net, tmp_path, monkeypatch):
     from kseg.serving import saved_model
 
     class BrokenArchive:
-        def write_out(self, filepath, options=None, verbose=True):
+        def write_out(self, filepath):
             os.makedirs(filepath)
             open(os.path.join(filepath, "saved_model.pb"), "w").close()  # half-written
             raise OSError("disk full")
