@@ -1,5 +1,7 @@
 """The built-in preset's training step alone against the variants weighed when choosing it
-(output stride, crop, batch), float32, on the kernels this process loaded.
+(output stride, crop, batch), float32, on the kernels this process loaded, and against the
+former preset (half width, decoder 64; until 2026-12-05), whose step the issue-34 report timed on
+a 2-core AVX2-only AMD EPYC (0.54-0.61 s in the run): its ratio here scales that figure to today's preset.
 
 One JSON line per variant: CPU model, oneDNN setting, seconds per optimizer step (median
 of the timed steps) and the ratio to the preset measured in the same run.
@@ -22,6 +24,10 @@ VARIANTS = {  # name -> (config overrides, crop side, batch)
     "output_stride_32": (["model.output_stride=32"], 96, 8),
     "crop_80": ([], 80, 8),
     "crop_112_batch_6": ([], 112, 6),
+    "former_preset": (
+        ['model.options={"decoder_filters": 64, "backbone_options": {"blocks": [2, 2, 2, 2], "stage_filters": [32, 64, 128, 256]}}'],
+        96, 8,
+    ),
 }
 
 

@@ -16,7 +16,7 @@ from kseg.atomic import write_text
 from kseg.models.registry import family_shorthands
 from kseg.training.frozen import freeze, thaw
 from kseg.training.schema import (  # noqa: F401  (ConfigError re-exported)
-    DEFAULTS, FREE_MAPPINGS, ConfigError, check_dependent_keys, check_types,
+    DEFAULTS, FREE_MAPPINGS, ConfigError, check_dependent_keys, check_types, check_warmup,
 )
 
 
@@ -217,6 +217,8 @@ def _validate_one(config):
             "Set exactly one of train.steps and train.epochs (the other null). "
             f"Received: steps={train['steps']!r}, epochs={train['epochs']!r}"
         )
+    if train["steps"] is not None:  # with train.epochs, kseg.training.optimization checks once it knows the steps
+        check_warmup(config["optimizer"]["warmup_steps"], train["steps"])
     from kseg.training.tasks import get_task  # builds nothing; reads the models' signatures
 
     get_task(freeze(config)).check()  # a task reads the config as every reader does: read-only, by attribute

@@ -7,6 +7,7 @@ import math
 import keras
 
 from kseg.training.optimizers import CoupledWeightDecaySGD, MultipliedAdamW
+from kseg.training.schema import check_warmup
 from kseg.training.schedules import LinearWarmup, PolyDecay
 
 
@@ -14,8 +15,11 @@ def training_steps(config, num_train):
     """`train.steps`, or `train.epochs` passes over `num_train` examples in global batches."""
     train = config.train
     if train.steps is not None:
-        return int(train.steps)
-    return max(1, math.ceil(train.epochs * num_train / config.data.batch_size))
+        steps = int(train.steps)
+    else:
+        steps = max(1, math.ceil(train.epochs * num_train / config.data.batch_size))
+    check_warmup(config.optimizer.warmup_steps, steps)
+    return steps
 
 
 def _decay(opt, steps, initial):

@@ -189,6 +189,15 @@ def check_dependent_keys(config):
             )
 
 
+def check_warmup(warmup_steps, steps):
+    """Refuses a warmup as long as the run: its learning rate would never leave the warmup."""
+    if warmup_steps and warmup_steps >= steps:
+        raise ConfigError(
+            f"optimizer.warmup_steps={warmup_steps} is not below the run's {steps} training steps: the learning "
+            "rate would never leave its warmup; set optimizer.warmup_steps=0 or fewer than the steps"
+        )
+
+
 # Keys whose value is a mapping of the user's own keys (not sections of the schema).
 FREE_MAPPINGS = {
     f"{section}.{field.name}"

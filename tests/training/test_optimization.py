@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kseg.training.config import ConfigError, load_config
-from kseg.training.optimization import build_optimizer, build_schedule
+from kseg.training.optimization import build_optimizer, build_schedule, training_steps
 from kseg.training.optimizers import MultipliedAdamW
 from kseg.training.schedules import LinearWarmup
 
@@ -45,6 +45,18 @@ def test_a_linear_warmup_goes_in_front_of_any_schedule(schedule):
         build_schedule(load_config(overrides=["optimizer.schedule=cosine", "optimizer.warmup_steps=10"]), 100)
     )).get_config())
     assert config.warmup_steps == 10 and float(config(5)) == pytest.approx(0.5 * float(config.schedule(10)))
+
+
+def test_a_warmup_as_long_as_the_run_is_refused_by_name():
+    # Its rate would never leave the warmup (with a decay over as few steps, it would stay 0).
+    message = r"^optimizer.warmup_steps=100 is not below the run's 100 training steps: the learning rate would never leave"
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides=["optimizer.warmup_steps=100", "train.steps=100"])
+    # With train.epochs the steps are known once the split is counted.
+    config = load_config(overrides=["optimizer.warmup_steps=100", "train.steps=null", "train.epochs=2", "data.batch_size=8"])
+    assert training_steps(config, 401) == 101
+    with pytest.raises(ConfigError, match=r"warmup_steps=100 is not below the run's 100 training steps"):
+        training_steps(config, 400)
 
 
 def _step(optimizer):
