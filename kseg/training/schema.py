@@ -68,9 +68,9 @@ class DataSection:
 @dataclasses.dataclass
 class OptimizerSection:
     name: str = entry("sgd", choice(constants.OPTIMIZERS), "sgd (the papers') or adamw")
-    learning_rate: float = entry(0.05, non_negative, "initial rate (0: weights stay, BN statistics still update)")
+    learning_rate: float = entry(0.1, non_negative, "initial rate (0: weights stay, BN statistics still update)")
     schedule: str = entry("poly", choice(constants.SCHEDULES), "poly (the papers'), cosine (to end_learning_rate) or step")
-    warmup_steps: int = entry(0, integer(low=0), "linear warmup from 0 over these first steps, in front of the schedule")
+    warmup_steps: int = entry(100, integer(low=0), "linear warmup from 0 over these first steps, in front of the schedule")
     power: float = entry(0.9, positive, "poly schedule power; 1 is linear")
     end_learning_rate: float = entry(0.0, non_negative, "the rate the poly and cosine schedules end at")
     hold_fraction: float = entry(0.0, fraction, "poly: share of the steps at the initial rate before the decay")
@@ -88,7 +88,7 @@ class OptimizerSection:
 
 @dataclasses.dataclass
 class TrainSection:
-    steps: int = entry(3300, optional(integer(low=1)), "optimizer steps, or null with epochs")
+    steps: int = entry(1800, optional(integer(low=1)), "optimizer steps, or null with epochs")
     epochs: float = entry(None, optional(positive), "passes over the training split, converted to steps")
     init_weights: str = entry(None, optional(text), "a .keras model of the same architecture to start from (layers matched by name, shapes must agree)")
     init_from: str = entry(
@@ -98,7 +98,7 @@ class TrainSection:
     eval_every: int = entry(
         None, optional(integer(low=1)), "steps between validations (val mIoU, best/model.keras); null: only at the end"
     )
-    loss: str = entry("cross_entropy", loss_expression, "the segmentation loss: a name, or a weighted sum of them")
+    loss: str = entry("cross_entropy + dice", loss_expression, "the segmentation loss: a name, or a weighted sum of them")
     class_weights: list = entry(
         None, class_weights,
         "per-class weights of the cross_entropy, ohem and focal terms, or computed from the training labels (SegNet's median frequency)"

@@ -18,7 +18,7 @@ ROOT = REPO
 
 
 def test_defaults_and_overrides():
-    config = load_config(overrides=["train.steps=12", "data.scale=null", "optimizer.nesterov=true"])
+    config = load_config(overrides=["train.steps=12", "optimizer.warmup_steps=0", "data.scale=null", "optimizer.nesterov=true"])
     assert config["data"]["format"] == "builtin" and config["train"]["steps"] == 12
     assert config["data"]["scale"] is None and config["optimizer"]["nesterov"] is True
 
@@ -184,7 +184,7 @@ KILL_AND_RESUME = {
     # streams are Keras seed states, both once missing from the checkpoint.
     "deeplab_largefov": [
         "model.architecture=deeplabv2", "model.backbone=vgg16", options_override(aspp="LargeFOV", backbone_options=TINY_VGG),
-        "optimizer.learning_rate=0.01",  # the preset's 0.05 diverges in some runs of this net without BatchNorm
+        "optimizer.learning_rate=0.01",  # the preset's 0.1 (0.05 already) diverges in some runs of this net without BatchNorm
     ],
     # The default PAN preset (a tiny ResNet): the FPA's pyramid convs and BatchNorms are lists of layers.
     "pan_default": [],

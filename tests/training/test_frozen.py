@@ -13,9 +13,9 @@ from kseg.training.frozen import FrozenDict, FrozenList
 
 
 def test_a_loaded_config_refuses_writes_by_name_and_reads_by_attribute():
-    config = load_config(overrides=["train.steps=20"])
+    config = load_config(overrides=["train.steps=200"])
     assert isinstance(config, FrozenDict) and isinstance(config["data"]["crop"], FrozenList)
-    assert config.train.steps == config["train"]["steps"] == 20
+    assert config.train.steps == config["train"]["steps"] == 200
     for write in (
         lambda: config["train"].__setitem__("steps", 3),
         lambda: config["model"]["options"].pop("decoder_filters"),
@@ -32,12 +32,12 @@ def test_replace_and_copies_leave_the_loaded_config_as_it_was():
     config = load_config()
     changed = config.replace({"train.steps": 7, "data.crop": [32, 32]})
     assert changed.train.steps == 7 and changed.data.crop == [32, 32] and isinstance(changed, FrozenDict)
-    assert config.train.steps == 3300 and config.data.crop == [96, 96]
+    assert config.train.steps == 1800 and config.data.crop == [96, 96]
     with pytest.raises(KeyError, match="the config has no key 'train.stepz'"):
         config.replace({"train.stepz": 1})
     mutable = copy.deepcopy(config)
     mutable["train"]["steps"] = 5
-    assert type(mutable) is dict and type(mutable["data"]["crop"]) is list and config.train.steps == 3300
+    assert type(mutable) is dict and type(mutable["data"]["crop"]) is list and config.train.steps == 1800
 
 
 def test_it_serialises_as_the_dicts_and_lists_it_holds():

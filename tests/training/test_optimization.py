@@ -17,7 +17,7 @@ STEPS = 1000
 
 
 def _rates(overrides, steps=(0, 1, 50, 99, 100, 101, 499, 500, 749, 750, 999, 1000)):
-    schedule = build_schedule(load_config(overrides=["optimizer.learning_rate=0.1"] + overrides), STEPS)
+    schedule = build_schedule(load_config(overrides=["optimizer.learning_rate=0.1", "optimizer.warmup_steps=0"] + overrides), STEPS)
     return {step: float(schedule(step)) for step in steps}
 
 
@@ -72,7 +72,7 @@ def _step(optimizer):
 
 
 def test_adamw_decays_kernels_decoupled_and_takes_the_multipliers():
-    config = load_config(overrides=["optimizer.name=adamw", "optimizer.weight_decay=0.5", "optimizer.learning_rate=0.01",
+    config = load_config(overrides=["optimizer.name=adamw", "optimizer.weight_decay=0.5", "optimizer.learning_rate=0.01", "optimizer.warmup_steps=0",
                                     "optimizer.lr_multipliers={'^classifier/': 3}"])
     optimizer = build_optimizer(config, STEPS)
     assert isinstance(optimizer, MultipliedAdamW) and optimizer.weight_decay == 0.5
@@ -107,7 +107,7 @@ def test_label_smoothing_is_the_smoothed_targets_cross_entropy():
     assert float(weighted(labels, logits)) == pytest.approx(((-(targets * log_p).sum(-1)) * w)[valid].sum() / w[valid].sum(), rel=1e-5)
     from kseg.training.tasks import get_task
 
-    assert get_task(load_config(overrides=["train.label_smoothing=0.1"])).build_loss().label_smoothing == 0.1
+    assert get_task(load_config(overrides=["train.loss=cross_entropy", "train.label_smoothing=0.1"])).build_loss().label_smoothing == 0.1
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -115,7 +115,7 @@ def test_label_smoothing_is_the_smoothed_targets_cross_entropy():
     (["optimizer.step_gamma=0.5"], r"optimizer.step_gamma=0.5 is not used with optimizer.schedule='poly' \(only with step\)"),
     (["optimizer.name=adamw", "optimizer.nesterov=true"], r"optimizer.nesterov=True is not used with optimizer.name='adamw'"),
     (["train.label_smoothing=0.1", "train.loss=dice"], r"train.label_smoothing=0.1 is not used: train.loss='dice' has no cross_entropy term"),
-    (["train.focal_gamma=1.0"], r"train.focal_gamma=1.0 is not used: train.loss='cross_entropy' has no focal term"),
+    (["train.loss=cross_entropy", "train.focal_gamma=1.0"], r"train.focal_gamma=1.0 is not used: train.loss='cross_entropy' has no focal term"),
     (["optimizer.step_milestones=[0.8, 0.4]"], r"optimizer.step_milestones must be an increasing list of numbers in \(0, 1\)"),
     (["optimizer.schedule=linear"], r"optimizer.schedule must be one of"),
 ])

@@ -52,11 +52,11 @@ def test_relationnet_recipe_is_the_papers_alternating_training():
 
 def test_set_overrides_win_over_stages_and_bad_stages_are_named(tmp_path):
     recipe = {"train": {"steps": None}, "stages": [{"name": "a", "train": {"epochs": 2}}, {"train": {"epochs": 1}}]}
-    config = load_config(_write(tmp_path, recipe), ["train.epochs=null", "train.steps=3"])
+    config = load_config(_write(tmp_path, recipe), ["train.epochs=null", "train.steps=3", "optimizer.warmup_steps=0"])
     stages = expand_stages(config)
     assert [name for name, _ in stages] == ["a", "2"]
     assert all(s["train"]["steps"] == 3 and s["train"]["epochs"] is None and s["stages"] == [] for _, s in stages)
-    bad = {"stages": [{"train": {"steps": 2}}, {"train": {"stepz": 2}}]}
+    bad = {"optimizer": {"warmup_steps": 0}, "stages": [{"train": {"steps": 2}}, {"train": {"stepz": 2}}]}
     with pytest.raises(ConfigError, match=r"stage 2 \(2\): Unknown config key 'train.stepz'"):
         load_config(_write(tmp_path, bad))
     with pytest.raises(ConfigError, match=r"stage 1 \(x\): Set exactly one of train.steps"):
@@ -99,7 +99,7 @@ def test_two_stage_relationnet_run_hands_weights_over_and_resumes(tmp_path, data
         "model": {"architecture": "relationnet", "backbone": "wide_resnet38", "output_stride": 8,
                   "options": TINY_RELATIONNET},
         "data": {"root": data_root, "crop": [64, 64], "batch_size": 4, "val_limit": 12},
-        "optimizer": {"learning_rate": 0.01, "power": 1.0, "hold_fraction": 0.5},
+        "optimizer": {"learning_rate": 0.01, "warmup_steps": 0, "power": 1.0, "hold_fraction": 0.5},
         "train": {"steps": None, "loss": "ohem", "ohem_min_kept": 1000, "checkpoint_every": 2},
         "export": {"onnx": False, "saved_model": True},
         "stages": [

@@ -187,7 +187,7 @@ def test_a_family_registered_from_outside_trains_through_the_trainer(tmp_path, d
     from kseg.training.runner import train
 
     config = load_config(overrides=[
-        "model.architecture=toy", "model.backbone=none", "model.options={width: 4}", "train.steps=4",
+        "model.architecture=toy", "model.backbone=none", "model.options={width: 4}", "train.steps=4", "optimizer.warmup_steps=0",
         "train.checkpoint_every=2", "train.precision=float32", "data.crop=[48,48]", "data.batch_size=2",
         "data.val_limit=4", "export.onnx=false", "export.saved_model=false", f"data.root={data_root}",
     ])
