@@ -68,6 +68,6 @@ def test_training_fit_refuses_0_255_masks_in_one_line(tmp_path):
 
     root = _binary_folder(tmp_path / "binary")
     result = run_main(main, ["--run-dir", str(tmp_path / "run"), "--set", "data.format=folder", "--set", f"data.root={root}",
-                             "--set", "data.num_classes=2", "--set", "train.steps=1"])
+                             "--set", "data.num_classes=2", "--set", "train.steps=1", "--set", "optimizer.warmup_steps=0"])
     errors = [line for line in result.stderr.splitlines() if "its masks hold only 0 and 255" in line]
     assert result.returncode != 0 and len(errors) == 1, result.stderr[-2000:]

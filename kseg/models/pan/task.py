@@ -5,5 +5,6 @@ from kseg.training.tasks.base import Task, register_task
 
 @register_task("pan")
 class PANTask(Task):
-    """A single segmentation network trained with `train.loss` (the masked cross-entropy by
-    default) by the configured optimizer: everything the base `Task` does."""
+    """A single segmentation network trained with `train.loss` (the masked cross-entropy in the
+    paper recipes, plus Dice in the built-in preset) by the configured optimizer: everything
+    the base `Task` does."""

@@ -22,7 +22,7 @@ def _task(resolution, **options):
     config = load_config(overrides=[
         "model.architecture=deeplabv2", "model.backbone=resnet50", "model.output_stride=8",
         "data.format=voc", "data.root=/unused", f"data.num_classes={NUM_CLASSES}",
-        f"train.loss_resolution={resolution}", options_override(backbone_options=TINY_RESNET, aspp="S", **options),
+        "train.loss=cross_entropy", f"train.loss_resolution={resolution}", options_override(backbone_options=TINY_RESNET, aspp="S", **options),
     ])
     return get_task(config)
 

@@ -21,7 +21,7 @@ def test_the_segmentation_term_and_both_optimizers_come_from_the_config():
     config = load_config(overrides=[
         "model.architecture=seggan", "model.backbone=resnet50", "data.format=voc", "data.root=/unused", "data.num_classes=3",
         "train.loss=dice", "adversarial.d_learning_rate=0.002", "adversarial.d_beta_1=0.5", "optimizer.learning_rate=0.01",
-        TINY_SEGGAN,
+        "optimizer.warmup_steps=0", TINY_SEGGAN,
     ])
     task = get_task(config)
     model = task.build_model()
