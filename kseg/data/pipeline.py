@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from kseg.data.augment import augment
 from kseg.data.decode import BadExamples, read_pair_op
+from kseg.data.pipeline_options import without_autotune_model
 from kseg.data.records import RecordsSplit
 from kseg.data.records_pipeline import records_evaluation_dataset, records_training_dataset
 
@@ -34,9 +35,9 @@ def segmentation_dataset(
     Training: a new permutation every epoch, parallel decode, augmentation (scale -> crop
     -> `photometric` jitter when given, a `kseg.data.photometric.Photometric` -> pad -> flip,
     `kseg.data.augment`) seeded per example, batches of `batch_size` (last partial batch of
-    each pass dropped unless `repeat`), prefetch. Evaluation (`training=False`): in order,
-    no augmentation, images at their own size, so `batch_size` should be 1 unless all
-    images share a size.
+    each pass dropped unless `repeat`), prefetch; no autotuning model (`pipeline_options`).
+    Evaluation (`training=False`): in order, no augmentation, images at their own size, so
+    `batch_size` should be 1 unless all images share a size.
 
     The training stream is a pure function of `seed` (drawn at random when None) and the
     position: epoch e is permutation (seed, e), example k is augmented with seed (seed, k).
@@ -79,7 +80,7 @@ def segmentation_dataset(
         ds = tf.data.Dataset.from_tensor_slices((image_paths, mask_paths))
         ds = ds.map(read, num_parallel_calls=AUTOTUNE).take_while(_not_stopped).filter(_is_ok).map(_drop_flags)
         ds = ds.map(lambda image, mask: (tf.cast(image, tf.float32), tf.cast(mask, tf.int32)))
-        return ds.batch(batch_size).prefetch(AUTOTUNE)
+        return without_autotune_model(ds.batch(batch_size).prefetch(AUTOTUNE))
 
     ds = training_order(len(pairs), seed, repeat).skip(start_batch * batch_size)
 
@@ -91,7 +92,7 @@ def segmentation_dataset(
 
     ds = ds.map(read_and_augment, num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.take_while(_not_stopped).filter(_is_ok).map(_drop_flags)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+    return without_autotune_model(ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE))
 
 
 def training_order(count, seed, repeat):

@@ -13,6 +13,7 @@ stream by skipping serialized records, none decoded.
 import tensorflow as tf
 
 from kseg.data.augment import augment
+from kseg.data.pipeline_options import without_autotune_model
 from kseg.data.records import SHARDS_READ, decode_record, read_record
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -74,7 +75,7 @@ def records_training_dataset(
         return image, tf.cast(mask, tf.int32)
 
     ds = ds.map(decode_and_augment, num_parallel_calls=AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+    return without_autotune_model(ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE))
 
 
 def files_per_worker(split, workers):
@@ -90,4 +91,4 @@ def records_evaluation_dataset(split, num_classes, batch_size=1):
     ds = tf.data.TFRecordDataset(list(split.files)).take(len(split))
     ds = ds.map(lambda record: decode_record(record, num_classes), num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.map(lambda image, mask: (tf.cast(image, tf.float32), tf.cast(mask, tf.int32)))
-    return ds.batch(batch_size).prefetch(AUTOTUNE)
+    return without_autotune_model(ds.batch(batch_size).prefetch(AUTOTUNE))

@@ -12,12 +12,14 @@ Static sharding needs the dispatcher to know its workers' addresses
 
 import tensorflow as tf
 
+from kseg.data.pipeline_options import without_autotune_model
+
 
 def distribute(dataset, service):
     """`dataset` (built with `shard_hint=True`) read from the tf.data service at `service` (grpc://host:port)."""
-    return dataset.apply(tf.data.experimental.service.distribute(
+    return without_autotune_model(dataset.apply(tf.data.experimental.service.distribute(
         processing_mode=tf.data.experimental.service.ShardingPolicy.HINT, service=service,
-    ))
+    )))
 
 
 def start_dispatcher(port, workers):

@@ -62,6 +62,14 @@ def test_no_python_in_the_records_pipeline(records, data_root):
     assert _ops(kd.segmentation_dataset(pairs, 5, training=True, batch_size=2, crop_size=CROP, seed=1)) & python_ops
 
 
+def test_records_streams_run_without_the_autotuning_model(records):
+    # see kseg.data.pipeline_options: its thread made every model.fit end wait on one CPU
+    for split in ("train", "val"):
+        stream = records_split(ROOT, records, split)
+        assert kd.segmentation_dataset(stream, 5, training=True, batch_size=2, crop_size=CROP, seed=0).options().autotune.enabled is False
+        assert kd.segmentation_dataset(stream, 5, training=False).options().autotune.enabled is False
+
+
 def test_training_pixels_are_the_serving_graphs(records):
     from kseg.serving.decoding import decode_image
 
