@@ -76,6 +76,7 @@ def model_cases(tiny, sizes):
             optimizer = keras.optimizers.SGD(1e-3, momentum=0.9)
             if precision == "mixed_float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizer.build(model.trainable_variables)  # created in the first trace, it would make tf.function trace twice
             loss_fn = MaskedSparseCategoricalCrossentropy()
             # autograph=False: kseg's layers are TF ops already; converting their call trees took a third
             # of the --tiny run (41 -> 27 s, AMD EPYC, 2026-12-06) and printed conversion warnings

@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from kseg.inference.crf import refine
-from kseg.layers.crf import make_crf
+from kseg.layers.crf import build_crf_for, make_crf
 from kseg.inference.multi_scale import predict_multi_scale
 from kseg.inference.shifted import (
     centre_network, logits_stride, receptive_field_offsets, shifted_predict, stride_logits_model,
@@ -79,6 +79,7 @@ def predictor(model, **options):
         options["shifted_steps"] = shifted_base(model, int(options["shifted_steps"]))
     if isinstance(options.get("crf"), str):  # one layer for every batch: traced once, not once a call
         options["crf"] = make_crf(options["crf"])
+    build_crf_for(options.get("crf"), model)  # else its weights, made inside the trace, make it trace twice
 
     if options.get("sliding_window"):  # tiles assembled eagerly, each window through one traced graph
         window_graph = tf.function(lambda crop: model(crop, training=False), reduce_retracing=True, autograph=False)

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from kseg.atomic import atomic_path
 from kseg.constants import MIN_LABEL_AGREEMENT
+from kseg.layers.crf import build_crf_for
 from kseg.serving.graph import Segmenter, make_crf
 from kseg.serving.labels import ONNX_LABELS_KEY
 
@@ -25,6 +26,7 @@ def onnx_function(model, crf=None, crf_params=None):
     `(B, H, W, C)` (softmax, or the CRF's output) and `labels` int32 `(B, H, W)`.
     Batch, height and width are dynamic."""
     crf_layer = make_crf(crf, onnx=True, **(crf_params or {}))
+    build_crf_for(crf_layer, model)  # else its weights, made inside the trace, make it trace twice
     segmenter = Segmenter(model, crf_layer)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])

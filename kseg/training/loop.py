@@ -9,6 +9,7 @@ from kseg import data as kdata
 from kseg.data.records_pipeline import files_per_worker, records_training_dataset
 from kseg.run_folder import RunFolder
 from kseg.training.distribute import is_chief, shard_by_data, worker_count
+from kseg.training.first_trace import build_before_first_trace
 from kseg.training.guards import DivergenceGuard, GoodCheckpoints, all_finite, diverged_error
 from kseg.training.progress import RunProgress
 from kseg.training.validation import PeriodicValidation
@@ -160,8 +161,10 @@ def fit(job, verbose):
     for initial_epoch, epochs, steps_per_epoch in plan:
         if guard.step is not None:
             break
+        stream = training_stream(job, int(iterations.numpy()))
+        build_before_first_trace(model, stream)
         history = model.fit(
-            training_stream(job, int(iterations.numpy())),
+            stream,
             epochs=epochs,
             initial_epoch=initial_epoch,
             steps_per_epoch=steps_per_epoch,

@@ -54,6 +54,7 @@ def run_case(name):
     from kseg.models.loading import with_precision
     from kseg.platform import onednn_enabled
     from kseg.training.config import load_config
+    from kseg.training.first_trace import build_before_first_trace
     from kseg.training.tasks import get_task
 
     overrides = ["data.format=voc", "data.root=/unused", f"data.num_classes={NUM_CLASSES}",
@@ -64,7 +65,9 @@ def run_case(name):
     task.compile(model, task.build_optimizers(steps=10))
     images, labels = _batch()
     before = [v.numpy() for v in model.trainable_variables]
-    history = model.fit(task.training_targets(tf.data.Dataset.from_tensors((images, labels)), model), verbose=0)
+    stream = task.training_targets(tf.data.Dataset.from_tensors((images, labels)), model)
+    build_before_first_trace(model, stream)  # as the training loop does: one trace of the step
+    history = model.fit(stream, verbose=0)
     after = [v.numpy() for v in model.trainable_variables]
     losses = {key: float(values[-1]) for key, values in history.history.items() if "loss" in key}
     network = task.inference_model(model)

@@ -28,3 +28,17 @@ def test_each_option_is_its_procedure_and_the_predictor_traces_the_same():
 def test_shifted_testing_and_a_sliding_window_are_refused_together():
     with pytest.raises(TestTimeOptionError, match="shifted testing and a sliding window cannot be combined"):
         predict(PositionModel(), IMAGES, sliding_window=8, shifted_steps=2)
+
+
+@pytest.mark.parametrize("crf", ["dense", "conv"])
+def test_a_crf_is_built_before_the_predictor_traces_so_it_traces_once(crf):
+    import keras
+
+    from kseg.layers.crf import make_crf
+
+    model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 1)])
+    forward = predictor(model, crf=make_crf(crf, num_iterations=2))
+    refined = forward(tf.constant(IMAGES))
+    assert forward.experimental_get_tracing_count() == 1  # weights created inside the trace made it trace twice
+    expected = refine(model(IMAGES), IMAGES, crf=make_crf(crf, num_iterations=2))
+    np.testing.assert_allclose(refined, expected, atol=1e-5)

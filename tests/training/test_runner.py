@@ -88,9 +88,10 @@ def test_transfer_weights_by_layer_name_and_clear_mismatches():
         transfer_weights(deeplab, plain)
 
 
-def test_two_stage_relationnet_run_hands_weights_over_and_resumes(tmp_path, data_root):
+def test_two_stage_relationnet_run_hands_weights_over_and_resumes(tmp_path, data_root, monkeypatch):
     import keras
 
+    from kseg.training import loop
     from kseg.training.runner import run
     from kseg.training.tasks import get_task
 
@@ -113,7 +114,10 @@ def test_two_stage_relationnet_run_hands_weights_over_and_resumes(tmp_path, data
     }
     config = load_config(_write(tmp_path, recipe))
     run_dir = str(tmp_path / "run")
+    built, build = [], loop.build_before_first_trace
+    monkeypatch.setattr(loop, "build_before_first_trace", lambda *args: built.append(build(*args)))
     result = run(config, run_dir, verbose=0)
+    assert built == [True, False]  # the fine stage's two outputs (logits, similarity) built before its one trace
 
     fine_dir, coarse_dir = (os.path.join(run_dir, d) for d in ("stage-1-fine", "stage-2-coarse"))
     assert [s["stage"] for s in result["stages"]] == ["fine", "coarse"]

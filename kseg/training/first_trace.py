@@ -1,0 +1,34 @@
+"""Create, before `model.fit` traces its training step, the state Keras would otherwise create
+inside that trace.
+
+Without a distribution strategy scope, Keras 3 builds a compiled model's remaining state (for
+a model of several outputs: a loss tracker per output, i.e. variables) while tracing the first
+training step; `tf.function` then traces the whole step a second time, because a function that
+created variables must be traced again without creating them. A RelationNet with its
+similarity subnet or a multi-scale DeepLab paid for it twice: the first one-step `fit` of the
+Cityscapes recipe's full-size RelationNet took 10.7-12.9 s, 7.7-8.5 s with this (at 64x64, so
+mostly tracing; AMD EPYC, 2026-12-06; the tests' tiny one 7.1 s -> 5.3 s). Under a strategy scope Keras builds this state
+itself before tracing (`TensorFlowTrainer._maybe_symbolic_build`); this does the same from
+the stream's element spec, through the same private method, on the Keras versions it was
+verified with (`kseg.training.keras_compat.PATCHED_KERAS`). Elsewhere it does nothing: fit
+still works, tracing twice.
+"""
+
+import keras
+
+from kseg.training.keras_compat import needs_patch
+
+
+def build_before_first_trace(model, dataset):
+    """Build `model`'s compiled state (metrics, losses, optimizer) from `dataset.element_spec`
+    (a `tf.data.Dataset` of `model.fit` batches) when `model.fit` would build it inside its first
+    trace: a compiled functional model of several outputs, outside a strategy scope. Returns
+    True when it built."""
+    outputs = getattr(model, "outputs", None) or ()
+    if not model.compiled or model._distribute_strategy is not None or len(outputs) < 2 or not needs_patch():
+        return False
+    batch = keras.tree.map_structure(
+        lambda spec: keras.KerasTensor(tuple(spec.shape), spec.dtype.name), dataset.element_spec
+    )
+    model._symbolic_build(data_batch=batch)
+    return True
