@@ -5,13 +5,14 @@ Without a distribution strategy scope, Keras 3 builds a compiled model's remaini
 a model of several outputs: a loss tracker per output, i.e. variables) while tracing the first
 training step; `tf.function` then traces the whole step a second time, because a function that
 created variables must be traced again without creating them. A RelationNet with its
-similarity subnet or a multi-scale DeepLab paid for it twice: the first one-step `fit` of the
-Cityscapes recipe's full-size RelationNet took 10.7-12.9 s, 7.7-8.5 s with this (at 64x64, so
-mostly tracing; AMD EPYC, 2026-12-06; the tests' tiny one 7.1 s -> 5.3 s). Under a strategy scope Keras builds this state
-itself before tracing (`TensorFlowTrainer._maybe_symbolic_build`); this does the same from
-the stream's element spec, through the same private method, on the Keras versions it was
-verified with (`kseg.training.keras_compat.PATCHED_KERAS`). Elsewhere it does nothing: fit
-still works, tracing twice.
+similarity subnet or a multi-scale DeepLab paid for it twice: the first one-step `fit` at 64x64
+(mostly tracing) of the DeepLab v2 VOC recipe's model took 25.4 s, 19.3 s with this; of the
+Cityscapes RelationNet 11.0-11.7 s, 9.2-10.3 s (`benchmarks/first_trace.py`, AMD EPYC,
+2026-12-06). Under a strategy scope Keras builds this state itself before tracing
+(`TensorFlowTrainer._maybe_symbolic_build`); this does the same from the stream's element
+spec, through the same private method, on the Keras versions it was verified with
+(`kseg.training.keras_compat.PATCHED_KERAS`). Elsewhere it does nothing: fit still works,
+tracing twice.
 """
 
 import keras
