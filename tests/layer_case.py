@@ -56,6 +56,7 @@ def run_layer_test(
             model_inputs, fresh(model_inputs if isinstance(input_data, (list, tuple)) else model_inputs[0])
         )
         model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+        model.optimizer.build(model.trainable_variables)  # built inside fit's first trace, it would make fit trace twice
         before = [w.copy() for w in model.get_weights()]
         target = np.zeros(tuple(output.shape), dtype="float32")
         history = model.fit([keras.ops.convert_to_numpy(x) for x in inputs], target, epochs=1, verbose=0)

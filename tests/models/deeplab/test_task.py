@@ -10,6 +10,7 @@ import tensorflow as tf
 import kseg
 from kseg.layers.resize import subsample_labels
 from kseg.training.config import ConfigError, load_config
+from kseg.training.first_trace import build_before_first_trace
 from kseg.training.tasks import get_task
 from tests.tiny import TINY_RESNET, options_override
 
@@ -93,7 +94,9 @@ def test_one_msc_training_step_runs_through_the_task():
     model = task.build_model()
     task.compile(model, task.build_optimizers(steps=10))
     images, labels = _batch()
-    history = model.fit(task.training_targets(tf.data.Dataset.from_tensors((images, labels)), model), verbose=0)
+    stream = task.training_targets(tf.data.Dataset.from_tensors((images, labels)), model)
+    build_before_first_trace(model, stream)  # as the training loop does
+    history = model.fit(stream, verbose=0)
     assert np.isfinite(history.history["loss"][0]) and "logits_mean_iou" in history.history
 
 

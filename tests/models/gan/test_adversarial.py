@@ -261,6 +261,7 @@ def test_seggan_keras_round_trip_restores_both_networks_and_optimizers(tmp_path)
         for a, b in zip(mine.variables, theirs.variables):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     # resuming: the next step of the restored model equals the next step of the original
+    restored.run_eagerly = True  # as the original runs (graph-mode steps: the losses test and the short run)
     a = model.train_on_batch(images, labels, return_dict=True)
     b = restored.train_on_batch(images, labels, return_dict=True)
     np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)

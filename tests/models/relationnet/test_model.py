@@ -33,6 +33,7 @@ def test_training_heads_train_with_ohem_and_scl_and_drop_for_inference(tmp_path)
         optimizer=keras.optimizers.SGD(0.01),
         loss={"logits": kseg.losses.OHEMCrossEntropy(min_kept=100), "similarity": kseg.losses.SpatialCorrelationLoss()},
         loss_weights={"logits": 1.0, "similarity": 0.1},  # eq. 2, lambda = 0.1
+        run_eagerly=True,  # one step: tracing it costs more (the traced step: tests/models/relationnet/test_task.py)
     )
     before = model.get_layer("similarity").get_weights()[0].copy()
     logs = model.train_on_batch(x, {"logits": labels, "similarity": labels}, return_dict=True)

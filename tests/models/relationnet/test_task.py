@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from kseg.training.config import ConfigError, load_config
+from kseg.training.first_trace import build_before_first_trace
 from kseg.training.tasks import get_task
 from tests.tiny import TINY_RELATIONNET, options_override
 
@@ -21,7 +22,9 @@ def test_scl_trains_the_similarity_subnet_and_inference_drops_it():
     task.compile(model, task.build_optimizers(steps=4))
     images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     labels = np.random.default_rng(1).integers(0, 3, (2, 32, 32)).astype("int32")
-    history = model.fit(task.training_targets(tf.data.Dataset.from_tensors((images, labels)), model), verbose=0).history
+    stream = task.training_targets(tf.data.Dataset.from_tensors((images, labels)), model)
+    build_before_first_trace(model, stream)  # as the training loop does
+    history = model.fit(stream, verbose=0).history
     assert history["loss"][0] == pytest.approx(history["logits_loss"][0] + 0.5 * history["similarity_loss"][0], rel=1e-4)
     network = task.inference_model(model)
     assert network(images).shape == (2, 32, 32, 3) and len(network.outputs) == 1
