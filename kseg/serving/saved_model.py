@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from kseg.atomic import atomic_path, remove_stale_staging, write_json, write_text
 from kseg.constants import SERVING_SIGNATURE, TENSOR_SIGNATURE
+from kseg.layers.crf import build_crf_for
 from kseg.serving.archive import SignatureArchive
 from kseg.serving.labels import SAVED_MODEL_LABELS
 from kseg.serving.graph import MAX_PIXELS, MAX_SIDE, Segmenter, make_crf, segment_encoded, segment_tensor
@@ -34,7 +35,9 @@ def build_archive(
     (float images) signatures. See `export_saved_model`."""
     crf_layer = make_crf(crf, **(crf_params or {})) if isinstance(crf, str) or crf is None else crf
     segmenter = Segmenter(model, crf_layer, size, max_side=max_side)
-    segmenter(tf.zeros([1, 32, 32, 3]))  # builds the CRF layer before it is tracked
+    build_crf_for(crf_layer, model)  # its weights exist before the signatures are traced
+    if not model.built or (crf_layer is not None and not crf_layer.built):
+        segmenter(tf.zeros([1, 32, 32, 3]))  # a model of unknown shapes: an eager call builds both
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
     def serve_encoded(images):
