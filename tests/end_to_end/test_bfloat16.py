@@ -17,6 +17,8 @@ from tests.tiny import TINY
 
 # Real photographs (scikit-image's), none of them in the built-in training split.
 PHOTOS = ("chelsea.png", "coffee.png", "astronaut.png", "hubble_deep_field.jpg")
+# One xdist worker runs the module, so its trained run (a module fixture) is trained once, not once a worker.
+pytestmark = pytest.mark.xdist_group("bfloat16_run")
 
 
 @pytest.fixture(scope="module")

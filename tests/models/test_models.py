@@ -8,6 +8,8 @@ import pytest
 import kseg
 
 C = 21  # PASCAL VOC classes
+# One xdist worker runs the module: its keras.applications reference counts (module fixtures) are built once.
+pytestmark = pytest.mark.xdist_group("reference_counts")
 
 
 def _bn(c):

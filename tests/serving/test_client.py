@@ -22,6 +22,9 @@ from kseg.serving.client import (
 from kseg.visualize import voc_palette
 from tests.serving.conftest import photo
 
+# With test_saved_model.py on one xdist worker: the `exported` session fixture is exported once.
+pytestmark = pytest.mark.xdist_group("serving_export")
+
 
 def test_rest_request_and_url():
     body = rest_request([b"\xff\xd8abc", b"\x89PNG"])

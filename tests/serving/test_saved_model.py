@@ -15,6 +15,8 @@ from tests.serving.conftest import decoded, photo
 # tiny_pan's classifier is scaled by 300, so the serving graph's different float rounding
 # (grappler folds each BatchNorm into its convolution) shows as up to ~1e-4 in probabilities.
 TINY_PAN_ATOL = 2e-4
+# One xdist worker runs this module and test_client.py, so the `exported` model (a session fixture) is exported once.
+pytestmark = pytest.mark.xdist_group("serving_export")
 
 
 def _reference(model, images):
