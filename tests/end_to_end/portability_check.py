@@ -1,6 +1,8 @@
 """Child process of tests/end_to_end/test_portability.py: one training step of every architecture through
 its task (tiny backbones), an inference in float32 and in bfloat16, on whatever CPU kernels
 this TensorFlow loaded (`TF_ENABLE_ONEDNN_OPTS` is read when TensorFlow starts, hence a child).
+`--recipes`: the same for every paper recipe in training/configs at full size (random weights,
+64x64 images; the `large` test).
 
 Prints one JSON line per case: {"case", "onednn", "loss", "changed", "variables", "finite",
 "bfloat16_compute"}, after {"case": "auto_precision", "precision"}: what `train.precision: auto`
@@ -8,11 +10,12 @@ resolves to here.
 """
 
 import json
+import os
 import sys
 
 import numpy as np
 
-from tests.tiny import TINY_RELATIONNET, TINY_RESNET, TINY_VGG, options_override
+from tests.tiny import CONFIGS, TINY_RELATIONNET, TINY_RESNET, TINY_VGG, options_override
 
 TINY_D = {"crf_filter_size": 3, "filters": [8, 8, 8, 8, 1]}
 
@@ -36,15 +39,28 @@ CASES = {
     "ssgan_vgg16": ["model.architecture=ssgan", "model.backbone=vgg16",
                     options_override(generator_options={"head_filters": 8, "backbone_options": {**TINY_VGG, "fc_filters": 16}})],
 }
-NUM_CLASSES = 3
+RECIPES = sorted(name[: -len(".yaml")] for name in os.listdir(CONFIGS) if name.endswith(".yaml"))
+NUM_CLASSES = 3  # the tiny cases'; a recipe keeps its own
 SIDE = 33
+RECIPE_SIDE = 64  # full-size discriminators stride their input down five times
 
 
-def _batch():
+def _batch(num_classes, side):
     rng = np.random.RandomState(0)
-    images = rng.uniform(0, 255, (2, SIDE, SIDE, 3)).astype("float32")
-    labels = rng.randint(0, NUM_CLASSES, (2, SIDE, SIDE)).astype("int32")
+    images = rng.uniform(0, 255, (2, side, side, 3)).astype("float32")
+    labels = rng.randint(0, num_classes, (2, side, side)).astype("int32")
     return images, labels
+
+
+def _config(name):
+    """The config of a tiny case (the default preset with `CASES[name]`) or of a recipe, untrained weights."""
+    from kseg.training.config import load_config
+
+    overrides = ["data.format=voc", "data.root=/unused", "model.backbone_weights=null", "train.precision=float32",
+                 "optimizer.warmup_steps=0"]
+    if name in CASES:
+        return load_config(overrides=overrides + [f"data.num_classes={NUM_CLASSES}", *CASES[name]])
+    return load_config(os.path.join(CONFIGS, f"{name}.yaml"), overrides=overrides)
 
 
 def run_case(name):
@@ -53,17 +69,15 @@ def run_case(name):
 
     from kseg.models.loading import with_precision
     from kseg.platform import onednn_enabled
-    from kseg.training.config import load_config
     from kseg.training.first_trace import build_before_first_trace
     from kseg.training.tasks import get_task
 
-    overrides = ["data.format=voc", "data.root=/unused", f"data.num_classes={NUM_CLASSES}",
-                 "model.backbone_weights=null", "train.precision=float32", "optimizer.warmup_steps=0", *CASES[name]]
-    task = get_task(load_config(overrides=overrides))
+    config = _config(name)
+    task = get_task(config)
     keras.utils.set_random_seed(0)  # the same weights in every child: losses compare across kernels
     model = task.build_model()
     task.compile(model, task.build_optimizers(steps=10))
-    images, labels = _batch()
+    images, labels = _batch(config.data.num_classes, SIDE if name in CASES else RECIPE_SIDE)
     before = [v.numpy() for v in model.trainable_variables]
     stream = task.training_targets(tf.data.Dataset.from_tensors((images, labels)), model)
     build_before_first_trace(model, stream)  # as the training loop does: one trace of the step
@@ -94,5 +108,5 @@ def auto_precision():
 
 if __name__ == "__main__":
     print(json.dumps(auto_precision()), flush=True)
-    for case in sys.argv[1:] or CASES:
+    for case in RECIPES if sys.argv[1:] == ["--recipes"] else sys.argv[1:] or CASES:
         print(json.dumps(run_case(case)), flush=True)
