@@ -25,7 +25,6 @@ CHECKED_THROUGH_OTHERS = {
     "kseg/layers/crf/common.py": "tests/layers/crf/test_convcrf.py, tests/layers/crf/test_densecrf.py",
     "kseg/layers/crf/permutohedral.py": "tests/layers/crf/test_densecrf.py",
     "kseg/models/common.py": "tests/models/test_models.py",
-    "kseg/platform.py": "tests/end_to_end/test_portability.py",
     "kseg/serving/onnx_cli.py": "tests/serving/test_onnx.py",
     "kseg/training/artefacts.py": "tests/commands/test_fit.py",
         "kseg/training/schema.py": "tests/training/test_config.py, tests/project/test_docs.py",
