@@ -18,7 +18,6 @@ COMMANDS = ("training", "export")
 CHECKED_THROUGH_OTHERS = {
     "kseg/_keras_registrations.py": "tests/project/test_light_import.py",
     "kseg/backbones/common.py": "tests/backbones/test_backbones.py",
-    "kseg/constructor_config.py": "tests/backbones/test_backbones.py, tests/training/tasks/test_tasks.py",
     "kseg/data/records_writer.py": "tests/data/test_records.py, tests/data/test_records_pipeline.py",
     "kseg/data/synthetic.py": "tests/data/test_builtin.py (the pictures it draws)",
     "kseg/inference/images.py": "tests/commands/test_predict.py, tests/data/test_labels.py",
