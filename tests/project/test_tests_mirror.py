@@ -25,7 +25,6 @@ CHECKED_THROUGH_OTHERS = {
     "kseg/layers/crf/permutohedral.py": "tests/layers/crf/test_densecrf.py",
     "kseg/models/common.py": "tests/models/test_models.py",
     "kseg/serving/onnx_cli.py": "tests/serving/test_onnx.py",
-    "kseg/training/artefacts.py": "tests/commands/test_fit.py",
         "kseg/training/schema.py": "tests/training/test_config.py, tests/project/test_docs.py",
     "kseg/training/tasks/base.py": "tests/training/tasks/test_tasks.py",
     "training/common.py": "tests/commands/test_evaluate.py, tests/commands/test_predict.py",
