@@ -20,7 +20,6 @@ CHECKED_THROUGH_OTHERS = {
     "kseg/data/records_writer.py": "tests/data/test_records.py, tests/data/test_records_pipeline.py",
     "kseg/data/synthetic.py": "tests/data/test_builtin.py (the pictures it draws)",
     "kseg/inference/images.py": "tests/commands/test_predict.py, tests/data/test_labels.py",
-    "kseg/layers/crf/common.py": "tests/layers/crf/test_convcrf.py, tests/layers/crf/test_densecrf.py",
     "kseg/layers/crf/permutohedral.py": "tests/layers/crf/test_densecrf.py",
     "kseg/models/common.py": "tests/models/test_models.py",
     "kseg/serving/onnx_cli.py": "tests/serving/test_onnx.py",
