@@ -21,7 +21,6 @@ CHECKED_THROUGH_OTHERS = {
     "kseg/data/synthetic.py": "tests/data/test_builtin.py (the pictures it draws)",
     "kseg/inference/images.py": "tests/commands/test_predict.py, tests/data/test_labels.py",
     "kseg/layers/crf/permutohedral.py": "tests/layers/crf/test_densecrf.py",
-    "kseg/models/common.py": "tests/models/test_models.py",
     "kseg/serving/onnx_cli.py": "tests/serving/test_onnx.py",
         "kseg/training/schema.py": "tests/training/test_config.py, tests/project/test_docs.py",
     "kseg/training/tasks/base.py": "tests/training/tasks/test_tasks.py",
