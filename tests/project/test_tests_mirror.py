@@ -19,7 +19,6 @@ CHECKED_THROUGH_OTHERS = {
     "kseg/_keras_registrations.py": "tests/project/test_light_import.py",
     "kseg/data/records_writer.py": "tests/data/test_records.py, tests/data/test_records_pipeline.py",
     "kseg/data/synthetic.py": "tests/data/test_builtin.py (the pictures it draws)",
-    "kseg/inference/images.py": "tests/commands/test_predict.py, tests/data/test_labels.py",
     "kseg/layers/crf/permutohedral.py": "tests/layers/crf/test_densecrf.py",
     "kseg/serving/onnx_cli.py": "tests/serving/test_onnx.py",
         "kseg/training/schema.py": "tests/training/test_config.py, tests/project/test_docs.py",
