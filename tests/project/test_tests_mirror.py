@@ -23,7 +23,6 @@ CHECKED_THROUGH_OTHERS = {
     "kseg/serving/onnx_cli.py": "tests/serving/test_onnx.py",
         "kseg/training/schema.py": "tests/training/test_config.py, tests/project/test_docs.py",
     "kseg/training/tasks/base.py": "tests/training/tasks/test_tasks.py",
-    "training/common.py": "tests/commands/test_evaluate.py, tests/commands/test_predict.py",
     "training/data_service.py": "tests/data/test_service.py",
     "training/make_records.py": "tests/data/test_records.py",
     "training/tune_crf.py": "tests/test_crf_tuning.py",

@@ -1,0 +1,61 @@
+"""The arguments the commands that read a trained run share (training/common.py): parsed
+values, and each misuse as one parser error naming the option."""
+
+import argparse
+
+import pytest
+
+from kseg.training.config import dump_config, load_config
+from training.common import add_run_arguments, add_test_time_arguments, resolve_run, test_time_options as options_of
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="cmd")
+    add_test_time_arguments(parser)
+    add_run_arguments(parser)
+    return parser
+
+
+def _error(capsys, call):
+    with pytest.raises(SystemExit) as stop:
+        call()
+    assert stop.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_test_time_options_parse_into_the_predictor_arguments():
+    parser = _parser()
+    args = parser.parse_args(["--scales", "0.5,1,1.5", "--flip", "--fusion", "max", "--precision", "bfloat16"])
+    assert options_of(parser, args) == dict(scales=(0.5, 1.0, 1.5), flip=True, fusion="max", sliding_window=None,
+                                            stride=None, crf=None, shifted_steps=None, precision="bfloat16")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--shifted-steps", "0"], "cmd: error: --shifted-steps must be >= 1. Received: 0"),
+    (["--shifted-steps", "2", "--sliding-window", "512"], "cmd: error: --shifted-steps and --sliding-window cannot be combined"),
+])
+def test_bad_test_time_options_are_parser_errors(capsys, argv, message):
+    parser = _parser()
+    assert _error(capsys, lambda: options_of(parser, parser.parse_args(argv))) == message
+
+
+def test_a_run_folder_gives_its_model_and_config_and_split_overrides(tmp_path):
+    dump_config(load_config(), str(tmp_path / "config.yaml"))
+    (tmp_path / "model.keras").write_bytes(b"")  # only its presence is checked here
+    parser = _parser()
+    model, config = resolve_run(parser, parser.parse_args(["--run", str(tmp_path), "--split", "train", "--set", "data.batch_size=3"]))
+    assert model == str(tmp_path / "model.keras")
+    assert config.data.val_split == "train" and config.data.batch_size == 3
+
+
+def test_run_arguments_that_cannot_work_are_named(capsys, tmp_path):
+    parser = _parser()
+    assert _error(capsys, lambda: resolve_run(parser, parser.parse_args(["--model", "m.keras"]))).endswith(
+        "give --run, or both --model and --config")
+    missing = str(tmp_path / "nowhere")
+    assert _error(capsys, lambda: resolve_run(parser, parser.parse_args(["--run", missing]))).endswith(
+        f"--model: no such file: {missing}/model.keras")
+    dump_config(load_config(), str(tmp_path / "config.yaml"))
+    (tmp_path / "model.keras").write_bytes(b"")
+    assert "Unknown config key 'data.bogus'" in _error(
+        capsys, lambda: resolve_run(parser, parser.parse_args(["--run", str(tmp_path), "--set", "data.bogus=1"])))
