@@ -21,7 +21,7 @@ CHECKED_THROUGH_OTHERS = {
     "kseg/data/synthetic.py": "tests/data/test_builtin.py (the pictures it draws)",
     "kseg/layers/crf/permutohedral.py": "tests/layers/crf/test_densecrf.py",
     "kseg/serving/onnx_cli.py": "tests/serving/test_onnx.py",
-        "kseg/training/schema.py": "tests/training/test_config.py, tests/project/test_docs.py",
+    "kseg/training/schema.py": "tests/training/test_config.py, tests/project/test_docs.py",
     "kseg/training/tasks/base.py": "tests/training/tasks/test_tasks.py",
     "training/data_service.py": "tests/data/test_service.py",
     "training/make_records.py": "tests/data/test_records.py",
