@@ -20,7 +20,6 @@ CHECKED_THROUGH_OTHERS = {
     "kseg/data/records_writer.py": "tests/data/test_records.py, tests/data/test_records_pipeline.py",
     "kseg/data/synthetic.py": "tests/data/test_builtin.py (the pictures it draws)",
     "kseg/layers/crf/permutohedral.py": "tests/layers/crf/test_densecrf.py",
-    "kseg/serving/onnx_cli.py": "tests/serving/test_onnx.py",
     "kseg/training/schema.py": "tests/training/test_config.py, tests/project/test_docs.py",
     "kseg/training/tasks/base.py": "tests/training/tasks/test_tasks.py",
     "training/data_service.py": "tests/data/test_service.py",
