@@ -176,8 +176,8 @@ def check_dependent_keys(config):
         other_section, other = governing.split(".")
         if config[section][name] != DEFAULTS[section][name] and config[other_section][other] not in values:
             raise ConfigError(
-                f"{key}={config[section][name]!r} is not used with {governing}={config[other_section][other]!r} "
-                f"(only with {' or '.join(values)})"
+                f"{key}={_shown(config[section][name])} is not used with {governing}={_shown(config[other_section][other])} "
+                f"(only with {' or '.join(_shown(value, quote=False) for value in values)})"
             )
     from kseg.losses.combined import parse_loss_expression
 
@@ -187,6 +187,13 @@ def check_dependent_keys(config):
             raise ConfigError(
                 f"train.{name}={config['train'][name]!r} is not used: train.loss={config['train']['loss']!r} has no {term} term"
             )
+
+
+def _shown(value, quote=True):
+    """`value` as a message shows it: booleans as YAML writes them, strings quoted unless `quote=False`."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(value) if quote or not isinstance(value, str) else value
 
 
 def check_warmup(warmup_steps, steps):

@@ -19,7 +19,6 @@ CHECKED_THROUGH_OTHERS = {
     "kseg/_keras_registrations.py": "tests/project/test_light_import.py",
     "kseg/data/records_writer.py": "tests/data/test_records.py, tests/data/test_records_pipeline.py",
     "kseg/layers/crf/permutohedral.py": "tests/layers/crf/test_densecrf.py",
-    "kseg/training/schema.py": "tests/training/test_config.py, tests/project/test_docs.py",
     "kseg/training/tasks/base.py": "tests/training/tasks/test_tasks.py",
     "training/data_service.py": "tests/data/test_service.py",
     "training/make_records.py": "tests/data/test_records.py",

@@ -113,7 +113,7 @@ def test_label_smoothing_is_the_smoothed_targets_cross_entropy():
 @pytest.mark.parametrize("overrides, message", [
     (["optimizer.schedule=cosine", "optimizer.hold_fraction=0.5"], r"optimizer.hold_fraction=0.5 is not used with optimizer.schedule='cosine' \(only with poly\)"),
     (["optimizer.step_gamma=0.5"], r"optimizer.step_gamma=0.5 is not used with optimizer.schedule='poly' \(only with step\)"),
-    (["optimizer.name=adamw", "optimizer.nesterov=true"], r"optimizer.nesterov=True is not used with optimizer.name='adamw'"),
+    (["optimizer.name=adamw", "optimizer.nesterov=true"], r"optimizer.nesterov=true is not used with optimizer.name='adamw'"),
     (["train.label_smoothing=0.1", "train.loss=dice"], r"train.label_smoothing=0.1 is not used: train.loss='dice' has no cross_entropy term"),
     (["train.loss=cross_entropy", "train.focal_gamma=1.0"], r"train.focal_gamma=1.0 is not used: train.loss='cross_entropy' has no focal term"),
     (["optimizer.step_milestones=[0.8, 0.4]"], r"optimizer.step_milestones must be an increasing list of numbers in \(0, 1\)"),
