@@ -4,6 +4,7 @@ import os
 import sys
 
 from kseg.constants import CRF_NAMES, INFERENCE_PRECISIONS, TTA_FUSIONS
+from kseg.models.loading import ModelFileError, check_keras_file
 from kseg.run_folder import RunFolder
 from kseg.training.config import ConfigError, load_config
 
@@ -83,6 +84,10 @@ def resolve_run(parser, args):
     for what, path in (("--model", model_path), ("--config", config_path)):
         if not os.path.isfile(path):
             parser.error(f"{what}: no such file: {path}")
+    try:
+        check_keras_file(model_path)
+    except ModelFileError as error:
+        parser.error(f"--model: {error}")
     try:
         config = load_config(config_path, args.set)
     except ConfigError as error:

@@ -20,15 +20,35 @@ def resolve_model_path(path):
     return path
 
 
+class ModelFileError(ValueError):
+    """A file given as a `.keras` model that is not one."""
+
+
+def check_keras_file(path):
+    """Raise a `ModelFileError` naming `path`, an existing file, unless it can be a `.keras` model
+    (a zip archive: not a copy cut short, nor another kind of file renamed). Returns `path`."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path} is not a .keras file (not a zip archive: truncated, or another kind of file)")
+    return path
+
+
+def load_keras_file(path):
+    """`keras.saving.load_model(path, compile=False)` of an existing `.keras` file, after
+    `check_keras_file` (Keras would report a file that is not one as not found)."""
+    import keras
+
+    return keras.saving.load_model(check_keras_file(path), compile=False)
+
+
 def load_inference_model(path, precision="float32"):
     """The segmentation network saved in a run folder or a `.keras` file: its
     `inference_model()` (a GAN's generator, RelationNet without its training heads),
     without compile state, computing in `precision` (see `with_precision`)."""
-    import keras
-
     from kseg.models.common import inference_model  # importing kseg.models registers the kseg classes
 
-    return with_precision(inference_model(keras.saving.load_model(resolve_model_path(path), compile=False)), precision)
+    return with_precision(inference_model(load_keras_file(resolve_model_path(path))), precision)
 
 
 def with_precision(model, precision):

@@ -10,13 +10,11 @@ checkpoint of a run (`<run>/checkpoints/ckpt-N`).
 import collections
 import os
 
-import keras
-
 from kseg.run_folder import RunFolder
 
 
 class InitFromError(ValueError):
-    """A `train.init_from` source that cannot be read or matches nothing."""
+    """A `train.init_from` (or `train.init_weights`) source that cannot be read or matches nothing."""
 
 
 def _from_checkpoint(run_dir, prefix):
@@ -39,16 +37,26 @@ def load_source(spec):
     if os.path.isdir(spec):
         folder = RunFolder(spec)
         if os.path.isfile(folder.model):
-            return keras.saving.load_model(folder.model, compile=False)
+            return load_model_for("train.init_from", folder.model)
         latest = tf.train.latest_checkpoint(folder.checkpoints)
         if latest is None:
             raise InitFromError(f"train.init_from: {spec} holds neither a model.keras nor checkpoints/")
         return _from_checkpoint(spec, latest)
     if os.path.isfile(spec) and spec.endswith(".keras"):
-        return keras.saving.load_model(spec, compile=False)
+        return load_model_for("train.init_from", spec)
     if os.path.isfile(spec + ".index"):
         return _from_checkpoint(os.path.dirname(os.path.dirname(os.path.abspath(spec))), spec)
     raise InitFromError(f"train.init_from: {spec} is not a run folder, a .keras file or a checkpoint (<run>/checkpoints/ckpt-N)")
+
+
+def load_model_for(key, path):
+    """The `.keras` model at `path` for config key `key`; a file that is not one is an InitFromError."""
+    from kseg.models.loading import ModelFileError, load_keras_file
+
+    try:
+        return load_keras_file(path)
+    except ModelFileError as error:
+        raise InitFromError(f"{key}: {error}") from None
 
 
 def copy_matching(source, target):

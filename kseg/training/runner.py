@@ -20,7 +20,7 @@ from kseg.training.distribute import is_chief, make_strategy, worker_dir
 from kseg.training.evaluation import (
     PredictionPictures, config_palette, write_confusion_figure, write_report,
 )
-from kseg.training.init_from import initialise_from
+from kseg.training.init_from import initialise_from, load_model_for
 from kseg.training.init_weights import transfer_weights
 from kseg.training.loop import fit
 from kseg.training.optimization import training_steps
@@ -204,7 +204,7 @@ def _initialise_from(model, path):
     """Copy weights from the model saved at `path` into `model` (layers matched by name)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"train.init_weights: no such model: {path}")
-    source = keras.saving.load_model(path, compile=False)
+    source = load_model_for("train.init_weights", path)
     report = transfer_weights(source, model)
     kept = f"; kept as initialised: {', '.join(report['kept'])}" if report["kept"] else ""
     print(f"Starting from {path}: copied {len(report['copied'])} layers{kept}", flush=True)

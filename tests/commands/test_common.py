@@ -2,6 +2,7 @@
 values, and each misuse as one parser error naming the option."""
 
 import argparse
+import zipfile
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_bad_test_time_options_are_parser_errors(capsys, argv, message):
 
 def test_a_run_folder_gives_its_model_and_config_and_split_overrides(tmp_path):
     dump_config(load_config(), str(tmp_path / "config.yaml"))
-    (tmp_path / "model.keras").write_bytes(b"")  # only its presence is checked here
+    zipfile.ZipFile(tmp_path / "model.keras", "w").close()  # only that it can be a .keras file is checked here
     parser = _parser()
     model, config = resolve_run(parser, parser.parse_args(["--run", str(tmp_path), "--split", "train", "--set", "data.batch_size=3"]))
     assert model == str(tmp_path / "model.keras")
@@ -56,6 +57,9 @@ def test_run_arguments_that_cannot_work_are_named(capsys, tmp_path):
     assert _error(capsys, lambda: resolve_run(parser, parser.parse_args(["--run", missing]))).endswith(
         f"--model: no such file: {missing}/model.keras")
     dump_config(load_config(), str(tmp_path / "config.yaml"))
-    (tmp_path / "model.keras").write_bytes(b"")
+    (tmp_path / "model.keras").write_bytes(b"half a zip")
+    assert _error(capsys, lambda: resolve_run(parser, parser.parse_args(["--run", str(tmp_path)]))) == (
+        f"cmd: error: --model: {tmp_path}/model.keras is not a .keras file (not a zip archive: truncated, or another kind of file)")
+    zipfile.ZipFile(tmp_path / "model.keras", "w").close()
     assert "Unknown config key 'data.bogus'" in _error(
         capsys, lambda: resolve_run(parser, parser.parse_args(["--run", str(tmp_path), "--set", "data.bogus=1"])))

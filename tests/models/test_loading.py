@@ -54,3 +54,13 @@ def test_a_config_naming_pretrained_weights_loads_the_files_own(build, source, t
     assert len(loaded.weights) == len(model.weights)
     for a, b in zip(loaded.weights, model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
+def test_a_file_that_is_not_a_keras_model_is_named(tmp_path):
+    from kseg.models.loading import ModelFileError, load_inference_model
+
+    junk = tmp_path / "model.keras"
+    junk.write_text("not a model")
+    for path in (str(junk), str(tmp_path)):  # the file, or the run folder holding it
+        with pytest.raises(ModelFileError, match=rf"^{junk} is not a .keras file \(not a zip archive: truncated, or another kind of file\)$"):
+            load_inference_model(path)

@@ -79,3 +79,16 @@ def test_sources_that_cannot_serve_are_named(tmp_path):
     other.save(str(tmp_path / "other.keras"))
     with pytest.raises(InitFromError, match=r"no array of .*other.keras matches this model's by path and shape"):
         initialise_from(target, str(tmp_path / "other.keras"), 3)
+
+
+def test_a_file_that_is_not_a_keras_model_is_named_for_either_key(tmp_path):
+    from kseg.training.runner import _initialise_from
+
+    junk = tmp_path / "run" / "model.keras"
+    os.makedirs(junk.parent)
+    junk.write_bytes(b"half a zip")  # a copy cut short; Keras would call it "File not found"
+    for source in (str(junk), str(junk.parent)):
+        with pytest.raises(InitFromError, match=rf"^train.init_from: {junk} is not a .keras file \(not a zip archive"):
+            initialise_from(_pan(3), source, 3)
+    with pytest.raises(InitFromError, match=rf"^train.init_weights: {junk} is not a .keras file"):
+        _initialise_from(_pan(3), str(junk))
