@@ -62,11 +62,15 @@ def atomic_path(path):
         _remove(tmp)
 
 
-def write_text(path, text):
+def write_bytes(path, data):
     with atomic_path(path) as tmp:
-        with open(tmp, "w") as f:
-            f.write(text)
+        with open(tmp, "wb") as f:
+            f.write(data)
     return path
+
+
+def write_text(path, text):
+    return write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path, value):

@@ -9,7 +9,9 @@ Prints the mIoU of every setting (and of the model without CRF) and writes crf_s
 
 import argparse
 import json
+import sys
 
+from kseg.atomic import write_json
 from kseg.run_folder import RunFolder
 from training.command import run_as_process
 from training.quiet import start_tensorflow
@@ -20,7 +22,13 @@ from training.common import add_run_arguments, resolve_run  # noqa: E402
 
 
 def _floats(text):
-    return tuple(float(v) for v in text.split(","))
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas. Received: {text}") from None
+    if not all(v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected numbers > 0. Received: {text}")
+    return values
 
 
 def main(argv=None):
@@ -34,22 +42,25 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--out", help="output JSON (default: <run>/crf_search.json or ./crf_search.json)")
     args = parser.parse_args(argv)
-    if args.images < 1:
-        parser.error(f"--images must be >= 1. Received: {args.images}")
+    for option in ("images", "rounds", "iterations"):
+        if getattr(args, option) < 1:
+            parser.error(f"--{option} must be >= 1. Received: {getattr(args, option)}")
     model_path, config = resolve_run(parser, args)
 
-    from kseg import data as kdata
     from kseg.crf_tuning import DEEPLAB_GRID, grid_search_crf, unrefined_miou
+    from kseg.data import DataError, named_data_errors
     from kseg.models.loading import load_inference_model
-    from kseg.training.config import dataset_spec
+    from kseg.training.evaluation import split_dataset
 
     model = load_inference_model(model_path)
-    splits = kdata.dataset_splits(dataset_spec(config))
     num_classes = config["data"]["num_classes"]
-    dataset = kdata.segmentation_dataset(
-        splits.val_pairs[: args.images], num_classes, training=False, label_table=splits.label_table
-    )
-    samples = [(model(images, training=False).numpy(), images.numpy(), masks.numpy()) for images, masks in dataset]
+    try:
+        dataset, _, _ = split_dataset(config, args.images)
+        with named_data_errors():
+            samples = [(model(images, training=False).numpy(), images.numpy(), masks.numpy()) for images, masks in dataset]
+    except DataError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
     grid = {
         "bilateral_weight": args.w1 or DEEPLAB_GRID["bilateral_weight"],
         "theta_alpha": args.theta_alpha or DEEPLAB_GRID["theta_alpha"],
@@ -69,9 +80,8 @@ def main(argv=None):
         samples, num_classes, grid=grid, rounds=args.rounds, num_iterations=args.iterations, callback=report
     )
     out = args.out or RunFolder(args.run or ".").crf_search
-    with open(out, "w") as f:
-        json.dump({"images": len(samples), "num_iterations": args.iterations, "without_crf_mean_iou": baseline, "best": best,
-                   "results": results}, f, indent=2)
+    write_json(out, {"images": len(samples), "num_iterations": args.iterations, "without_crf_mean_iou": baseline,
+                     "best": best, "results": results})
     print(f"\nbest: {json.dumps(best)} -- all settings in {out}")
     return 0
 

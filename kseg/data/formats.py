@@ -133,17 +133,20 @@ def format_reader(spec):
     return with_label_map(table, spec.label_map), read
 
 
-def dataset_splits(spec):
-    """`DatasetSplits` of a `DatasetSpec`: the union of its training splits, the validation
-    split (its first `val_limit` images, when set), the class names and the label table.
-    Cityscapes' validation split is always scored on its fine labels. Raises `DataError`
-    naming the missing file or the class-count mismatch."""
+def dataset_splits(spec, training=True):
+    """`DatasetSplits` of a `DatasetSpec`: the union of its training splits (none read when
+    `training` is False: an evaluation needs only the validation split, which may be all a
+    dataset folder holds), the validation split (its first `val_limit` images, when set), the
+    class names and the label table. Cityscapes' validation split is always scored on its
+    fine labels. Raises `DataError` naming the missing file or the class-count mismatch."""
     try:
         spec = resolve_classes(require_spec(spec, "dataset_splits"))
     except ValueError as error:
         raise DataError(str(error)) from None
     label_table, read = format_reader(spec)
-    if spec.format == "records":  # one RecordsSplit of their shards, not a list of pairs
+    if not training:
+        train = []
+    elif spec.format == "records":  # one RecordsSplit of their shards, not a list of pairs
         train = read(spec.train_splits, spec.annotation)
     else:
         train = [pair for split in spec.train_splits for pair in read(split, spec.annotation)]

@@ -100,6 +100,24 @@ class _ShardWriter:
         return names
 
 
+def _conversion(source, splits, class_names):
+    """What a records folder was converted from: another conversion's records are not reused."""
+    return {"source": source, "splits": sorted(splits), "class_names": list(class_names or ())}
+
+
+def _finished(done_file, spec, out):
+    """The finished records' `dataset.json` plus `"unchanged": True`, when they are the
+    conversion `spec` asks for; a `DataError` saying what differs otherwise."""
+    with tf.io.gfile.GFile(done_file) as f:
+        contents = json.load(f)
+    held = _conversion(contents.get("source"), contents.get("splits") or {}, contents.get("class_names"))
+    wanted = _conversion({"format": spec.format, "root": str(spec.root)}, spec.splits, spec.class_names)
+    differ = [f"{key} {held[key]} there, {wanted[key]} asked" for key in wanted if held[key] != wanted[key]]
+    if differ:
+        raise DataError(f"{out} holds finished records of another conversion ({'; '.join(differ)}): write to another --out, or delete {out} first")
+    return {**contents, "unchanged": True}
+
+
 def write_records(spec, out, shard_bytes=SHARD_BYTES, skip_bad_examples=False, progress=None):
     """Convert the dataset `spec` names into records in `out`: its training splits and its
     validation split, each once (the validation split with Cityscapes' fine labels).
@@ -114,7 +132,8 @@ def write_records(spec, out, shard_bytes=SHARD_BYTES, skip_bad_examples=False, p
 
     Returns:
         The `dataset.json` contents, plus `"unchanged": True` when `out` already held finished
-        records (nothing is written then).
+        records of the same conversion (nothing is written then; records of another source,
+        splits or class list are a `DataError`).
     """
     from kseg import __version__
     from kseg.data.formats import format_reader, resolve_classes
@@ -122,14 +141,13 @@ def write_records(spec, out, shard_bytes=SHARD_BYTES, skip_bad_examples=False, p
     from kseg.data.spec import require_spec
     from kseg.serving.labels import dataset_labels
 
-    done_file = f"{out.rstrip('/')}/{DATASET_FILE}"
-    if tf.io.gfile.exists(done_file):
-        with tf.io.gfile.GFile(done_file) as f:
-            return {**json.load(f), "unchanged": True}
     require_spec(spec, "write_records")
     if spec.format == "records":
         raise DataError(f"data.root {spec.root} holds records already: point data.format and data.root at the source dataset")
     spec = resolve_classes(spec)
+    done_file = f"{out.rstrip('/')}/{DATASET_FILE}"
+    if tf.io.gfile.exists(done_file):
+        return _finished(done_file, spec, out)
     tf.io.gfile.makedirs(out)
     _remove_unfinished(out)
     label_table, read = format_reader(spec)

@@ -110,7 +110,9 @@ def read_rgb(path):
         raise ValueError(str(error)) from None
 
 
-def _write_png(path, array, palette=None):
+def write_png(path, array, palette=None):
+    """`array` ((H, W) or (H, W, 3) uint8; a palette PNG with `palette` ((256, 3) uint8)) as
+    `path`, written whole or not at all (`kseg.atomic`). Returns `path`."""
     picture = Image.fromarray(array)
     if palette is not None:
         picture.putpalette(np.asarray(palette, np.uint8).ravel().tolist())
@@ -147,21 +149,22 @@ def predict_files(segment, paths, out_dir, palette=None, alpha=0.5, progress=Non
             failed[path] = f"cannot read the image ({error})"
         else:
             labels = np.asarray(segment(image[None].astype(np.float32)))[0].astype(np.uint8)
-            stem = _unique_stem(os.path.splitext(os.path.basename(path))[0], stems)
+            stem = unique_stem(os.path.splitext(os.path.basename(path))[0], stems)
             written.append((
                 path,
-                _write_png(os.path.join(out_dir, f"{stem}.png"), labels, palette),
-                _write_png(os.path.join(out_dir, f"{stem}_overlay.png"), overlay(image, labels, alpha, palette)),
+                write_png(os.path.join(out_dir, f"{stem}.png"), labels, palette),
+                write_png(os.path.join(out_dir, f"{stem}_overlay.png"), overlay(image, labels, alpha, palette)),
             ))
             if label_ids is not None:
-                _write_png(os.path.join(out_dir, f"{stem}_labelIds.png"), np.asarray(label_ids, np.uint8)[labels])
+                write_png(os.path.join(out_dir, f"{stem}_labelIds.png"), np.asarray(label_ids, np.uint8)[labels])
         if progress:
             progress(done, len(paths), path)
     return {"written": written, "failed": failed}
 
 
-def _unique_stem(stem, taken):
-    """`stem`, or `stem_2`, `stem_3`, ... when two inputs share a name (a glob over folders)."""
+def unique_stem(stem, taken):
+    """`stem`, or `stem_2`, `stem_3`, ... when two inputs share a name (a glob over folders);
+    adds the name it returns to `taken` (a set)."""
     candidate, index = stem, 1
     while candidate in taken:
         index += 1

@@ -51,6 +51,8 @@ def parse_rest_response(body):
         return _crop(outputs["labels"], outputs["image_shape"])
     if "predictions" in body:
         rows = body["predictions"]
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and {"labels", "image_shape"} <= set(r) for r in rows):
+            raise ServingError("expected 'predictions' rows with 'labels' and 'image_shape'")
         return _crop([r["labels"] for r in rows], [r["image_shape"] for r in rows])
     raise ServingError(f"expected 'outputs' or 'predictions' in the response. Received keys: {sorted(body)}")
 
@@ -61,11 +63,19 @@ def predict_rest(url, model, images, version=None, timeout=60.0):
     request = urllib.request.Request(rest_url(url, model, version), data=data, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = json.load(response)
+            text = response.read()
     except urllib.error.HTTPError as error:
         raise ServingError(f"{request.full_url}: HTTP {error.code}: {error.read().decode(errors='replace')}") from error
     except urllib.error.URLError as error:
         raise ServingError(f"{request.full_url}: {error.reason}") from error
+    except OSError as error:  # a timeout or a connection dropped while the answer was read
+        raise ServingError(f"{request.full_url}: {error}") from error
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise ServingError(f"{request.full_url}: the answer is not JSON: {text[:80]!r}") from None
+    if not isinstance(body, dict):
+        raise ServingError(f"{request.full_url}: expected a JSON object. Received: {text[:80]!r}")
     return parse_rest_response(body)
 
 

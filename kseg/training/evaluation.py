@@ -66,19 +66,17 @@ class PredictionPictures:
         os.makedirs(folder, exist_ok=True)
 
     def add(self, images, masks, scores):
-        from PIL import Image
-
         from kseg import visualize
+        from kseg.inference.images import write_png
         from kseg.report_pictures import prediction_panel
 
         if self.index < self.count:
             labels = np.asarray(scores).argmax(-1)[0].astype(np.uint8)
             image = np.asarray(images)[0].astype(np.uint8)
             stem = os.path.join(self.folder, f"{self.index:04d}")
-            Image.fromarray(visualize.colorize(labels, self.palette)).save(f"{stem}_pred.png")
-            Image.fromarray(visualize.overlay(image, labels, palette=self.palette)).save(f"{stem}_overlay.png")
-            panel = prediction_panel(image, np.asarray(masks)[0], labels, self.class_names, self.palette)
-            Image.fromarray(panel).save(f"{stem}_panel.png")
+            write_png(f"{stem}_pred.png", visualize.colorize(labels, self.palette))
+            write_png(f"{stem}_overlay.png", visualize.overlay(image, labels, palette=self.palette))
+            write_png(f"{stem}_panel.png", prediction_panel(image, np.asarray(masks)[0], labels, self.class_names, self.palette))
         self.index += 1
 
 
@@ -91,14 +89,30 @@ def config_palette(config):
 
 def write_confusion_figure(scores, class_names, out_dir, title):
     """`<out_dir>/confusion_matrix.png`: the labelled confusion matrix, `title` and the mIoU above."""
-    from PIL import Image
-
+    from kseg.inference.images import write_png
     from kseg.report_pictures import confusion_figure
 
-    path = os.path.join(out_dir, "confusion_matrix.png")
     heading = f"{title}: mIoU {100 * scores['mean_iou']:.2f}%"
-    Image.fromarray(confusion_figure(scores["confusion"], class_names, title=heading)).save(path)
-    return path
+    return write_png(os.path.join(out_dir, "confusion_matrix.png"), confusion_figure(scores["confusion"], class_names, title=heading))
+
+
+def split_dataset(config, images=None):
+    """(dataset, `DatasetSplits`, image count): a loaded config's validation split
+    (`data.val_split`), its first `images` images if given, in batches of one ((1, H, W, 3)
+    images, (1, H, W) masks), leaving out bad examples as `data.skip_bad_examples` says. Iterate it inside `kseg.data.named_data_errors()`. Raises `DataError` for a split
+    without images."""
+    from kseg import data as kdata
+
+    data = config.data
+    splits = kdata.dataset_splits(dataset_spec(config), training=False)
+    val_pairs = splits.val_pairs[:images] if images else splits.val_pairs
+    if not len(val_pairs):
+        raise kdata.DataError(f"data.val_split {data.val_split!r} of {data.root} has no images")
+    bad = kdata.BadExamples(len(val_pairs), data.val_split, data.max_bad_fraction) if data.skip_bad_examples else False
+    dataset = kdata.segmentation_dataset(
+        val_pairs, data.num_classes, training=False, label_table=splits.label_table, skip_bad_examples=bad
+    )
+    return dataset, splits, len(val_pairs)
 
 
 def evaluate_split(
@@ -114,12 +128,7 @@ def evaluate_split(
 
     data = config.data
     model = load_inference_model(model_path, precision)
-    splits = kdata.dataset_splits(dataset_spec(config))
-    val_pairs = splits.val_pairs[:images] if images else splits.val_pairs
-    bad = kdata.BadExamples(len(val_pairs), data.val_split, data.max_bad_fraction) if data.skip_bad_examples else False
-    dataset = kdata.segmentation_dataset(
-        val_pairs, data.num_classes, training=False, label_table=splits.label_table, skip_bad_examples=bad
-    )
+    dataset, splits, count = split_dataset(config, images)
     pictures = PredictionPictures(
         os.path.join(out_dir, "predictions"), save_predictions, config_palette(config), splits.class_names
     )
@@ -136,5 +145,5 @@ def evaluate_split(
         "markdown": md_path,
         "confusion_matrix": confusion_png,
         "predictions": pictures.folder,
-        "images": len(val_pairs),
+        "images": count,
     }

@@ -8,21 +8,8 @@ from PIL import Image
 
 import kseg
 from kseg.data.builtin import SIZE
-from kseg.training.config import dump_config, load_config
 from kseg.training.evaluation import evaluate_dataset
-from tests.tiny import TINY_RESNET
 from training.evaluate import main
-
-
-@pytest.fixture(scope="module")
-def saved_run(tmp_path_factory, data_root):
-    folder = tmp_path_factory.mktemp("run")
-    config = load_config(overrides=[f"data.root={data_root}", "data.val_limit=6"])  # 6 images keep the test quick
-    dump_config(config, str(folder / "config.yaml"))
-    keras.utils.set_random_seed(0)
-    model = kseg.models.PAN(num_classes=5, backbone="resnet50", decoder_filters=16, backbone_options=TINY_RESNET)
-    model.save(str(folder / "model.keras"))
-    return str(folder), config
 
 
 def test_evaluate_plain_matches_direct_computation(saved_run):
@@ -62,22 +49,6 @@ def test_evaluate_argument_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--run", str(tmp_path)])
     assert "no such file" in capsys.readouterr().err
-
-
-def test_tune_crf_cli(saved_run, capsys):
-    from training.tune_crf import main as tune
-
-    run, _ = saved_run
-    out = os.path.join(run, "crf_search.json")
-    args = ["--run", run, "--images", "2", "--w1", "3,5", "--theta-alpha", "30,60", "--theta-beta", "3",
-            "--rounds", "1", "--iterations", "2", "--out", out]
-    assert tune(args) == 0
-    printed = capsys.readouterr().out
-    assert "without CRF: mIoU=" in printed and printed.count("round 1") == 4
-    with open(out) as f:
-        search = json.load(f)
-    assert search["images"] == 2 and len(search["results"]) == 4
-    assert search["best"]["mean_iou"] == max(r["mean_iou"] for r in search["results"])
 
 
 def test_the_runs_tuned_crf_is_used_printed_recorded_and_overridable(saved_run, tmp_path, capsys):

@@ -41,3 +41,20 @@ def test_the_names_reach_the_splits_and_the_reports(data_root):
 
     config = load_config(overrides=[f"data.root={data_root}", "data.class_names=[bg, a, b, c, d]"])
     assert dataset_splits(dataset_spec(config)).class_names == ("bg", "a", "b", "c", "d")  # the report's per-class rows
+
+
+def test_an_evaluation_reads_only_the_validation_split(data_root, tmp_path):
+    import os
+    import shutil
+
+    from kseg.data import DataError, dataset_splits
+
+    root = tmp_path / "val-only"  # a dataset folder holding only what a model is scored on
+    shutil.copytree(data_root, root)
+    os.remove(root / "ImageSets" / "Segmentation" / "train.txt")
+    spec = dataset_spec(load_config(overrides=["data.format=voc", f"data.root={root}", "data.num_classes=5"]))
+    splits = dataset_splits(spec, training=False)
+    assert splits.train_pairs == [] and len(splits.val_pairs) == len(dataset_splits(dataset_spec(load_config(
+        overrides=[f"data.root={data_root}"])), training=False).val_pairs)
+    with pytest.raises(DataError, match="VOC split 'train': no list file"):
+        dataset_splits(spec)
