@@ -55,6 +55,7 @@ def main(argv=None):
             **options,
             images=args.images,
             save_predictions=args.save_predictions,
+            progress=True,
             details={"crf": crf} if crf else None,
         )
     except TestTimeOptionError as error:

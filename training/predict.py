@@ -23,14 +23,9 @@ start_tensorflow()  # before anything imports TensorFlow: its start-up log lines
 from training.common import add_test_time_arguments, resolve_crf, test_time_options  # noqa: E402
 
 
-def _progress(done, total, path):
-    if sys.stdout.isatty():
-        print(f"\r{done}/{total} {os.path.basename(path)[:40]:<40}", end="" if done < total else "\n", flush=True)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.predict", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="a training run folder, a .keras file or a SavedModel folder")
+    parser.add_argument("--model", "--run", dest="model", required=True, help="a training run folder, a .keras file or a SavedModel folder")
     parser.add_argument("--images", required=True, help="a folder, a glob pattern (quoted) or one image file")
     parser.add_argument("--out", required=True, help="output folder")
     from kseg.data.labels import LABEL_ID_TABLES
@@ -45,6 +40,7 @@ def main(argv=None):
     from kseg.inference.images import image_paths, load_segmenter, model_palette, predict_files
     from kseg.inference.predict import TestTimeOptionError
     from kseg.layers.crf import make_crf
+    from kseg.training.progress import CountProgress
 
     if crf is not None:
         options["crf"] = make_crf(crf["crf"], **crf["params"])
@@ -56,7 +52,9 @@ def main(argv=None):
     except (FileNotFoundError, ValueError, TestTimeOptionError) as error:
         parser.error(str(error))
     label_ids = LABEL_ID_TABLES[args.label_ids]() if args.label_ids else None
-    result = predict_files(segment, paths, args.out, palette=palette, progress=_progress, label_ids=label_ids)
+    bar = CountProgress(len(paths), "images segmented")
+    result = predict_files(segment, paths, args.out, palette=palette, label_ids=label_ids,
+                           progress=lambda done, total, path: bar.update(done, os.path.basename(path)))
     for path, reason in result["failed"].items():
         print(f"{parser.prog}: skipped {path}: {reason}", file=sys.stderr)
     print(f"{len(result['written'])} of {len(paths)} images segmented -> {args.out}"

@@ -141,6 +141,22 @@ def pair(check, what):
     return check_pair
 
 
+def square_or_pair(check, what):
+    """`pair`, or one value passing `check` meaning [value, value] (a square size)."""
+    both = pair(check, what)
+
+    @_expects(f"[{what}], or one for both")
+    def check_size(key, value):
+        if isinstance(value, (list, tuple)):
+            return both(key, value)
+        try:
+            return [check(key, value)] * 2
+        except ConfigError:
+            _fail(key, f"[{what}] (a list of two), or one for both", value)
+
+    return check_size
+
+
 @_expects("an increasing list of numbers in (0, 1)")
 def fractions(key, value):
     if (

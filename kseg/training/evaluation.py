@@ -115,13 +115,30 @@ def split_dataset(config, images=None):
     return dataset, splits, len(val_pairs)
 
 
+def _with_progress(pictures, count, progress):
+    """`pictures.add`, followed by a `CountProgress` line when `progress` is set."""
+    if not progress:
+        return pictures.add
+    from kseg.training.progress import CountProgress
+
+    bar = CountProgress(count, "images scored")
+
+    def on_batch(images, masks, scores):
+        pictures.add(images, masks, scores)
+        bar.update(pictures.index)
+
+    return on_batch
+
+
 def evaluate_split(
-    model_path, config, out_dir, save_predictions=8, images=None, precision="float32", details=None, **predict_options
+    model_path, config, out_dir, save_predictions=8, images=None, precision="float32", details=None, progress=False,
+    **predict_options
 ):
     """Evaluate a saved model on the configured validation split (its first `images`
     images if given), computing in `precision` ("float32" or "bfloat16"), with the
     test-time options of `kseg.inference.predict`; write the
-    report, a confusion-matrix picture and colourised predictions. Returns a summary dict."""
+    report, a confusion-matrix picture and colourised predictions; with `progress`, print
+    how far it is (`kseg.training.progress.CountProgress`). Returns a summary dict."""
     from kseg import data as kdata
     from kseg.inference import predictor
     from kseg.models.loading import load_inference_model
@@ -134,7 +151,7 @@ def evaluate_split(
     )
     forward = predictor(model, **predict_options)
     with kdata.named_data_errors():
-        scores = evaluate_dataset(model, dataset, data.num_classes, forward=forward, on_batch=pictures.add)
+        scores = evaluate_dataset(model, dataset, data.num_classes, forward=forward, on_batch=_with_progress(pictures, count, progress))
     json_path, md_path = write_report(scores, splits.class_names, out_dir, title=config.name, details=details)
     confusion_png = write_confusion_figure(scores, splits.class_names, out_dir, config.name)
     return {

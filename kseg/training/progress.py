@@ -82,3 +82,34 @@ class RunProgress(keras.callbacks.Callback):
             text += f" {per_step:.3g} s/step, {per_step * (total - done):.0f} s left"
         metrics = _metrics_text(logs)
         return f"{text}  {metrics}" if metrics else text
+
+
+class CountProgress:
+    """Progress of a command's loop over `total` items (images to segment or score): on a
+    terminal "<what> 37/1525 <name>" redrawn in place, ending with a newline; otherwise a
+    plain "<what> 37/1525, 12.3 s each, 4 min left" line whenever `PLAIN_LINE_SECONDS` have passed.
+
+    Args:
+        total: int, the number of items.
+        what: str, what is counted ("images segmented").
+        stream: where to write (default `sys.stdout`).
+    """
+
+    def __init__(self, total, what, stream=None):
+        self.total, self.what = int(total), what
+        self.stream = stream or sys.stdout
+        self.interactive = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._start = self._last = time.perf_counter()
+
+    def update(self, done, name=""):
+        """`done` items of `total` are finished, the last called `name`."""
+        now = time.perf_counter()
+        if self.interactive and (now - self._last >= REDRAW_SECONDS or done >= self.total):
+            self._last = now
+            self.stream.write(f"\r{self.what} {done}/{self.total} {name[:40]}\033[K" + ("\n" if done >= self.total else ""))
+            self.stream.flush()
+        elif not self.interactive and now - self._last >= PLAIN_LINE_SECONDS and done < self.total:
+            self._last = now
+            each = (now - self._start) / max(done, 1)
+            self.stream.write(f"{self.what} {done}/{self.total}, {each:.3g} s each, {each * (self.total - done) / 60:.0f} min left\n")
+            self.stream.flush()

@@ -14,7 +14,7 @@ from kseg.models.registry import family_sections
 from kseg.training import preset
 from kseg.training.checks import (  # noqa: F401  (ConfigError re-exported)
     ConfigError, boolean, choice, class_names, class_weights, entry, fraction, fractions, integer, label_map,
-    loss_expression, mapping, multipliers, non_negative, number, optional, pair, palette, path_component, positive,
+    loss_expression, mapping, multipliers, non_negative, number, optional, pair, palette, path_component, positive, square_or_pair,
     split_names, text,
 )
 
@@ -51,7 +51,7 @@ class DataSection:
     val_split: str = entry("val", text, "the split evaluated at the end")
     val_limit: int = entry(None, optional(integer(low=1)), "evaluate only the validation split's first images (null: all)")
     annotation: str = entry("gtFine", choice(constants.CITYSCAPES_ANNOTATIONS), "Cityscapes labels for training")
-    crop: list = entry([96, 96], pair(integer(low=1), "height, width: positive integers"), "training crop [h, w]")
+    crop: list = entry([96, 96], square_or_pair(integer(low=1), "height, width: positive integers"), "training crop [h, w] (one number: a square)")
     scale: list = entry([0.75, 1.5], optional(pair(positive, "low, high: positive numbers")), "random scaling range, or null")
     flip: bool = entry(True, boolean, "random left-right flips")
     photometric: bool = entry(False, boolean, "brightness, contrast, saturation and hue jitter in random order (mmseg's ranges)")

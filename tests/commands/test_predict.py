@@ -102,3 +102,11 @@ def test_a_saved_model_predicts_as_exported(tiny_model, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--model", served, "--images", str(tmp_path / "in"), "--out", str(tmp_path / "p"), "--flip"])
     assert "need a .keras model or run folder" in capsys.readouterr().err
+
+
+def test_run_names_the_model_as_it_does_for_evaluate_and_tune_crf(tiny_model, tmp_path):
+    _, path = tiny_model
+    _images(tmp_path / "in")
+    for option in ("--model", "--run"):
+        assert main([option, path, "--images", str(tmp_path / "in" / "b.png"), "--out", str(tmp_path / option)]) == 0
+    assert (tmp_path / "--run" / "b.png").read_bytes() == (tmp_path / "--model" / "b.png").read_bytes()

@@ -11,6 +11,8 @@ from kseg.training.schema import DEFAULTS
     "override, message",
     [
         ("data.crop=[a,b]", r"data.crop must be \[height, width: positive integers\]. Received: \['a', 'b'\] \(list\)"),
+        ("data.crop=0", r"data.crop must be \[height, width: positive integers\] \(a list of two\), or one for both. Received: 0 \(int\)"),
+        ("data.crop=[64]", r"data.crop must be \[height, width: positive integers\] \(a list of two\). Received: \[64\] \(list\)"),
         ("data.scale=[a,b]", r"data.scale must be \[low, high: positive numbers\]. Received: \['a', 'b'\] \(list\)"),
         ("optimizer.learning_rate=abc", r"optimizer.learning_rate must be >= 0. Received: 'abc' \(str\)"),
         ("train.steps=true", r"train.steps must be a positive integer. Received: True \(bool\)"),
@@ -22,6 +24,11 @@ from kseg.training.schema import DEFAULTS
 def test_bad_values_name_key_expected_and_received(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(overrides=[override])
+
+
+def test_one_number_is_a_square_size():
+    assert load_config(overrides=["data.crop=64"])["data"]["crop"] == [64, 64]
+    assert load_config(overrides=["data.crop=[64, 32]"])["data"]["crop"] == [64, 32]
 
 
 def test_numbers_written_the_yaml_1_1_way_are_numbers():

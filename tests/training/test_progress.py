@@ -66,3 +66,31 @@ def test_terminal_gets_one_redrawn_line_ending_at_the_last_step():
     text = stream.getvalue()
     assert text.startswith("\r") and text.endswith("\n") and text.count("\n") == 1
     assert text.rstrip("\n").split("\r")[-1].startswith("step 6/6 [========================]")
+
+
+def test_a_commands_count_is_a_plain_line_per_interval_in_a_log(monkeypatch):
+    from kseg.training import progress
+
+    stream = io.StringIO()
+    bar = progress.CountProgress(4, "images scored", stream=stream)
+    for done in range(1, 5):
+        bar.update(done, f"{done}.jpg")
+    assert stream.getvalue() == ""  # quicker than the interval: the command's own summary follows
+    monkeypatch.setattr(progress, "PLAIN_LINE_SECONDS", 0.0)
+    bar = progress.CountProgress(4, "images scored", stream=stream)
+    for done in range(1, 5):
+        bar.update(done, f"{done}.jpg")
+    lines = stream.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["images scored 1/4", "images scored 2/4", "images scored 3/4"]
+    assert lines[0].endswith("min left") and "\r" not in stream.getvalue() and "\033" not in stream.getvalue()
+
+
+def test_a_commands_count_is_one_redrawn_line_on_a_terminal():
+    from kseg.training.progress import CountProgress
+
+    stream = _Terminal()
+    bar = CountProgress(3, "images segmented", stream=stream)
+    for done in range(1, 4):
+        bar.update(done, f"photo{done}.jpg")
+    text = stream.getvalue()
+    assert text.count("\n") == 1 and text.endswith("images segmented 3/3 photo3.jpg\033[K\n")
