@@ -111,8 +111,10 @@ def apply_override(config, assignment):
 
 def load_config(path=None, overrides=()):
     """Defaults, then the recipe at `path` (YAML), then each `key=value` override, checked:
-    a read-only `FrozenDict` (`kseg.training.frozen`)."""
+    a read-only `FrozenDict` (`kseg.training.frozen`). Without a `name` from either, the run
+    is named after its data format and architecture (`default_name`)."""
     config = copy.deepcopy(DEFAULTS)
+    named = any("name" in _parse_override(assignment)[1] for assignment in overrides)
     if path is not None:
         try:
             with open(path, "rb") as f:
@@ -123,14 +125,23 @@ def load_config(path=None, overrides=()):
         if not isinstance(recipe, dict):
             raise ConfigError(f"--config: {path} must hold a mapping at the top level")
         _merge(config, recipe)
+        named = named or "name" in recipe
     if _changes_model_key(config, overrides, "architecture"):
         config["model"]["options"] = {}  # the recipe's options were written for its own architecture
     elif _changes_model_key(config, overrides, "backbone"):
         config["model"]["options"].pop("backbone_options", None)  # written for the recipe's backbone
     for assignment in overrides:
         apply_override(config, assignment)
+    if not named:  # runs/voc_pan for a VOC dataset, not the built-in run's folder
+        config["name"] = default_name(config)
     validate(config)
     return freeze(config)
+
+
+def default_name(config):
+    """The run's name when neither the recipe nor an override gives one: `<data.format>_<model.architecture>`
+    (`builtin_pan` for the first run)."""
+    return f"{config['data']['format']}_{config['model']['architecture']}"
 
 
 def _changes_model_key(config, overrides, key):

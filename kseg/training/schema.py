@@ -212,7 +212,7 @@ FREE_MAPPINGS = {
     for field in dataclasses.fields(schema)
     if field.metadata["check"] in (mapping, multipliers, label_map)
 }
-NAME = entry("builtin_pan", path_component, "the run's name: runs/<name>, the served model's default name")
+NAME = entry("builtin_pan", path_component, "the run's name: runs/<name>, the served model's default name (unset: <data.format>_<model.architecture>)")
 
 DEFAULTS = {
     "name": NAME.default,

@@ -45,3 +45,14 @@ def test_bad_values(override, message):
 def test_good_names_and_numbers_still_pass():
     config = load_config(overrides=["name=pan_voc-2", "export.name=pan.v2", "optimizer.learning_rate=1e-3"])
     assert (config["name"], config["export"]["name"], config["optimizer"]["learning_rate"]) == ("pan_voc-2", "pan.v2", 0.001)
+
+
+def test_an_unnamed_run_is_named_after_its_data_format_and_architecture(tmp_path):
+    assert load_config()["name"] == "builtin_pan"  # the first run's folder, runs/builtin_pan
+    assert load_config(overrides=["data.format=voc", "data.root=/x"])["name"] == "voc_pan"
+    assert load_config(overrides=["data.format=folder", "data.root=/x", "data.num_classes=3", "model.architecture=deeplabv2",
+                                  "model.backbone=resnet101"])["name"] == "folder_deeplabv2"
+    assert load_config(overrides=["data.format=voc", "data.root=/x", "name=mine"])["name"] == "mine"
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("name: from_recipe\ndata:\n  format: voc\n  root: /x\n")
+    assert load_config(str(recipe))["name"] == "from_recipe"
