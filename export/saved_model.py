@@ -3,8 +3,8 @@
     python -m export.saved_model --model runs/builtin_pan --out exported --name pan
     python -m export.saved_model --model model.keras --out exported --name pan --crf dense --size 512,512
 
-Writes <out>/<name>/<version>/ atomically (version = next integer unless --version) and
-adds the model to <out>/models.config. Serve it with:
+Writes <out>/<name>/<version>/ atomically (version = next integer unless --version; name =
+the run's `export.name` or `name` unless --name) and adds the model to <out>/models.config. Serve it with:
 
     docker run -p 8501:8501 -p 8500:8500 -v "$PWD/exported:/models" tensorflow/serving \
         --model_config_file=/models/models.config
@@ -12,8 +12,10 @@ adds the model to <out>/models.config. Serve it with:
 
 import argparse
 import json
+import os
 import sys
 
+from kseg.run_folder import MODEL_OPTIONS
 from training.command import run_as_process
 from training.quiet import start_tensorflow
 
@@ -44,11 +46,26 @@ def _non_negative(text):
     return value
 
 
+def _run_name(parser, model):
+    """The served name of the run `model` belongs to (its config.yaml), or a parser error."""
+    from kseg.run_folder import RunFolder
+    from kseg.training.artefacts import served_name
+    from kseg.training.config import ConfigError, load_config
+
+    config_path = RunFolder.of(model).config
+    if not os.path.isfile(config_path):
+        parser.error(f"--name: {model} is not in a run folder (no {config_path} to take the run's name from): give --name")
+    try:
+        return served_name(load_config(config_path))
+    except ConfigError as error:
+        parser.error(f"--name: cannot take the run's name from {config_path}: {error}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m export.saved_model", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="a training run folder or a .keras file")
+    parser.add_argument(*MODEL_OPTIONS, dest="model", required=True, help="a training run folder or a .keras file")
     parser.add_argument("--out", required=True, help="serving root folder (TF Serving's /models)")
-    parser.add_argument("--name", required=True, help="model name (REST path /v1/models/<name>)")
+    parser.add_argument("--name", help="model name (REST path /v1/models/<name>; default: the run's export.name or name)")
     parser.add_argument("--version", type=int, help="version number (default: next integer)")
     add_crf_arguments(parser, "CRF refinement inside the graph")
     parser.add_argument("--size", type=_size, help="resize inputs to H,W before the model (default: own size)")
@@ -69,6 +86,7 @@ def main(argv=None):
     parser.add_argument("--serving-root", default="/models", help="where the server sees --out (models.config)")
     args = parser.parse_args(argv)
     crf = resolve_crf(parser, args, args.model)
+    name = args.name or _run_name(parser, args.model)
 
     from kseg.serving import ExportError, export_saved_model
     from kseg.models.loading import load_inference_model
@@ -79,7 +97,7 @@ def main(argv=None):
         path = export_saved_model(
             model,
             args.out,
-            args.name,
+            name,
             version=args.version,
             crf=args.crf,
             crf_params=crf["params"] if crf else None,

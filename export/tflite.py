@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from kseg.run_folder import MODEL_OPTIONS
 from training.command import run_as_process
 from training.quiet import start_tensorflow
 
@@ -33,7 +34,7 @@ def main(argv=None):
     from kseg.serving.tflite import QUANTIZATIONS
 
     parser = argparse.ArgumentParser(prog="python -m export.tflite", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="a training run folder or a .keras file")
+    parser.add_argument(*MODEL_OPTIONS, dest="model", required=True, help="a training run folder or a .keras file")
     parser.add_argument("--out", required=True, help="output .tflite file")
     parser.add_argument("--size", type=_size, default=(256, 256), help="the fixed input H,W (default 256,256)")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none", help="weight quantisation")

@@ -21,6 +21,10 @@ runs/<name>/
 import os
 from dataclasses import dataclass
 
+# The option naming a trained model in the commands that read one: a run folder or a model
+# file, spelt either way (`--run runs/x` as in evaluate, or `--model runs/x/model.keras`).
+MODEL_OPTIONS = ("--model", "--run")
+
 
 @dataclass(frozen=True)
 class RunFolder:

@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 
+from kseg.run_folder import MODEL_OPTIONS
 from training.command import run_as_process
 from training.quiet import start_tensorflow
 
@@ -25,7 +26,7 @@ from training.common import add_test_time_arguments, resolve_crf, test_time_opti
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.predict", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", "--run", dest="model", required=True, help="a training run folder, a .keras file or a SavedModel folder")
+    parser.add_argument(*MODEL_OPTIONS, dest="model", required=True, help="a training run folder, a .keras file or a SavedModel folder")
     parser.add_argument("--images", required=True, help="a folder, a glob pattern (quoted) or one image file")
     parser.add_argument("--out", required=True, help="output folder")
     from kseg.data.labels import LABEL_ID_TABLES

@@ -33,13 +33,17 @@ def export_saved_model_of_run(model, config, run_dir, step):
     if not options.saved_model:
         return {}
     model = with_precision(model, "float32")  # as the ONNX export; `--precision bfloat16` is a choice
-    name = options.name or config.name
     path = export_saved_model(
-        model, RunFolder(run_dir).serving, name, version=max(step, 1), crf=options.crf, overwrite=True,
+        model, RunFolder(run_dir).serving, served_name(config), version=max(step, 1), crf=options.crf, overwrite=True,
         max_side=options.max_side, max_pixels=options.max_pixels,
         labels=dataset_labels(dataset_spec(config)),
     )
     return {"saved_model": path}
+
+
+def served_name(config):
+    """The name a run's model is served under: `export.name`, else the run's `name`."""
+    return config.export.name or config.name
 
 
 def export_onnx_of_run(model_path, config, run_dir):

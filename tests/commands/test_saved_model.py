@@ -48,3 +48,25 @@ def test_command_line_exports_the_runs_tuned_crf_and_records_it(small_net, tmp_p
         recorded = json.load(f)["crf"]
     assert recorded["params"] == {"bilateral_weight": 5.0, "theta_alpha": 35.0, "theta_beta": 3.0, "num_iterations": 3}
     assert recorded["source"] == f"--crf-params over {tmp_path / 'crf_search.json'}"
+
+
+def test_the_served_name_defaults_to_the_runs(small_net, tmp_path, capsys):
+    from export.saved_model import main
+    from kseg.training.config import dump_config, load_config
+
+    run = tmp_path / "run"
+    run.mkdir()
+    small_net.save(str(run / "model.keras"))
+    dump_config(load_config(overrides=["data.format=voc", "data.root=/x", "data.num_classes=3"]), str(run / "config.yaml"))
+    assert main(["--run", str(run), "--out", str(tmp_path / "out"), "--size", "64,64"]) == 0
+    assert json.loads(capsys.readouterr().out)["saved_model"] == str(tmp_path / "out" / "voc_pan" / "1")
+    dump_config(load_config(overrides=["name=mine", "export.name=served"]), str(run / "config.yaml"))
+    assert main(["--run", str(run), "--out", str(tmp_path / "out"), "--size", "64,64"]) == 0
+    assert json.loads(capsys.readouterr().out)["saved_model"] == str(tmp_path / "out" / "served" / "1")
+
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    small_net.save(str(alone / "m.keras"))
+    with pytest.raises(SystemExit):
+        main(["--model", str(alone / "m.keras"), "--out", str(tmp_path / "out")])
+    assert f"--name: {alone / 'm.keras'} is not in a run folder (no {alone / 'config.yaml'} to take the run's name from): give --name" in capsys.readouterr().err
