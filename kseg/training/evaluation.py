@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from kseg.atomic import write_json, write_text
+from kseg.atomic import atomic_path, write_json, write_text
 from kseg.constants import IGNORE_LABEL
 from kseg.metrics import ConfusionMatrixMetric
 from kseg.training.config import dataset_spec
@@ -146,11 +146,12 @@ def evaluate_split(
     data = config.data
     model = load_inference_model(model_path, precision)
     dataset, splits, count = split_dataset(config, images)
-    pictures = PredictionPictures(
-        os.path.join(out_dir, "predictions"), save_predictions, config_palette(config), splits.class_names
-    )
     forward = predictor(model, **predict_options)
-    with kdata.named_data_errors():
+    predictions = os.path.join(out_dir, "predictions")
+    # The pictures replace a previous evaluation's whole (none of its left over) once the
+    # scores are in; a failed evaluation leaves the previous report as it was.
+    with atomic_path(predictions) as staging, kdata.named_data_errors():
+        pictures = PredictionPictures(staging, save_predictions, config_palette(config), splits.class_names)
         scores = evaluate_dataset(model, dataset, data.num_classes, forward=forward, on_batch=_with_progress(pictures, count, progress))
     json_path, md_path = write_report(scores, splits.class_names, out_dir, title=config.name, details=details)
     confusion_png = write_confusion_figure(scores, splits.class_names, out_dir, config.name)
@@ -161,6 +162,6 @@ def evaluate_split(
         "json": json_path,
         "markdown": md_path,
         "confusion_matrix": confusion_png,
-        "predictions": pictures.folder,
+        "predictions": predictions,
         "images": count,
     }

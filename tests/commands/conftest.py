@@ -1,7 +1,11 @@
 """Fixtures of the command tests."""
 
+import os
+
 import keras
+import numpy as np
 import pytest
+from PIL import Image
 
 import kseg
 from kseg.training.config import dump_config, load_config
@@ -18,3 +22,17 @@ def saved_run(tmp_path_factory, data_root):
     model = kseg.models.PAN(num_classes=5, backbone="resnet50", decoder_filters=16, backbone_options=TINY_RESNET)
     model.save(str(folder / "model.keras"))
     return str(folder), config
+
+
+@pytest.fixture
+def broken_voc(tmp_path):
+    """A VOC-layout folder whose split `val` lists one good picture, then one that is not a JPEG."""
+    root = tmp_path / "broken-voc"
+    for folder in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+        os.makedirs(root / folder)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / "JPEGImages" / "good.jpg")
+    (root / "JPEGImages" / "broken.jpg").write_bytes(b"not a picture")
+    for name in ("good", "broken"):
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "SegmentationClass" / f"{name}.png")
+    (root / "ImageSets" / "Segmentation" / "val.txt").write_text("good\nbroken\n")
+    return root

@@ -83,3 +83,18 @@ def test_the_runs_tuned_crf_is_used_printed_recorded_and_overridable(saved_run, 
     with pytest.raises(SystemExit):
         main(["--run", tuned_run, "--crf", "dense", "--crf-params", "theta_zeta=1", "--out", str(tmp_path / "x")])
     assert "--crf-params: 'theta_zeta' is not an argument of the dense CRF" in capsys.readouterr().err
+
+
+def test_a_new_evaluation_replaces_the_pictures_and_a_failed_one_keeps_the_last_report(saved_run, broken_voc, tmp_path, capsys):
+    run, _ = saved_run
+    out = str(tmp_path / "eval")
+    assert main(["--run", run, "--images", "3", "--save-predictions", "3", "--out", out]) == 0
+    assert main(["--run", run, "--images", "2", "--save-predictions", "1", "--out", out]) == 0
+    assert sorted(os.listdir(os.path.join(out, "predictions"))) == ["0000_overlay.png", "0000_panel.png", "0000_pred.png"]
+    before = {name: open(os.path.join(out, name), "rb").read() for name in ("metrics.json", "metrics.md")}
+    broken = ["--set", "data.format=voc", "--set", f"data.root={broken_voc}", "--set", "data.val_limit=null"]
+    assert main(["--run", run, *broken, "--save-predictions", "2", "--out", out]) == 1  # fails on its second image
+    assert "broken.jpg: cannot read the image" in capsys.readouterr().err
+    assert {name: open(os.path.join(out, name), "rb").read() for name in before} == before
+    assert sorted(os.listdir(out)) == ["confusion_matrix.png", "metrics.json", "metrics.md", "predictions"]  # no staging left
+    assert len(os.listdir(os.path.join(out, "predictions"))) == 3

@@ -5,9 +5,7 @@ search itself is checked in tests/test_crf_tuning.py."""
 import json
 import os
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from training.tune_crf import main
 
@@ -39,26 +37,14 @@ def test_bad_arguments_are_refused_by_name_before_the_model_loads(tmp_path, caps
     assert stopped.value.code == 2 and said in capsys.readouterr().err
 
 
-def _voc_with_a_broken_image(root):
-    """A VOC-layout folder whose split `val` lists one good picture and one that is not a JPEG."""
-    for folder in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
-        os.makedirs(root / folder)
-    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / "JPEGImages" / "good.jpg")
-    (root / "JPEGImages" / "broken.jpg").write_bytes(b"not a picture")
-    for name in ("good", "broken"):
-        Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "SegmentationClass" / f"{name}.png")
-    (root / "ImageSets" / "Segmentation" / "val.txt").write_text("good\nbroken\n")
-
-
 @pytest.mark.parametrize("overrides, said", [
     (["--split", "nosuch"], "VOC split 'nosuch': no list file"),
-    (["--set", "data.format=voc", "--set", "data.root={root}"], "broken.jpg"),
+    (["--set", "data.format=voc", "--set", "data.root={root}"], "broken.jpg: cannot read the image"),
 ])
-def test_bad_data_is_one_line_and_writes_no_search(saved_run, tmp_path, capsys, overrides, said):
+def test_bad_data_is_one_line_and_writes_no_search(saved_run, broken_voc, tmp_path, capsys, overrides, said):
     run, _ = saved_run
-    _voc_with_a_broken_image(tmp_path / "voc")
     out = tmp_path / "crf_search.json"
-    overrides = [o.format(root=tmp_path / "voc") for o in overrides]
+    overrides = [o.format(root=broken_voc) for o in overrides]
     assert main(["--run", run, *SEARCH, *overrides, "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("python -m training.tune_crf: error: ") and said in err and err.count("\n") == 1
