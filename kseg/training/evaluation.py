@@ -1,5 +1,6 @@
 """Scoring a model over a whole split and writing the report."""
 
+import contextlib
 import os
 
 import numpy as np
@@ -80,6 +81,15 @@ class PredictionPictures:
         self.index += 1
 
 
+@contextlib.contextmanager
+def prediction_pictures(out_dir, count, palette, class_names):
+    """`PredictionPictures` writing into a staging folder that replaces `<out_dir>/predictions`
+    whole when the block ends without an error (no pictures of an earlier evaluation left
+    among the new ones; a failed evaluation leaves the earlier ones as they were)."""
+    with atomic_path(os.path.join(out_dir, "predictions")) as staging:
+        yield PredictionPictures(staging, count, palette, class_names)
+
+
 def config_palette(config):
     """The label colours (256, 3) of a loaded config's dataset (`data.palette`, else its format's)."""
     from kseg.data.palettes import dataset_palette
@@ -147,11 +157,8 @@ def evaluate_split(
     model = load_inference_model(model_path, precision)
     dataset, splits, count = split_dataset(config, images)
     forward = predictor(model, **predict_options)
-    predictions = os.path.join(out_dir, "predictions")
-    # The pictures replace a previous evaluation's whole (none of its left over) once the
-    # scores are in; a failed evaluation leaves the previous report as it was.
-    with atomic_path(predictions) as staging, kdata.named_data_errors():
-        pictures = PredictionPictures(staging, save_predictions, config_palette(config), splits.class_names)
+    palette = config_palette(config)
+    with prediction_pictures(out_dir, save_predictions, palette, splits.class_names) as pictures, kdata.named_data_errors():
         scores = evaluate_dataset(model, dataset, data.num_classes, forward=forward, on_batch=_with_progress(pictures, count, progress))
     json_path, md_path = write_report(scores, splits.class_names, out_dir, title=config.name, details=details)
     confusion_png = write_confusion_figure(scores, splits.class_names, out_dir, config.name)
@@ -162,6 +169,6 @@ def evaluate_split(
         "json": json_path,
         "markdown": md_path,
         "confusion_matrix": confusion_png,
-        "predictions": predictions,
+        "predictions": os.path.join(out_dir, "predictions"),
         "images": count,
     }

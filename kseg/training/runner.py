@@ -18,7 +18,7 @@ from kseg.training.checkpoint import complete_checkpoint, restore_complete
 from kseg.training.config import ConfigError, config_text, dataset_spec, expand_stages
 from kseg.training.distribute import is_chief, make_strategy, worker_dir
 from kseg.training.evaluation import (
-    PredictionPictures, config_palette, write_confusion_figure, write_report,
+    config_palette, prediction_pictures, write_confusion_figure, write_report,
 )
 from kseg.training.init_from import initialise_from, load_model_for
 from kseg.training.init_weights import transfer_weights
@@ -175,8 +175,8 @@ def finalize(job, history):
     segmenter = job.task.inference_model(model)
     if is_chief(job.strategy):
         eval_dir = folder.eval
-        pictures = PredictionPictures(os.path.join(eval_dir, "predictions"), 8, config_palette(config), job.splits.class_names)
-        scores = score_validation(job, segmenter, on_batch=pictures.add)
+        with prediction_pictures(eval_dir, 8, config_palette(config), job.splits.class_names) as pictures:
+            scores = score_validation(job, segmenter, on_batch=pictures.add)
         exported = segmenter
         if job.best is not None:
             job.best.offer(segmenter, scores["mean_iou"], step)
@@ -186,7 +186,7 @@ def finalize(job, history):
         json_path, md_path = write_report(scores, job.splits.class_names, eval_dir, title=config.name)
         confusion_png = write_confusion_figure(scores, job.splits.class_names, eval_dir, config.name)
         result.update(
-            metrics={"json": json_path, "markdown": md_path, "confusion_matrix": confusion_png, "predictions": pictures.folder},
+            metrics={"json": json_path, "markdown": md_path, "confusion_matrix": confusion_png, "predictions": os.path.join(eval_dir, "predictions")},
             exports=export_saved_model_of_run(exported, config, out_dir, step),
             val_mean_iou=scores["mean_iou"],
             val_pixel_accuracy=scores["pixel_accuracy"],
