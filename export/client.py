@@ -19,7 +19,10 @@ from training.command import run_as_process
 
 
 def _positive(text):
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0. Received: {text}")
     return value

@@ -101,6 +101,7 @@ def test_an_odd_answer_is_one_line_and_writes_nothing(server, two_images, tmp_pa
 
 @pytest.mark.parametrize("arguments, said", [
     (["--timeout", "0"], "argument --timeout: must be > 0. Received: 0"),
+    (["--timeout", "soon"], "argument --timeout: must be > 0. Received: soon"),
     (["--out", "{file}"], "--out {file} is a file: with several images it names a folder"),
     (["{missing}"], "no such image file: {missing}"),
 ])
