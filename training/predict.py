@@ -24,6 +24,20 @@ start_tensorflow()  # before anything imports TensorFlow: its start-up log lines
 from training.common import add_test_time_arguments, resolve_crf, test_time_options  # noqa: E402
 
 
+def _label_id_table(parser, name, model):
+    """The benchmark `name`'s table (`kseg.data.labels.LABEL_ID_TABLES`), refused by name when
+    the model's classes (its labels metadata, where it has some) are not that many."""
+    from kseg.data.labels import LABEL_ID_TABLES
+    from kseg.serving.labels import read_labels
+
+    benchmark = LABEL_ID_TABLES[name]
+    names = (read_labels(model) or {}).get("class_names")
+    if names is not None and len(names) != len(benchmark.classes):
+        parser.error(f"--label-ids {name} maps the {len(benchmark.classes)} {name} train ids ({', '.join(benchmark.classes[:3])}, ...); "
+                     f"{model} has {len(names)} classes ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})")
+    return benchmark.table()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.predict", description=__doc__.split("\n\n")[0])
     parser.add_argument(*MODEL_OPTIONS, dest="model", required=True, help="a training run folder, a .keras file or a SavedModel folder")
@@ -52,7 +66,7 @@ def main(argv=None):
         palette = model_palette(args.model)
     except (FileNotFoundError, ValueError, TestTimeOptionError) as error:
         parser.error(str(error))
-    label_ids = LABEL_ID_TABLES[args.label_ids]() if args.label_ids else None
+    label_ids = _label_id_table(parser, args.label_ids, args.model) if args.label_ids else None
     bar = CountProgress(len(paths), "images segmented")
     result = predict_files(segment, paths, args.out, palette=palette, label_ids=label_ids,
                            progress=lambda done, total, path: bar.update(done, os.path.basename(path)))

@@ -1,5 +1,7 @@
 """Label sets of the supported datasets."""
 
+import collections
+
 import numpy as np
 
 from kseg.constants import IGNORE_LABEL  # noqa: F401  (re-exported)
@@ -31,8 +33,12 @@ def cityscapes_label_id_table():
     return table
 
 
+LabelIds = collections.namedtuple("LabelIds", ["classes", "table"])
+LabelIds.__doc__ = """A benchmark's label ids: the classes its train ids stand for (in train-id
+order) and a function returning the (256,) uint8 table from train id to the id it scores."""
+
 # `training.predict --label-ids NAME`: train ids -> the ids a benchmark's server scores
-LABEL_ID_TABLES = {"cityscapes": cityscapes_label_id_table}
+LABEL_ID_TABLES = {"cityscapes": LabelIds(CITYSCAPES_CLASSES, cityscapes_label_id_table)}
 
 
 def cityscapes_train_id_table():

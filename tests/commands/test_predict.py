@@ -110,3 +110,13 @@ def test_run_names_the_model_as_it_does_for_evaluate_and_tune_crf(tiny_model, tm
     for option in ("--model", "--run"):
         assert main([option, path, "--images", str(tmp_path / "in" / "b.png"), "--out", str(tmp_path / option)]) == 0
     assert (tmp_path / "--run" / "b.png").read_bytes() == (tmp_path / "--model" / "b.png").read_bytes()
+
+
+def test_label_ids_of_a_benchmark_whose_classes_the_model_lacks_are_refused(saved_run, tmp_path, capsys):
+    run, _ = saved_run  # 5 built-in classes
+    _images(tmp_path / "in")
+    with pytest.raises(SystemExit):
+        main(["--run", run, "--images", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--label-ids", "cityscapes"])
+    assert (f"--label-ids cityscapes maps the 19 cityscapes train ids (road, sidewalk, building, ...); {run} has 5 classes"
+            in capsys.readouterr().err)
+    assert not os.path.exists(tmp_path / "out")

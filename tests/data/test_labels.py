@@ -16,7 +16,7 @@ def test_label_ids_map_train_ids_back_to_what_the_cityscapes_server_scores():
     back, forward = cityscapes_label_id_table(), cityscapes_train_id_table()
     assert [int(back[t]) for t in range(19)] == [7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33]
     assert all(forward[back[t]] == t for t in range(19)) and back[255] == 0
-    assert LABEL_ID_TABLES["cityscapes"] is cityscapes_label_id_table
+    assert LABEL_ID_TABLES["cityscapes"].table is cityscapes_label_id_table and len(LABEL_ID_TABLES["cityscapes"].classes) == 19
 
 
 def test_predict_files_writes_label_ids_next_to_the_palette_png(tmp_path):
