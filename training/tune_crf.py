@@ -40,7 +40,7 @@ def main(argv=None):
     parser.add_argument("--theta-beta", type=_floats, default=None, help="e.g. 3,4,5,6")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=10)
-    parser.add_argument("--out", help="output JSON (default: <run>/crf_search.json or ./crf_search.json)")
+    parser.add_argument("--out", help="output JSON (default: crf_search.json beside the model, where evaluate, predict and the exports read it)")
     args = parser.parse_args(argv)
     for option in ("images", "rounds", "iterations"):
         if getattr(args, option) < 1:
@@ -79,7 +79,7 @@ def main(argv=None):
     best, results = grid_search_crf(
         samples, num_classes, grid=grid, rounds=args.rounds, num_iterations=args.iterations, callback=report
     )
-    out = args.out or RunFolder(args.run or ".").crf_search
+    out = args.out or RunFolder.of(model_path).crf_search
     write_json(out, {"images": len(samples), "num_iterations": args.iterations, "without_crf_mean_iou": baseline,
                      "best": best, "results": results})
     print(f"\nbest: {json.dumps(best)} -- all settings in {out}")

@@ -49,3 +49,19 @@ def test_bad_data_is_one_line_and_writes_no_search(saved_run, broken_voc, tmp_pa
     err = capsys.readouterr().err
     assert err.startswith("python -m training.tune_crf: error: ") and said in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_without_out_the_search_goes_where_the_commands_read_it(saved_run, tmp_path, monkeypatch):
+    import shutil
+
+    from kseg.inference.crf_params import tuned_crf_params
+
+    run, _ = saved_run
+    folder = tmp_path / "models"  # a model and a config outside any run folder, the command run elsewhere
+    folder.mkdir()
+    shutil.copy(os.path.join(run, "model.keras"), folder / "model.keras")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--model", str(folder / "model.keras"), "--config", os.path.join(run, "config.yaml"), *SEARCH]) == 0
+    assert os.listdir(tmp_path) == ["models"] and (folder / "crf_search.json").exists()
+    params, source = tuned_crf_params(str(folder / "model.keras"))
+    assert source == str(folder / "crf_search.json") and set(params) >= {"bilateral_weight", "theta_alpha", "theta_beta"}
