@@ -70,6 +70,8 @@ def main(argv=None):
     from kseg.atomic import write_bytes
     from kseg.serving.client import ServingError, mask_png, predict_grpc, predict_rest
 
+    if args.url and not args.url.startswith(("http://", "https://")):
+        parser.error(f"--url must start with http:// or https://. Received: {args.url}")
     payloads = _read_images(parser, args.images)
     targets = _targets(parser, args.images, args.out)
     try:

@@ -104,13 +104,15 @@ def test_an_odd_answer_is_one_line_and_writes_nothing(server, two_images, tmp_pa
     (["--timeout", "soon"], "argument --timeout: must be > 0. Received: soon"),
     (["--out", "{file}"], "--out {file} is a file: with several images it names a folder"),
     (["{missing}"], "no such image file: {missing}"),
+    (["--url", "localhost:8501"], "--url must start with http:// or https://. Received: localhost:8501"),
 ])
 def test_bad_arguments_are_refused_by_name_before_any_request(two_images, tmp_path, capsys, arguments, said):
     names = {"file": str(tmp_path / "taken.png"), "missing": str(tmp_path / "nope.jpg")}
     open(names["file"], "w").close()
     arguments = [a.format(**names) for a in arguments]
+    url = [] if "--url" in arguments else ["--url", "http://127.0.0.1:9"]
     with pytest.raises(SystemExit) as stopped:
-        main(["--url", "http://127.0.0.1:9", "--model", "pan", *two_images, *arguments])
+        main([*url, "--model", "pan", *two_images, *arguments])
     assert stopped.value.code == 2 and said.format(**names) in capsys.readouterr().err
 
 
