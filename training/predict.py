@@ -67,9 +67,9 @@ def main(argv=None):
     except (FileNotFoundError, ValueError, TestTimeOptionError) as error:
         parser.error(str(error))
     label_ids = _label_id_table(parser, args.label_ids, args.model) if args.label_ids else None
-    bar = CountProgress(len(paths), "images segmented")
-    result = predict_files(segment, paths, args.out, palette=palette, label_ids=label_ids,
-                           progress=lambda done, total, path: bar.update(done, os.path.basename(path)))
+    with CountProgress(len(paths), "images segmented") as bar:
+        result = predict_files(segment, paths, args.out, palette=palette, label_ids=label_ids,
+                               progress=lambda done, total, path: bar.update(done, os.path.basename(path)))
     for path, reason in result["failed"].items():
         print(f"{parser.prog}: skipped {path}: {reason}", file=sys.stderr)
     print(f"{len(result['written'])} of {len(paths)} images segmented -> {args.out}"

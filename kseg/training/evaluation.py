@@ -125,19 +125,21 @@ def split_dataset(config, images=None):
     return dataset, splits, len(val_pairs)
 
 
-def _with_progress(pictures, count, progress):
-    """`pictures.add`, followed by a `CountProgress` line when `progress` is set."""
+@contextlib.contextmanager
+def _scoring_callback(pictures, count, progress):
+    """`on_batch` for `evaluate_dataset`: `pictures.add`, then a `CountProgress` line when
+    `progress` is set."""
     if not progress:
-        return pictures.add
+        yield pictures.add
+        return
     from kseg.training.progress import CountProgress
 
-    bar = CountProgress(count, "images scored")
+    with CountProgress(count, "images scored") as bar:
+        def on_batch(images, masks, scores):
+            pictures.add(images, masks, scores)
+            bar.update(pictures.index)
 
-    def on_batch(images, masks, scores):
-        pictures.add(images, masks, scores)
-        bar.update(pictures.index)
-
-    return on_batch
+        yield on_batch
 
 
 def evaluate_split(
@@ -158,8 +160,12 @@ def evaluate_split(
     dataset, splits, count = split_dataset(config, images)
     forward = predictor(model, **predict_options)
     palette = config_palette(config)
-    with prediction_pictures(out_dir, save_predictions, palette, splits.class_names) as pictures, kdata.named_data_errors():
-        scores = evaluate_dataset(model, dataset, data.num_classes, forward=forward, on_batch=_with_progress(pictures, count, progress))
+    with (
+        prediction_pictures(out_dir, save_predictions, palette, splits.class_names) as pictures,
+        kdata.named_data_errors(),
+        _scoring_callback(pictures, count, progress) as on_batch,
+    ):
+        scores = evaluate_dataset(model, dataset, data.num_classes, forward=forward, on_batch=on_batch)
     json_path, md_path = write_report(scores, splits.class_names, out_dir, title=config.name, details=details)
     confusion_png = write_confusion_figure(scores, splits.class_names, out_dir, config.name)
     return {

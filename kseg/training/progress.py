@@ -86,8 +86,9 @@ class RunProgress(keras.callbacks.Callback):
 
 class CountProgress:
     """Progress of a command's loop over `total` items (images to segment or score): on a
-    terminal "<what> 37/1525 <name>" redrawn in place, ending with a newline; otherwise a
-    plain "<what> 37/1525, 12.3 s each, 4 min left" line whenever `PLAIN_LINE_SECONDS` have passed.
+    terminal "<what> 37/1525 <name>" redrawn in place, ending with a newline (at the last item,
+    or when used as a context manager, at its end); otherwise a plain "<what> 37/1525, 12.3 s
+    each, 4 min left" line whenever `PLAIN_LINE_SECONDS` have passed.
 
     Args:
         total: int, the number of items.
@@ -100,13 +101,25 @@ class CountProgress:
         self.stream = stream or sys.stdout
         self.interactive = bool(getattr(self.stream, "isatty", lambda: False)())
         self._start = self._last = time.perf_counter()
+        self._open = False  # a redrawn line without its newline yet
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *error):
+        """End a redrawn line left open (the loop stopped early: an error, skipped items)."""
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
 
     def update(self, done, name=""):
         """`done` items of `total` are finished, the last called `name`."""
         now = time.perf_counter()
-        if self.interactive and (now - self._last >= REDRAW_SECONDS or done >= self.total):
+        if self.interactive and (not self._open or now - self._last >= REDRAW_SECONDS or done >= self.total):
             self._last = now
-            self.stream.write(f"\r{self.what} {done}/{self.total} {name[:40]}\033[K" + ("\n" if done >= self.total else ""))
+            self._open = done < self.total
+            self.stream.write(f"\r{self.what} {done}/{self.total} {name[:40]}\033[K" + ("" if self._open else "\n"))
             self.stream.flush()
         elif not self.interactive and now - self._last >= PLAIN_LINE_SECONDS and done < self.total:
             self._last = now

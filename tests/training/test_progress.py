@@ -94,3 +94,16 @@ def test_a_commands_count_is_one_redrawn_line_on_a_terminal():
         bar.update(done, f"photo{done}.jpg")
     text = stream.getvalue()
     assert text.count("\n") == 1 and text.endswith("images segmented 3/3 photo3.jpg\033[K\n")
+
+
+def test_a_count_that_stops_early_still_ends_its_line_on_a_terminal():
+    from kseg.training.progress import CountProgress
+
+    stream = _Terminal()
+    with CountProgress(5, "images scored", stream=stream) as bar:
+        bar.update(1, "a.jpg")  # the other four were bad examples, skipped
+    assert stream.getvalue().endswith("images scored 1/5 a.jpg\033[K\n")
+    log = io.StringIO()
+    with CountProgress(5, "images scored", stream=log) as bar:
+        bar.update(1)
+    assert log.getvalue() == ""  # nothing to end in a log
