@@ -16,14 +16,22 @@ logger = logging.getLogger("kseg.data")
 
 
 def read_mask(mask_path, label_table=None):
-    """The label ids of the index mask at `mask_path` (H, W), mapped by `label_table`;
-    a DataError naming the file for anything but a readable single-channel index image."""
+    """The label ids of the index mask at `mask_path` (H, W), mapped by `label_table`; with
+    a `kseg.data.colour_masks.ColourLabels` as `label_table`, the class indices of a colour
+    mask. A DataError naming the file for anything else."""
+    from kseg.data.colour_masks import ColourLabels
+
     try:
         with Image.open(mask_path) as im:
+            if isinstance(label_table, ColourLabels):
+                if im.mode not in ("RGB", "RGBA", "P"):
+                    raise DataError(f"{mask_path}: data.mask_colours reads colour masks (RGB); this one has mode {im.mode}")
+                return label_table.labels(np.asarray(im.convert("RGB")), mask_path)
             if im.mode not in ("P", "L", "I", "I;16"):
                 raise DataError(
                     f"{mask_path}: a mask must be a single-channel index image (palette or grey PNG); "
-                    f"this one has mode {im.mode}"
+                    f"this one has mode {im.mode} (colour-coded classes: --set data.mask_colours=true, "
+                    f"with data.palette giving each class's colour)"
                 )
             mask = np.asarray(im)
     except DataError:

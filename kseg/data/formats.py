@@ -128,9 +128,16 @@ def with_label_map(table, label_map):
 
 def format_reader(spec):
     """(label table with `spec.label_map` applied, read(split, annotation)) of the format
-    `spec.format` names (`FORMATS`)."""
+    `spec.format` names (`FORMATS`); with `spec.mask_colours`, the table is a
+    `kseg.data.colour_masks.ColourLabels` of the spec's palette (a resolved spec)."""
     table, read = FORMATS[spec.format](spec)
-    return with_label_map(table, spec.label_map), read
+    table = with_label_map(table, spec.label_map)
+    if spec.mask_colours:
+        from kseg.data.colour_masks import ColourLabels
+        from kseg.data.palettes import dataset_palette
+
+        table = ColourLabels(dataset_palette(spec), spec.num_classes, table)
+    return table, read
 
 
 def dataset_splits(spec, training=True):

@@ -39,6 +39,8 @@ class DatasetSpec:
         palette: None (the format's colours), a name of `kseg.constants.PALETTE_NAMES`, or
             one (r, g, b) per class.
         label_map: {stored mask value: training id} over the format's own table.
+        mask_colours: the masks are colour-coded (RGB), each class in its `palette` colour
+            (`kseg.data.colour_masks`); voc and folder formats.
     """
 
     format: str
@@ -51,6 +53,7 @@ class DatasetSpec:
     num_classes: Optional[int] = None
     palette: Union[None, str, tuple] = None
     label_map: dict = dataclasses.field(default_factory=dict)
+    mask_colours: bool = False
 
     def __post_init__(self):
         if self.format not in DATA_FORMATS:

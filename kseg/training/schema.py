@@ -47,6 +47,9 @@ class DataSection:
     label_map: dict = entry(
         {}, label_map, "stored mask values -> training ids, over the format's table (e.g. {255: 1} for 0/255 binary masks)"
     )
+    mask_colours: bool = entry(
+        False, boolean, "masks are colour-coded RGB, each class in its data.palette colour (palette[255]: ignored)"
+    )
     train_split: str = entry("train", split_names, "a split or a list of splits (their union)")
     val_split: str = entry("val", text, "the split evaluated at the end")
     val_limit: int = entry(None, optional(integer(low=1)), "evaluate only the validation split's first images (null: all)")
@@ -156,6 +159,7 @@ APPLIES_ONLY = {
     "optimizer.momentum": ("optimizer.name", ("sgd",)),
     "optimizer.nesterov": ("optimizer.name", ("sgd",)),
     "data.blur": ("data.photometric", (True,)),
+    "data.mask_colours": ("data.format", ("voc", "folder")),
 }
 # The train keys of one term of `train.loss`, refused when the loss has no such term.
 LOSS_TERM_KEYS = {

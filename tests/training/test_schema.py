@@ -23,6 +23,7 @@ MEANINGLESS = {
     "optimizer.nesterov": (True, "adamw", "optimizer.nesterov=true is not used with optimizer.name='adamw' (only with sgd)"),
     # booleans as the YAML or --set the user wrote them (this message was a TypeError before)
     "data.blur": (0.5, False, "data.blur=0.5 is not used with data.photometric=false (only with true)"),
+    "data.mask_colours": (True, "cityscapes", "data.mask_colours=true is not used with data.format='cityscapes' (only with voc or folder)"),
 }
 LOSS_KEY_VALUES = {"label_smoothing": 0.1, "ohem_threshold": 0.7, "ohem_min_kept": 10, "focal_gamma": 1.0,
                    "tversky_alpha": 0.5, "tversky_beta": 0.5}
