@@ -100,8 +100,18 @@ class _ShardWriter:
         return names
 
 
+def _source(spec):
+    """`dataset.json`'s "source": where the records come from and how their masks were read."""
+    label_map = {str(stored): target for stored, target in sorted(spec.label_map.items())}
+    return {"format": spec.format, "root": str(spec.root), "label_map": label_map, "mask_colours": spec.mask_colours}
+
+
 def _conversion(source, splits, class_names):
-    """What a records folder was converted from: another conversion's records are not reused."""
+    """What a records folder was converted from: another conversion's records are not reused.
+    (Records written before the label map and mask colours were recorded read as without them.)"""
+    source = dict(source or {})
+    source.setdefault("label_map", {})
+    source.setdefault("mask_colours", False)
     return {"source": source, "splits": sorted(splits), "class_names": list(class_names or ())}
 
 
@@ -111,7 +121,7 @@ def _finished(done_file, spec, out):
     with tf.io.gfile.GFile(done_file) as f:
         contents = json.load(f)
     held = _conversion(contents.get("source"), contents.get("splits") or {}, contents.get("class_names"))
-    wanted = _conversion({"format": spec.format, "root": str(spec.root)}, spec.splits, spec.class_names)
+    wanted = _conversion(_source(spec), spec.splits, spec.class_names)
     differ = [f"{key} {held[key]} there, {wanted[key]} asked" for key in wanted if held[key] != wanted[key]]
     if differ:
         raise DataError(f"{out} holds finished records of another conversion ({'; '.join(differ)}): write to another --out, or delete {out} first")
@@ -170,7 +180,7 @@ def write_records(spec, out, shard_bytes=SHARD_BYTES, skip_bad_examples=False, p
         summary["splits"][split] = {"examples": writer.count, "shards": writer.finish()}
     contents = {
         "kseg_records": RECORDS_VERSION, "kseg_version": __version__, **dataset_labels(spec),
-        "source": {"format": spec.format, "root": str(spec.root)}, **summary,
+        "source": _source(spec), **summary,
     }
     staging = f"{out.rstrip('/')}/.{DATASET_FILE}.tmp"
     with tf.io.gfile.GFile(staging, "w") as f:

@@ -26,7 +26,8 @@ def _voc(root):
 @pytest.mark.parametrize("change, said", [
     (["--set", "data.class_names=[sky, road, bus]"], "class_names ['sky', 'road', 'car'] there, ['sky', 'road', 'bus'] asked"),
     (["--set", "data.train_split=[val]"], "splits ['train', 'val'] there, ['val'] asked"),
-    (["--set", "data.root={other}"], "'root': '{root}'}} there"),
+    (["--set", "data.root={other}"], "'root': '{root}', 'label_map': {{}}, 'mask_colours': False}} there"),
+    (["--set", "data.label_map={{2: 1}}"], "'label_map': {{'2': 1}}, 'mask_colours': False}} asked"),
 ])
 def test_a_rerun_of_another_conversion_into_finished_records_is_refused(tmp_path, capsys, change, said):
     source = _voc(tmp_path / "voc")

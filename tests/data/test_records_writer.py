@@ -61,3 +61,25 @@ def test_cleanup_removes_only_an_unfinished_conversions_files(tmp_path):
         (tmp_path / name).write_text("x")
     _remove_unfinished(str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == sorted(keep)
+
+
+def test_records_written_before_masks_options_were_recorded_are_still_the_same_conversion(tmp_path):
+    import json
+
+    from kseg.data import DatasetSpec, write_records
+
+    root = tmp_path / "data"
+    for split in ("train", "val"):
+        (root / split / "images").mkdir(parents=True)
+        (root / split / "masks").mkdir(parents=True)
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(root / split / "images" / "a.png")
+        Image.fromarray(np.ones((4, 4), np.uint8)).save(root / split / "masks" / "a.png")
+    spec = DatasetSpec("folder", str(root), class_names=("a", "b"))
+    out = tmp_path / "records"
+    assert write_records(spec, str(out))["source"] == {"format": "folder", "root": str(root), "label_map": {}, "mask_colours": False}
+    contents = json.loads((out / "dataset.json").read_text())
+    contents["source"] = {"format": "folder", "root": str(root)}  # as kseg wrote it before
+    (out / "dataset.json").write_text(json.dumps(contents))
+    assert write_records(spec, str(out))["unchanged"]
+    with pytest.raises(DataError, match=r"'label_map': \{'1': 0\}"):
+        write_records(spec.replace(label_map={1: 0}), str(out))
