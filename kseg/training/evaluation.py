@@ -109,8 +109,9 @@ def write_confusion_figure(scores, class_names, out_dir, title):
 def split_dataset(config, images=None):
     """(dataset, `DatasetSplits`, image count): a loaded config's validation split
     (`data.val_split`), its first `images` images if given, in batches of one ((1, H, W, 3)
-    images, (1, H, W) masks), leaving out bad examples as `data.skip_bad_examples` says. Iterate it inside `kseg.data.named_data_errors()`. Raises `DataError` for a split
-    without images."""
+    images, (1, H, W) masks), leaving out bad examples as `data.skip_bad_examples` says.
+    Iterate it inside `kseg.data.named_data_errors()`. Raises `DataError` for a split without
+    images."""
     from kseg import data as kdata
 
     data = config.data
