@@ -158,13 +158,14 @@ class ResNetBackbone(ConstructorConfigModel):
         structure = _fill_defaults(structure)
         if structure["preprocessing"] not in PREPROCESSING:
             raise ValueError(f"Expected preprocessing in {sorted(PREPROCESSING)}. Received: preprocessing={preprocessing!r}")
+        check_model_kwargs(type(self), kwargs)  # before anything is built
         output_stride = check_output_stride(output_stride)
         input_shape = check_input_shape(input_shape)
         kwargs.setdefault("name", arch)
 
         inputs = keras.Input(shape=input_shape, name="images")
         features = _resnet_features(inputs, output_stride, include_preprocessing, **structure)
-        super().__init__(inputs=inputs, outputs=features, **check_model_kwargs(type(self), kwargs))
+        super().__init__(inputs=inputs, outputs=features, **kwargs)
 
         self._constructor_arguments.update(structure)  # a rebuilt backbone is this network, whatever set it
         self.depth = int(depth)

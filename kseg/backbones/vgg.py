@@ -60,6 +60,7 @@ class VGG16Backbone(ConstructorConfigModel):
         blocks=VGG16_BLOCKS,
         **kwargs,
     ):
+        check_model_kwargs(type(self), kwargs)  # before anything is built
         output_stride = check_output_stride(output_stride)
         blocks = tuple((int(convs), int(filters)) for convs, filters in blocks)
         if len(blocks) != 5 or min(min(b) for b in blocks) < 1:
@@ -95,7 +96,7 @@ class VGG16Backbone(ConstructorConfigModel):
             x = ConvBNActivation(fc_filters, 1, activation="relu", name="fc7")(x)
             x = keras.layers.Dropout(dropout_rate, name="drop7")(x)
             features["fc7"] = x
-        super().__init__(inputs=inputs, outputs=features, **check_model_kwargs(type(self), kwargs))
+        super().__init__(inputs=inputs, outputs=features, **kwargs)
 
         self.output_stride = output_stride
         self.include_fc = bool(include_fc)

@@ -117,6 +117,7 @@ class WideResNet38Backbone(ConstructorConfigModel):
         input_shape=(None, None, 3),
         **kwargs,
     ):
+        check_model_kwargs(type(self), kwargs)  # before anything is built
         input_shape = check_input_shape(input_shape)
         blocks = tuple((int(units), tuple(int(w) for w in widths)) for units, widths in blocks)
         if len(blocks) != 6 or any(len(w) != 2 for _, w in blocks[:4]) or any(len(w) != 3 for _, w in blocks[4:]):
@@ -145,7 +146,7 @@ class WideResNet38Backbone(ConstructorConfigModel):
                 )
             features[f"block{index}"] = x
         features["block7"] = _bn_relu(x, "final")
-        super().__init__(inputs=inputs, outputs=features, **check_model_kwargs(type(self), kwargs))
+        super().__init__(inputs=inputs, outputs=features, **kwargs)
 
         self.deformable = bool(deformable)
         self.output_stride = 8

@@ -14,10 +14,16 @@ def check_num_classes(num_classes):
     return num_classes
 
 
-def output_head(logits, activation):
-    """Float32 logits, or probabilities with `activation="softmax"`."""
+def check_activation(activation):
+    """The models' `activation` argument: None (logits) or "softmax"."""
     if activation not in _ACTIVATIONS:
         raise ValueError(f"Expected activation in {_ACTIVATIONS}. Received: activation={activation!r}")
+    return activation
+
+
+def output_head(logits, activation):
+    """Float32 logits, or probabilities with `activation="softmax"`."""
+    check_activation(activation)
     name = "probabilities" if activation else "logits"
     return keras.layers.Activation(activation or "linear", dtype="float32", name=name)(logits)
 

@@ -51,3 +51,43 @@ def test_the_inference_model_drops_the_training_output_and_keeps_the_weights():
     np.testing.assert_array_equal(segmenter(x).numpy(), model(x)[0].numpy())
     plain = keras.Sequential([keras.layers.Conv2D(2, 1)])
     assert inference_model(plain) is plain  # a model without the method segments as it is
+
+
+def _no_network_built(monkeypatch):
+    def build(*args, **kwargs):
+        raise AssertionError("a network was built before the arguments were checked")
+
+    monkeypatch.setattr(keras, "Input", build)
+
+
+@pytest.mark.parametrize("architecture", ["deeplabv2", "pan", "relationnet", "seggan", "ssgan"])
+def test_every_architecture_refuses_a_bad_argument_before_building_its_networks(architecture, monkeypatch):
+    # At full size the backbone alone takes seconds: a misspelt argument is named at once.
+    from kseg.models import registry
+
+    cls = registry.architectures()[architecture]
+    _no_network_built(monkeypatch)
+    with pytest.raises(TypeError, match=rf"{cls.__name__}\(\) got an unexpected keyword argument 'nmae'"):
+        cls(num_classes=21, nmae="x")
+    with pytest.raises(ValueError, match="num_classes >= 2"):
+        cls(num_classes=1)
+    if architecture in ("seggan", "ssgan"):
+        with pytest.raises(ValueError, match=r"Expected lambda_adv >= 0. Received: lambda_adv=-1"):
+            cls(num_classes=21, lambda_adv=-1)
+        with pytest.raises(ValueError, match=r"Expected d_loss in \('bce', 'focal'\). Received: 'hinge'"):
+            cls(num_classes=21, d_loss="hinge")
+    else:
+        with pytest.raises(ValueError, match=r"Expected activation in \(None, 'softmax'\). Received: activation='sigmoid'"):
+            cls(num_classes=21, activation="sigmoid")
+    if architecture == "pan":
+        with pytest.raises(ValueError, match="Could not interpret activation function identifier: sigmod"):
+            cls(num_classes=21, attention_activation="sigmod")
+
+
+@pytest.mark.parametrize("backbone", ["resnet101", "vgg16", "wide_resnet38"])
+def test_every_backbone_refuses_a_misspelt_argument_before_building(backbone, monkeypatch):
+    import kseg
+
+    _no_network_built(monkeypatch)
+    with pytest.raises(TypeError, match=r"Backbone\(\) got an unexpected keyword argument 'nmae'"):
+        kseg.backbones.get_backbone(backbone, nmae="x")

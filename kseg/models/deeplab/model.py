@@ -7,7 +7,7 @@ from kseg.constants import LOSS_RESOLUTIONS
 from kseg.layers.aspp import ASPP, resolve_aspp_rates
 from kseg.layers.resize import ResizeByScale, ResizeLike
 from kseg.models.common import (
-    SegmentationModel, check_input_shape, check_model_kwargs, check_num_classes, output_head, rebuilt_with,
+    SegmentationModel, check_activation, check_input_shape, check_model_kwargs, check_num_classes, output_head, rebuilt_with,
 )
 from kseg.models.registry import register_architecture
 
@@ -79,7 +79,9 @@ class DeepLabV2(SegmentationModel):
         input_shape=(None, None, 3),
         **kwargs,
     ):
+        check_model_kwargs(type(self), kwargs)  # before anything is built
         check_num_classes(num_classes)
+        check_activation(activation)
         if not 0 <= float(dropout_rate) < 1:
             raise ValueError(f"Expected 0 <= dropout_rate < 1. Received: dropout_rate={dropout_rate}")
         input_shape = check_input_shape(input_shape)
@@ -120,7 +122,7 @@ class DeepLabV2(SegmentationModel):
             }
             fused = _max_fusion(upsampled)
             outputs = output_head(fused, activation) if training_outputs is None else _named_logits(fused, upsampled)
-        super().__init__(inputs=inputs, outputs=outputs, **check_model_kwargs(type(self), kwargs))
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         self.num_classes = num_classes
         self.backbone_name = backbone_name

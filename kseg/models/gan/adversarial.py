@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from kseg.losses import IGNORE_LABEL, MaskedSparseCategoricalCrossentropy, confidence_map_loss
 from kseg.metrics import ConfusionMatrixMetric
-from kseg.models.common import check_num_classes
+from kseg.models.common import check_model_kwargs, check_num_classes
 from kseg.models.deeplab.model import DeepLabV2
 from kseg.models.gan.discriminators import SegGANDiscriminator, SSGANDiscriminator
 from kseg.models.gan.generators import SSGANGenerator
@@ -44,6 +44,24 @@ def cell_weights(valid, confidence_logits):
     """Share of labelled pixels under each confidence-map cell: `valid` (B, H, W, 1)
     area-resized to the map's (h, w). Cells over ignored pixels only get weight 0."""
     return tf.image.resize(valid, tf.shape(confidence_logits)[1:3], method="area")
+
+
+# `AdversarialSegmenter` arguments that SegGAN and SSGAN take through **kwargs.
+LOSS_ARGUMENTS = ("lambda_adv", "adversarial_loss", "d_loss", "focal_gamma", "ignore_label")
+
+
+def check_arguments(cls, num_classes, options):
+    """Refuse a bad argument of an adversarial model by name, before its networks are built
+    (seconds at full size). `options`: the keyword arguments given, of `LOSS_ARGUMENTS` and
+    keras.Model's own (`name`, `trainable`, `dtype`)."""
+    check_num_classes(num_classes)
+    check_model_kwargs(cls, {k: v for k, v in options.items() if k not in LOSS_ARGUMENTS})
+    if float(options.get("lambda_adv", 0.0)) < 0:
+        raise ValueError(f"Expected lambda_adv >= 0. Received: lambda_adv={options['lambda_adv']}")
+    if options.get("adversarial_loss", ADVERSARIAL_LOSSES[0]) not in ADVERSARIAL_LOSSES:
+        raise ValueError(f"Expected adversarial_loss in {ADVERSARIAL_LOSSES}. Received: {options['adversarial_loss']!r}")
+    if options.get("d_loss", DISCRIMINATOR_LOSSES[0]) not in DISCRIMINATOR_LOSSES:
+        raise ValueError(f"Expected d_loss in {DISCRIMINATOR_LOSSES}. Received: {options['d_loss']!r}")
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -96,14 +114,9 @@ class AdversarialSegmenter(keras.Model):
         ignore_label=IGNORE_LABEL,
         **kwargs,
     ):
+        losses = dict(lambda_adv=lambda_adv, adversarial_loss=adversarial_loss, d_loss=d_loss)
+        check_arguments(type(self), num_classes, {**losses, **kwargs})
         super().__init__(**kwargs)
-        check_num_classes(num_classes)
-        if float(lambda_adv) < 0:
-            raise ValueError(f"Expected lambda_adv >= 0. Received: lambda_adv={lambda_adv}")
-        if adversarial_loss not in ADVERSARIAL_LOSSES:
-            raise ValueError(f"Expected adversarial_loss in {ADVERSARIAL_LOSSES}. Received: {adversarial_loss!r}")
-        if d_loss not in DISCRIMINATOR_LOSSES:
-            raise ValueError(f"Expected d_loss in {DISCRIMINATOR_LOSSES}. Received: {d_loss!r}")
         for name, net in (("generator", generator), ("discriminator", discriminator)):
             if not isinstance(net, keras.Model):
                 raise ValueError(f"Expected {name} to be a keras.Model. Received: {type(net).__name__}")
@@ -309,6 +322,7 @@ class SegGAN(AdversarialSegmenter):
         discriminator_options=None,
         **kwargs,
     ):
+        check_arguments(type(self), num_classes, kwargs)
         if generator is None:
             generator = DeepLabV2(
                 num_classes,
@@ -367,6 +381,7 @@ class SSGAN(AdversarialSegmenter):
         discriminator_options=None,
         **kwargs,
     ):
+        check_arguments(type(self), num_classes, {"lambda_adv": lambda_adv, **kwargs})
         if isinstance(generator, str):
             generator = SSGANGenerator(
                 num_classes,

@@ -105,6 +105,7 @@ class SegGANDiscriminator(ConstructorConfigModel):
         input_shape=(None, None),
         **kwargs,
     ):
+        check_model_kwargs(type(self), kwargs)  # before anything is built
         check_num_classes(num_classes)
         filters = tuple(int(f) for f in filters)
         if not filters or filters[-1] != 1 or min(filters) < 1:
@@ -133,7 +134,7 @@ class SegGANDiscriminator(ConstructorConfigModel):
             x = keras.layers.Conv2D(f, 3, strides=2, padding="same", name=f"conv{i}", dtype="float32" if last else None)(x)
             if not last:
                 x = keras.layers.LeakyReLU(negative_slope, name=f"leaky_relu{i}")(x)
-        super().__init__(inputs=[label_map, image], outputs=x, **check_model_kwargs(type(self), kwargs))
+        super().__init__(inputs=[label_map, image], outputs=x, **kwargs)
 
         self.num_classes = num_classes
         self.filters = filters
@@ -177,6 +178,7 @@ class SSGANDiscriminator(ConstructorConfigModel):
     """
 
     def __init__(self, num_classes, fusion="product", filters=(128, 256, 512), input_shape=(None, None), **kwargs):
+        check_model_kwargs(type(self), kwargs)  # before anything is built
         check_num_classes(num_classes)
         if fusion not in ("product", "concat"):
             raise ValueError(f"Expected fusion in ('product', 'concat'). Received: fusion={fusion!r}")
@@ -197,7 +199,7 @@ class SSGANDiscriminator(ConstructorConfigModel):
             if i < len(filters):
                 x = keras.layers.AveragePooling2D(2, strides=2, padding="same", name=f"avg_pool{i}")(x)
         x = keras.layers.Conv2D(1, 3, padding="same", dtype="float32", name="confidence")(x)
-        super().__init__(inputs=[label_map, image], outputs=x, **check_model_kwargs(type(self), kwargs))
+        super().__init__(inputs=[label_map, image], outputs=x, **kwargs)
         self.num_classes = num_classes
         self.fusion = fusion
         self.filters = filters

@@ -6,7 +6,9 @@ from kseg.backbones import resolve_backbone
 from kseg.layers.aspp import ASPPV3
 from kseg.layers.conv_block import ConvBNActivation
 from kseg.layers.resize import ResizeLike
-from kseg.models.common import SegmentationModel, check_input_shape, check_model_kwargs, check_num_classes, output_head
+from kseg.models.common import (
+    SegmentationModel, check_activation, check_input_shape, check_model_kwargs, check_num_classes, output_head,
+)
 
 
 @keras.saving.register_keras_serializable(package="kseg")
@@ -63,7 +65,9 @@ class SSGANGenerator(SegmentationModel):
         input_shape=(None, None, 3),
         **kwargs,
     ):
+        check_model_kwargs(type(self), kwargs)  # before anything is built
         check_num_classes(num_classes)
+        check_activation(activation)
         input_shape = check_input_shape(input_shape)
         vgg = backbone == "vgg16"
         if output_stride is None:
@@ -96,7 +100,7 @@ class SSGANGenerator(SegmentationModel):
             x = ConvBNActivation(head_filters, 1, batch_norm=True, activation="relu", name="conv6")(x)
         logits = keras.layers.Conv2D(num_classes, 1, name="classifier")(x)
         outputs = output_head(ResizeLike(name="upsample")([logits, inputs]), activation)
-        super().__init__(inputs=inputs, outputs=outputs, **check_model_kwargs(type(self), kwargs))
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         self.num_classes = num_classes
         self.backbone_name = backbone_name

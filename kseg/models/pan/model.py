@@ -5,7 +5,9 @@ import keras
 from kseg.backbones import resolve_backbone
 from kseg.layers.pan import FeaturePyramidAttention, GlobalAttentionUpsample
 from kseg.layers.resize import ResizeLike
-from kseg.models.common import SegmentationModel, check_input_shape, check_model_kwargs, check_num_classes, output_head
+from kseg.models.common import (
+    SegmentationModel, check_activation, check_input_shape, check_model_kwargs, check_num_classes, output_head,
+)
 from kseg.models.registry import register_architecture
 
 
@@ -67,7 +69,10 @@ class PAN(SegmentationModel):
         input_shape=(None, None, 3),
         **kwargs,
     ):
+        check_model_kwargs(type(self), kwargs)  # before anything is built
         check_num_classes(num_classes)
+        check_activation(activation)
+        keras.activations.get(attention_activation)  # a misspelt gate is refused before the backbone is built
         input_shape = check_input_shape(input_shape)
         net, backbone_name = resolve_backbone(
             backbone, self.BACKBONES, ("P2", "P3", "P4", "P5"),
@@ -90,7 +95,7 @@ class PAN(SegmentationModel):
             num_classes, 1, kernel_initializer=keras.initializers.RandomNormal(stddev=0.01), name="classifier"
         )(x)
         logits = ResizeLike(name="upsample")([logits, inputs])
-        super().__init__(inputs=inputs, outputs=output_head(logits, activation), **check_model_kwargs(type(self), kwargs))
+        super().__init__(inputs=inputs, outputs=output_head(logits, activation), **kwargs)
 
         self.num_classes = num_classes
         self.backbone_name = backbone_name

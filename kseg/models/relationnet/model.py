@@ -9,7 +9,7 @@ from kseg.layers.conv_block import ConvBNActivation
 from kseg.layers.relation import RelationModule, ShiftCorrelation, SimilarityHead
 from kseg.layers.resize import ResizeLike
 from kseg.models.common import (
-    SegmentationModel, check_input_shape, check_model_kwargs, check_num_classes, output_head, rebuilt_with,
+    SegmentationModel, check_activation, check_input_shape, check_model_kwargs, check_num_classes, output_head, rebuilt_with,
 )
 from kseg.models.registry import register_architecture
 
@@ -74,7 +74,9 @@ class RelationNet(SegmentationModel):
         input_shape=(None, None, 3),
         **kwargs,
     ):
+        check_model_kwargs(type(self), kwargs)  # before anything is built
         check_num_classes(num_classes)
+        check_activation(activation)
         input_shape = check_input_shape(input_shape)
         kwargs.setdefault("name", "relationnet")
         net, backbone_name = resolve_backbone(
@@ -94,7 +96,7 @@ class RelationNet(SegmentationModel):
             outputs = {"logits": logits, "similarity": similarity}
         else:
             outputs = logits
-        super().__init__(inputs=inputs, outputs=outputs, **check_model_kwargs(type(self), kwargs))
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         self.num_classes = num_classes
         self.backbone_name = backbone_name
