@@ -11,6 +11,7 @@ from PIL import Image
 from kseg.data.labels import IGNORE_LABEL
 from kseg.data.records import records_data_error
 from kseg.data.sources import DataError
+from kseg.serving.exif import pillow_displayed
 
 logger = logging.getLogger("kseg.data")
 
@@ -63,14 +64,16 @@ def read_pair(image_path, mask_path, num_classes, label_table=None):
     """
     try:
         with Image.open(image_path) as im:
-            image = np.asarray(im.convert("RGB"))
+            shown = pillow_displayed(im)
+            image, turned = np.asarray(shown.convert("RGB")), shown is not im
     except (OSError, ValueError, SyntaxError) as error:
         raise DataError(f"{image_path}: cannot read the image ({error})") from error
     mask = read_mask(mask_path, label_table)
     if mask.shape != image.shape[:2]:
+        hint = " as its EXIF orientation turns it (masks are read as drawn on the picture viewers show)" if turned else ""
         raise DataError(
             f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image {image_path} is "
-            f"{image.shape[1]}x{image.shape[0]}"
+            f"{image.shape[1]}x{image.shape[0]}{hint}"
         )
     bad = np.unique(mask[(mask >= num_classes) & (mask != IGNORE_LABEL)])
     if bad.size:

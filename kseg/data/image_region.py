@@ -6,12 +6,13 @@ libjpeg can skip the rest (`tf.image.decode_and_crop_jpeg`). Its chroma upsampli
 crop's edge sees no neighbours, so the decoded window is widened by `JPEG_MARGIN` pixels
 (one 4:1:1 MCU; chroma is subsampled at most 4x) and aligned to a multiple of it, then cut:
 the kept pixels equal the whole decode's (`tests/data/test_image_region.py`, 4:4:4, 4:2:2
-and 4:2:0). Other formats are decoded whole.
+and 4:2:0). Other formats, and JPEGs whose EXIF orientation turns them, are decoded whole.
 """
 
 import tensorflow as tf
 
 from kseg.serving.decoding import decode_pixels
+from kseg.serving.exif import exif_orientation
 
 JPEG_MARGIN = 32  # pixels decoded around the region: a multiple of any JPEG MCU's size
 
@@ -26,6 +27,7 @@ def region_reader(data, size):
     """A function `(top, left, rows, cols) -> uint8 (rows, cols, 3)`: those rows and columns
     of the image in the encoded bytes `data` (JPEG or PNG), whose (height, width) is `size`."""
     size = tf.cast(size, tf.int32)
+    as_stored = tf.logical_and(tf.io.is_jpeg(data), tf.equal(exif_orientation(data), 1))  # else decoded whole and turned
 
     def read(top, left, rows, cols):
         def jpeg():
@@ -37,6 +39,6 @@ def region_reader(data, size):
         def whole():
             return decode_pixels(data)[top : top + rows, left : left + cols]
 
-        return tf.cond(tf.io.is_jpeg(data), jpeg, whole)
+        return tf.cond(as_stored, jpeg, whole)
 
     return read

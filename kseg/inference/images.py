@@ -7,7 +7,7 @@ import os
 import re
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from kseg.atomic import atomic_path
 from kseg.constants import IMAGE_SUFFIXES, SERVED_SUFFIXES, TENSOR_SIGNATURE
@@ -89,8 +89,8 @@ def read_rgb(path):
     """uint8 `(H, W, 3)` of an image file. JPEG, PNG, GIF and BMP are decoded by the exported
     SavedModel's own graph (`kseg.serving.graph.checked_decode`), so `training.predict` sees
     the pixels TF Serving sees: a GIF's first frame, 16-bit PNGs by their high byte, at most
-    `MAX_PIXELS` pixels, EXIF orientation not applied; WebP and TIFF go through Pillow
-    (16-bit grey likewise by its high byte). Raises ValueError saying why a file cannot be
+    `MAX_PIXELS` pixels, turned by EXIF orientation (`kseg.serving.exif`); WebP and TIFF go
+    through Pillow (16-bit grey likewise by its high byte; turned by `ImageOps.exif_transpose`). Raises ValueError saying why a file cannot be
     read (Pillow's decompression-bomb limit included)."""
     if path.lower().endswith(SERVED_SUFFIXES):
         import tensorflow as tf
@@ -102,7 +102,8 @@ def read_rgb(path):
         except tf.errors.InvalidArgumentError as error:
             raise ValueError(_decoder_reason(error)) from None
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
             if image.mode.startswith("I;16"):
                 return np.repeat((np.asarray(image, np.uint16) >> 8).astype(np.uint8)[..., None], 3, axis=-1)
             return np.asarray(image.convert("RGB"))

@@ -14,6 +14,7 @@ tf.data's rewrites and autotuning: a pipeline costs each request a few milliseco
 
 import tensorflow as tf
 
+from kseg.serving.exif import exif_orientation, turned
 from kseg.serving.formats import format_name, format_signatures
 from kseg.serving.gif import gif_frame_alone, gif_on_screen
 
@@ -25,8 +26,10 @@ def decoder_input(data, index=0):
 
 
 def decode_pixels(data):
-    """uint8 `(H, W, 3)` of `decoder_input` bytes: the one op here that can fail on bad data."""
-    return tf.io.decode_image(data, channels=3, expand_animations=False)
+    """uint8 `(H, W, 3)` of `decoder_input` bytes, turned by a JPEG's or PNG's EXIF orientation
+    as viewers show it (`kseg.serving.exif`): the decoder is the one op here that can fail on
+    bad data."""
+    return turned(tf.io.decode_image(data, channels=3, expand_animations=False), exif_orientation(data))
 
 
 def finish_decoding(pixels, data, index=0):

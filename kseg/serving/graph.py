@@ -6,6 +6,7 @@ import tensorflow as tf
 from kseg.constants import IGNORE_LABEL, MAX_PIXELS, MAX_SIDE  # MAX_*: the serving size policy
 from kseg.layers import crf as crf_layers
 from kseg.serving.decoding import decode_batch, decode_image
+from kseg.serving.exif import exif_orientation, turned_shape
 from kseg.serving.formats import format_signatures
 from kseg.serving.gif import gif_screen_shape
 from kseg.serving.jpeg import jpeg_shape
@@ -107,8 +108,9 @@ def _uint(data, start, count, big_endian):
 
 
 def encoded_image_shape(data, index):
-    """(height, width) int64 of encoded image bytes, read from the header without decoding
-    the pixels (JPEG frame header, PNG IHDR, GIF screen, BMP header).
+    """(height, width) int64 of encoded image bytes as displayed, read from the header without
+    decoding the pixels (JPEG frame header, PNG IHDR, GIF screen, BMP header; swapped when a
+    JPEG's or PNG's EXIF orientation turns it a quarter, `kseg.serving.exif`).
     Bytes of no supported format fail an assertion naming `images[index]`."""
     padded = tf.strings.join([data, tf.constant(b"\0" * 32)])  # every header read below stays in range
     signatures = format_signatures(data)
@@ -116,7 +118,7 @@ def encoded_image_shape(data, index):
     known = tf.reduce_any(signatures)
     message = tf.strings.format("images[{}]: not a JPEG, PNG, GIF or BMP image ({} bytes)", (index, tf.strings.length(data)))
     with tf.control_dependencies([tf.debugging.Assert(known, [message])]):
-        return tf.case(
+        stored = tf.case(
             [
                 (is_jpeg, lambda: jpeg_shape(data, index)),
                 (is_png, lambda: tf.stack([_uint(padded, 20, 4, True), _uint(padded, 16, 4, True)])),
@@ -124,6 +126,7 @@ def encoded_image_shape(data, index):
             ],
             default=lambda: _bmp_shape(padded, index),
         )
+    return turned_shape(stored, exif_orientation(data))
 
 
 def _bmp_shape(padded, index):

@@ -25,12 +25,19 @@ def _encoded(picture, **options):
     return buffer.getvalue()
 
 
+def _orientation(value):
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return exif.tobytes()
+
+
 ENCODINGS = {
     "jpeg_444": {"format": "JPEG", "quality": 90, "subsampling": 0},
     "jpeg_422": {"format": "JPEG", "quality": 90, "subsampling": 1},
     "jpeg_420": {"format": "JPEG", "quality": 75, "subsampling": 2},
     "jpeg_420_progressive": {"format": "JPEG", "quality": 90, "progressive": True},
     "png": {"format": "PNG"},
+    "jpeg_turned_by_exif": {"format": "JPEG", "quality": 90, "exif": _orientation(6)},  # decoded whole, then turned
 }
 
 
@@ -39,6 +46,7 @@ def test_a_region_decoded_alone_equals_the_whole_decode(encoding):
     height, width = 203, 317  # no multiple of an MCU
     data = _encoded(_picture(height, width), **ENCODINGS[encoding])
     whole = decode_pixels(data).numpy()
+    height, width = whole.shape[:2]  # as displayed
     read = tf.function(region_reader(tf.constant(data), (height, width)))
     rng = np.random.default_rng(1)
     for _ in range(40):
