@@ -11,7 +11,7 @@ from PIL import Image
 from kseg.data.labels import IGNORE_LABEL
 from kseg.data.records import records_data_error
 from kseg.data.sources import DataError
-from kseg.serving.exif import pillow_displayed
+from kseg.serving.exif import TURNED_HINT, pillow_displayed
 
 logger = logging.getLogger("kseg.data")
 
@@ -70,7 +70,7 @@ def read_pair(image_path, mask_path, num_classes, label_table=None):
         raise DataError(f"{image_path}: cannot read the image ({error})") from error
     mask = read_mask(mask_path, label_table)
     if mask.shape != image.shape[:2]:
-        hint = " as its EXIF orientation turns it (masks are read as drawn on the picture viewers show)" if turned else ""
+        hint = TURNED_HINT if turned else ""
         raise DataError(
             f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image {image_path} is "
             f"{image.shape[1]}x{image.shape[0]}{hint}"

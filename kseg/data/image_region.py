@@ -11,7 +11,7 @@ and 4:2:0). Other formats, and JPEGs whose EXIF orientation turns them, are deco
 
 import tensorflow as tf
 
-from kseg.serving.decoding import decode_pixels
+from kseg.serving.decoding import JPEG_DCT_METHOD, decode_pixels
 from kseg.serving.exif import exif_orientation
 
 JPEG_MARGIN = 32  # pixels decoded around the region: a multiple of any JPEG MCU's size
@@ -33,7 +33,8 @@ def region_reader(data, size):
         def jpeg():
             y0, y1 = _widened(top, rows, size[0])
             x0, x1 = _widened(left, cols, size[1])
-            decoded = tf.image.decode_and_crop_jpeg(data, tf.stack([y0, x0, y1 - y0, x1 - x0]), channels=3)
+            window = tf.stack([y0, x0, y1 - y0, x1 - x0])
+            decoded = tf.image.decode_and_crop_jpeg(data, window, channels=3, dct_method=JPEG_DCT_METHOD)
             return decoded[top - y0 : top - y0 + rows, left - x0 : left - x0 + cols]
 
         def whole():

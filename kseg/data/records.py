@@ -142,13 +142,18 @@ def _check(ok, message_parts):
 def _checks(example, image_hw, mask, num_classes):
     """In-graph checks of a record: the image, the mask and the recorded size agree, labels
     are < `num_classes` or 255. A failure names the record's mask file."""
+    from kseg.serving.exif import TURNED_HINT, exif_orientation
+
     mask_hw = tf.shape(mask, out_type=tf.int64)
     recorded = tf.stack([example["image/height"], example["image/width"]])
     same = tf.reduce_all(tf.equal(image_hw, mask_hw)) & tf.reduce_all(tf.equal(image_hw, recorded))
     source = example["mask/source"]
     in_range = tf.constant(True) if num_classes >= IGNORE_LABEL else tf.reduce_all((mask < num_classes) | (mask == IGNORE_LABEL))
     return [
-        _check(same, lambda: (source, ": mask is ", mask_hw[1], "x", mask_hw[0], " but its image is ", image_hw[1], "x", image_hw[0])),
+        _check(same, lambda: (
+            source, ": mask is ", mask_hw[1], "x", mask_hw[0], " but its image is ", image_hw[1], "x", image_hw[0],
+            tf.where(tf.equal(exif_orientation(example["image/encoded"]), 1), "", TURNED_HINT),
+        )),
         _check(in_range, lambda: (
             source, ": label values up to ", tf.reduce_max(tf.where(mask == IGNORE_LABEL, tf.zeros_like(mask), mask)),
             f" are not < num_classes={num_classes} nor the ignore label {IGNORE_LABEL}",

@@ -27,6 +27,8 @@ HEAD_BYTES = 1 << 18  # the tag is looked for in the first 256 KiB (JPEG APPn se
 MAX_ENTRIES = 256  # IFD0 entries read (cameras write a few dozen)
 APP1, START_OF_SCAN = 0xE1, 0xDA
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Said after an image's size when its mask's differs and its orientation turned it.
+TURNED_HINT = " as its EXIF orientation turns it (masks are read as drawn on the picture viewers show)"
 
 
 def _uint(raw, at, count, big_endian):

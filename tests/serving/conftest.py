@@ -26,10 +26,12 @@ def encoded(image, fmt, **options):
 
 
 def decoded(data):
-    """The image as TF Serving's graph decodes it: float32 (H, W, 3)."""
-    import tensorflow as tf
+    """The 8-bit image in `data` as viewers show it, decoded by Pillow: float32 (H, W, 3). The
+    serving graph must decode it to these pixels (the same IDCT, the same EXIF orientation)."""
+    from PIL import ImageOps
 
-    return tf.cast(tf.io.decode_image(data, channels=3, expand_animations=False), tf.float32).numpy()
+    with Image.open(io.BytesIO(data)) as opened:
+        return np.asarray(ImageOps.exif_transpose(opened).convert("RGB"), np.float32)
 
 
 @pytest.fixture(scope="session")
