@@ -9,6 +9,7 @@ import tensorflow as tf
 from PIL import Image
 
 from kseg.data.labels import IGNORE_LABEL
+from kseg.data.pillow_rgb import rgb_pixels
 from kseg.data.records import records_data_error
 from kseg.data.sources import DataError
 from kseg.serving.exif import TURNED_HINT, pillow_displayed
@@ -65,7 +66,7 @@ def read_pair(image_path, mask_path, num_classes, label_table=None):
     try:
         with Image.open(image_path) as im:
             shown = pillow_displayed(im)
-            image, turned = np.asarray(shown.convert("RGB")), shown is not im
+            image, turned = rgb_pixels(shown), shown is not im
     except (OSError, ValueError, SyntaxError) as error:
         raise DataError(f"{image_path}: cannot read the image ({error})") from error
     mask = read_mask(mask_path, label_table)

@@ -11,6 +11,7 @@ from PIL import Image, ImageOps
 
 from kseg.atomic import atomic_path
 from kseg.constants import IMAGE_SUFFIXES, SERVED_SUFFIXES, TENSOR_SIGNATURE
+from kseg.data.pillow_rgb import rgb_pixels
 from kseg.visualize import overlay, voc_palette
 
 
@@ -103,10 +104,7 @@ def read_rgb(path):
             raise ValueError(_decoder_reason(error)) from None
     try:
         with Image.open(path) as opened:
-            image = ImageOps.exif_transpose(opened)
-            if image.mode.startswith("I;16"):
-                return np.repeat((np.asarray(image, np.uint16) >> 8).astype(np.uint8)[..., None], 3, axis=-1)
-            return np.asarray(image.convert("RGB"))
+            return rgb_pixels(ImageOps.exif_transpose(opened))
     except Image.DecompressionBombError as error:
         raise ValueError(str(error)) from None
 
