@@ -21,15 +21,13 @@ def _is_one_of(code, codes):
     return tf.reduce_any(tf.equal(code, tf.constant(codes, tf.int64)))
 
 
-def find_marker(raw, wanted):
-    """Position of the 0xFF of the first marker segment at which `wanted(p)` (a bool of the
-    position) holds, walking the segments from the start of image; -1 if the walk leaves the
-    bytes or meets one that is not a marker first. `raw`: int64 `(N,)` bytes."""
+def _start_of_frame(raw):
+    """Position of the first start-of-frame marker's 0xFF, or -1 if the walk finds none."""
     end = tf.size(raw, out_type=tf.int64)
 
     def searching(p):
         at_marker = tf.equal(byte_at(raw, p), 0xFF)
-        return tf.logical_and(tf.logical_and(p + 1 < end, at_marker), tf.logical_not(wanted(p)))
+        return tf.logical_and(tf.logical_and(p + 1 < end, at_marker), tf.logical_not(_is_one_of(byte_at(raw, p + 1), START_OF_FRAME)))
 
     def next_marker(p):
         code = byte_at(raw, p + 1)
@@ -39,14 +37,8 @@ def find_marker(raw, wanted):
         return (p + step,)
 
     p = tf.while_loop(searching, next_marker, (tf.constant(2, tf.int64),))[0]
-    found = tf.logical_and(tf.logical_and(p + 1 < end, tf.equal(byte_at(raw, p), 0xFF)), wanted(p))
-    return tf.where(found, p, -1)
-
-
-def _start_of_frame(raw):
-    """Position of the first start-of-frame marker's 0xFF, or -1 if the walk finds none."""
-    at = find_marker(raw, lambda p: _is_one_of(byte_at(raw, p + 1), START_OF_FRAME))
-    return tf.where(at + 8 < tf.size(raw, out_type=tf.int64), at, -1)
+    found = tf.logical_and(tf.equal(byte_at(raw, p), 0xFF), _is_one_of(byte_at(raw, p + 1), START_OF_FRAME))
+    return tf.where(tf.logical_and(found, p + 8 < end), p, -1)
 
 
 def jpeg_shape(data, index):
