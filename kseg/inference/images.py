@@ -91,8 +91,8 @@ def read_rgb(path):
     SavedModel's own graph (`kseg.serving.graph.checked_decode`), so `training.predict` sees
     the pixels TF Serving sees: a GIF's first frame, 16-bit PNGs by their high byte, at most
     `MAX_PIXELS` pixels, turned by EXIF orientation (`kseg.serving.exif`); WebP and TIFF go
-    through Pillow (16-bit grey likewise by its high byte; turned by `ImageOps.exif_transpose`). Raises ValueError saying why a file cannot be
-    read (Pillow's decompression-bomb limit included)."""
+    through Pillow (16-bit grey likewise by its high byte; turned by `ImageOps.exif_transpose`).
+    Raises ValueError saying why a file cannot be read (Pillow's decompression-bomb limit included)."""
     if path.lower().endswith(SERVED_SUFFIXES):
         import tensorflow as tf
 
