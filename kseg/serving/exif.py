@@ -31,11 +31,12 @@ TURNED_HINT = " as its EXIF orientation turns it (masks are read as drawn on the
 
 
 def _window(raw, at, count):
-    """int64 `at.shape + (count,)`: the `count` bytes from each position of `at`. `raw` ends
-    with a 0 byte, which every position outside it reads: one gather, whatever the bytes claim."""
+    """int64 `at.shape + (count,)`: the `count` bytes from each position of `at` in uint8 `raw`,
+    which ends with a 0 byte that every position outside it reads: one gather, whatever the
+    bytes claim."""
     last = tf.size(raw, out_type=tf.int64) - 1
     positions = tf.expand_dims(at, -1) + tf.range(count, dtype=tf.int64)
-    return tf.gather(raw, tf.where((positions < 0) | (positions > last), last, positions))
+    return tf.cast(tf.gather(raw, tf.where((positions < 0) | (positions > last), last, positions)), tf.int64)
 
 
 def _uint(window, big_endian):
@@ -108,7 +109,7 @@ def exif_orientation(data):
     """int64 scalar 1-8: the EXIF orientation of JPEG or PNG bytes `data`, 1 for any other
     bytes and for images without a readable tag."""
     head = tf.strings.join([tf.strings.substr(data, 0, HEAD_BYTES), b"\0"])  # the 0 every read past the end gets
-    raw = tf.cast(tf.io.decode_raw(head, tf.uint8), tf.int64)
+    raw = tf.io.decode_raw(head, tf.uint8)
     is_png = tf.equal(tf.strings.substr(data, 0, len(PNG_SIGNATURE)), PNG_SIGNATURE)
     return _orientation_in_tiff(raw, _tiff_start(raw, tf.io.is_jpeg(data), is_png))
 

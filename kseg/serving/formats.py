@@ -22,9 +22,12 @@ def format_name(data):
 
 
 def byte_at(raw, at):
-    """`raw[at]` as int64 for `raw` int64 `(N,)` (bytes, N >= 1: the format's signature was
-    read first), 0 past either end: header walks stay in range whatever the file claims."""
+    """`raw[at]` as int64 for `raw` uint8 `(N,)` (a file's bytes from `tf.io.decode_raw`, N >= 1:
+    the format's signature was read first), 0 past either end: header walks stay in range
+    whatever the file claims. Only the byte read is widened: a whole file cast to int64 would
+    be 8 bytes of memory for each of its bytes."""
     at = tf.cast(at, tf.int64)
     size = tf.size(raw, out_type=tf.int64)
     inside = tf.logical_and(at >= 0, at < size)
-    return tf.where(inside, tf.gather(raw, tf.clip_by_value(at, 0, tf.maximum(size - 1, 0))), 0)
+    byte = tf.cast(tf.gather(raw, tf.clip_by_value(at, 0, tf.maximum(size - 1, 0))), tf.int64)
+    return tf.where(inside, byte, 0)

@@ -50,10 +50,10 @@ def _first_image_descriptor(raw):
 
 
 def _placed_first_frame(data, index):
-    """(bytes as int64, screen (w, h), first frame's descriptor position, (left, top, width,
+    """(bytes as uint8, screen (w, h), first frame's descriptor position, (left, top, width,
     height)), once an assertion naming `images[index]` has checked that the GIF has an image
     and that its first frame lies inside the screen."""
-    raw = tf.cast(tf.io.decode_raw(data, tf.uint8), tf.int64)
+    raw = tf.io.decode_raw(data, tf.uint8)
     screen_w, screen_h = _short(raw, 6), _short(raw, 8)
     at = _first_image_descriptor(raw)
     left, top, width, height = (_short(raw, at + k) for k in (1, 3, 5, 7))

@@ -12,6 +12,9 @@ from kseg.serving.gif import gif_screen_shape
 from kseg.serving.jpeg import jpeg_shape
 
 PAD_LABEL = IGNORE_LABEL  # labels outside each image of a padded batch
+# Where a PNG's and a BMP's header fields end: a BMP's file header (14), its largest info
+# header (BITMAPV5HEADER, 124), bit-field masks (12) and a 256-colour palette (1024), with room.
+HEADER_BYTES = 2048
 
 
 def make_crf(crf, onnx=False, **params):
@@ -112,7 +115,9 @@ def encoded_image_shape(data, index):
     decoding the pixels (JPEG frame header, PNG IHDR, GIF screen, BMP header; swapped when a
     JPEG's or PNG's EXIF orientation turns it a quarter, `kseg.serving.exif`).
     Bytes of no supported format fail an assertion naming `images[index]`."""
-    padded = tf.strings.join([data, tf.constant(b"\0" * 32)])  # every header read below stays in range
+    # PNG's and BMP's fields (a BMP's palette included) lie in the first bytes: read from a
+    # copy of those, not of the file, with zeros after them so every read stays in range
+    padded = tf.strings.join([tf.strings.substr(data, 0, HEADER_BYTES), tf.constant(b"\0" * 32)])
     signatures = format_signatures(data)
     is_jpeg, is_png, is_gif = signatures[0], signatures[1], signatures[2]
     known = tf.reduce_any(signatures)
@@ -134,7 +139,7 @@ def _bmp_shape(padded, index):
     is a layout TensorFlow's decoder reads right: 24 or 32 bits a pixel, or 8 with the grey
     palette (other palettes would come back as their indices, 1/4/16-bit and OS/2 headers
     fail inside the decoder), uncompressed or bit fields. A negative height (a top-down
-    BMP) is its size."""
+    BMP) is its size. `padded`: the file's first `HEADER_BYTES` and zeros after them."""
     header, bits, compression = _uint(padded, 14, 4, False), _uint(padded, 28, 2, False), _uint(padded, 30, 4, False)
     height = _uint(padded, 22, 4, False)
     height = tf.where(height >= 2**31, 2**32 - height, height)  # int32 in the file: negative means top-down

@@ -44,7 +44,7 @@ def _start_of_frame(raw):
 def jpeg_shape(data, index):
     """int64 (height, width) of JPEG bytes `data` from their start-of-frame segment; a JPEG
     without one fails an assertion naming `images[index]`."""
-    raw = tf.cast(tf.io.decode_raw(data, tf.uint8), tf.int64)
+    raw = tf.io.decode_raw(data, tf.uint8)
     at = _start_of_frame(raw)
     message = tf.strings.format(
         "images[{}]: a JPEG without a frame header ({} bytes: truncated or corrupt)", (index, tf.size(raw))

@@ -20,5 +20,5 @@ def test_each_format_is_known_by_its_signature(fmt, name):
 
 
 def test_header_reads_past_either_end_are_zero():
-    raw = tf.constant([7, 8, 9], tf.int64)
+    raw = tf.constant([7, 8, 9], tf.uint8)
     assert [int(byte_at(raw, at)) for at in (-1, 0, 2, 3, 100)] == [0, 7, 9, 0, 0]

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from kseg.serving.graph import Segmenter, segment_encoded
+from kseg.serving.graph import Segmenter, encoded_image_shape, segment_encoded
 from tests.serving.conftest import encoded
 
 PICTURE = Image.fromarray(np.random.RandomState(0).randint(0, 255, (20, 30, 3), np.uint8))
@@ -43,3 +43,34 @@ def test_an_undecodable_image_is_refused_by_its_index(serve, name):
         serve(tf.constant([GOOD, encoded(PICTURE, "PNG"), data, GOOD]))
     out = serve(tf.constant([GOOD, encoded(PICTURE.resize((12, 10)), "GIF"), encoded(PICTURE, "BMP")]))
     assert out["image_shape"].numpy().tolist() == [[20, 30], [10, 12], [20, 30]]
+
+
+
+def _whole_file_copies(graph_def):
+    """Ops of `graph_def` and of its library's functions (branches, loop bodies) that copy the
+    whole input string: a Cast widening a DecodeRaw of the input itself rather than of a
+    `Substr` of it (inside a function, the input is an argument, not a node), or, in the
+    outer graph, a StringJoin of the input."""
+    found = []
+    for nodes in [graph_def.node] + [function.node_def for function in graph_def.library.function]:
+        by_name = {node.name: node for node in nodes}
+
+        def source(name):
+            return by_name.get(name.lstrip("^").split(":")[0])
+
+        for node in nodes:
+            sources = [source(name) for name in node.input]
+            if node.op == "Cast" and any(s is not None and s.op == "DecodeRaw" and getattr(source(s.input[0]), "op", None)
+                                         in (None, "Placeholder", "Identity") for s in sources):
+                found.append(node.name)
+            if node.op == "StringJoin" and any(s is not None and s.op == "Placeholder" for s in sources):
+                found.append(node.name)
+    return found
+
+
+def test_a_header_read_copies_the_file_at_most_once():
+    # A 28 MB photo's header read took 250 MB while it walked an int64 copy of the whole file
+    # (benchmarks/header_memory.py: 28.6 MB now); every request and record pays it.
+    shape = tf.function(lambda data: encoded_image_shape(data, 0), input_signature=[tf.TensorSpec([], tf.string)])
+    assert _whole_file_copies(shape.get_concrete_function().graph.as_graph_def()) == []
+    assert shape(tf.constant(encoded(PICTURE, "JPEG"))).numpy().tolist() == [20, 30]
