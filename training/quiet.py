@@ -2,7 +2,8 @@
 
 Importing TensorFlow 2.21 prints a dozen C++ log lines on stderr before its logging is
 configured ("All log messages before absl::InitializeLog() ...", oneDNN, "Could not find
-cuda drivers", "failed call to cuInit"); `TF_CPP_MIN_LOG_LEVEL` does not reach them. The
+cuda drivers", "failed call to cuInit"), and oneDNN's notice on the first uint8 transpose
+(an error line, though the transpose runs); `TF_CPP_MIN_LOG_LEVEL` does not reach them. The
 commands call `start_tensorflow()` before anything imports TensorFlow: stderr (file
 descriptor 2, where the C++ code writes) goes to a temporary file while TensorFlow loads
 and looks for devices, and comes back afterwards. If loading fails, what was held back is
@@ -48,3 +49,7 @@ def start_tensorflow():
         import tensorflow as tf
 
         tf.config.list_logical_devices()
+        # oneDNN says once a process, as an error line, that it leaves uint8 transposes to Eigen
+        # ("E0000 ... oneDNN supports DT_UINT8 only on platforms with AVX-512"): said here, not
+        # when a command turns its first photo by its EXIF orientation (kseg.serving.exif)
+        tf.transpose(tf.zeros([1, 1, 1], tf.uint8), [1, 0, 2])
