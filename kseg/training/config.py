@@ -208,8 +208,6 @@ def _validate_one(config):
         raise ConfigError("set one of train.init_weights (the same model) and train.init_from (fine-tuning), not both")
     if config["export"]["model"] == "best" and train["eval_every"] is None:
         raise ConfigError("export.model=best needs train.eval_every (the steps between validations that find the best)")
-    if train["eval_every"] is not None and train["strategy"] == "multi_worker":
-        raise ConfigError("train.eval_every is not supported with train.strategy=multi_worker yet (the run validates at its end)")
     if data["label_map"] and data["format"] == "records":
         raise ConfigError(
             "data.label_map applies when records are written (python -m training.make_records --set data.label_map=...); "

@@ -136,8 +136,8 @@ def _records_sharded_by_file(job, start_batch):
 
 def fit(job, verbose):
     """Train `job.model` from its optimizer's step to `job.steps` along `chunk_plan`, a
-    checkpoint at the end of every chunk (and a validation at every `train.eval_every`
-    steps when `job.best` is set); `verbose` (on the chief only) prints the run's
+    checkpoint at the end of every chunk (chunks also end at every `train.eval_every` steps,
+    where the chief, whose `job.best` is set, validates); `verbose` (on the chief only) prints the run's
     progress (`RunProgress`). Raises `TrainingDiverged` at a non-finite loss
     or weight. Returns the last History (None when nothing was left to train)."""
     model, config = job.model, job.config
@@ -150,9 +150,11 @@ def fit(job, verbose):
     ]
     if verbose and is_chief(job.strategy):
         callbacks.append(RunProgress(job.steps))
-    validation_every = None
-    if job.best is not None:  # validation during training: chunks also end at its steps
-        validation_every = config.train.eval_every
+    # Validation during training: every worker's chunks end at its steps, so all save their
+    # checkpoints together; the chief (the one holding `job.best`) validates while the others
+    # wait at the next step's all-reduce.
+    validation_every = config.train.eval_every
+    if job.best is not None:
         callbacks.append(PeriodicValidation(job, validation_every, job.best))
     iterations = model.optimizer.iterations
     history = None

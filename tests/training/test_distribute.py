@@ -130,10 +130,18 @@ def _check_runs(runs):
     return chief
 
 
-def test_two_workers_train_like_one_process(tmp_path, data_root):
+def test_two_workers_train_like_one_process_and_the_chief_validates_during_training(tmp_path, data_root):
     # (MirroredStrategy is exercised by the Seg-GAN case below; four processes on two
     # cores cost more than the extra coverage of Keras's own train_step under it)
-    _check_runs(_train_everywhere(tmp_path, data_root, DEEPLAB, mirrored=False))
+    # train.eval_every: the chief validates at step 2 while the other worker waits at step 3's
+    # all-reduce; both end their chunks there, and training is what it is without validation.
+    runs = _train_everywhere(tmp_path, data_root, DEEPLAB + ["train.eval_every=2"], mirrored=False)
+    chief = _check_runs(runs)
+    with open(os.path.join(runs["multi"], "best", "result.json")) as f:
+        best = json.load(f)
+    assert best["step"] in (2, 3) and chief["best"] == best and best["val_mean_iou"] >= chief["val_mean_iou"]
+    assert os.listdir(os.path.join(runs["multi"], "logs", "validation"))  # step 2's scalars and panels
+    assert not os.path.exists(os.path.join(runs["multi"], "worker-1", "best"))  # only the chief validates
 
 
 def test_seggan_trains_alike_on_two_workers_two_replicas_and_one_process(tmp_path, data_root):
