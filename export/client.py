@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from kseg.atomic import local_path
 from training.command import run_as_process
 
 
@@ -63,7 +64,7 @@ def main(argv=None):
     parser.add_argument("--model", required=True, help="model name on the server")
     parser.add_argument("--version", type=int, help="model version (default: the server's latest)")
     parser.add_argument("--timeout", type=_positive, default=60.0, help="seconds (default 60)")
-    parser.add_argument("--out", help="mask PNG (one image) or folder (several)")
+    parser.add_argument("--out", type=local_path, help="mask PNG (one image) or folder (several)")
     parser.add_argument("images", nargs="+", help="JPEG, PNG, GIF or BMP files")
     args = parser.parse_args(argv)
 

@@ -14,6 +14,7 @@ import time
 import numpy as np
 from PIL import Image
 
+from kseg.atomic import local_path
 from kseg.training import preset
 
 
@@ -35,7 +36,7 @@ def main(argv=None):
         "--model", default=preset.ARCHITECTURE, help=f"a registered segmentation network (default: {preset.ARCHITECTURE})",
     )
     parser.add_argument("--num-classes", type=int, default=21)
-    parser.add_argument("--out", default="kseg-demo", help="output folder (default: ./kseg-demo)")
+    parser.add_argument("--out", default="kseg-demo", type=local_path, help="output folder (default: ./kseg-demo)")
     args = parser.parse_args(argv)
 
     import kseg  # imported here so --help is instant

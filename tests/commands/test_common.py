@@ -1,7 +1,9 @@
-"""The arguments the commands that read a trained run share (training/common.py): parsed
+"""The arguments the commands share (training/common.py, kseg.atomic.local_path): parsed
 values, and each misuse as one parser error naming the option."""
 
 import argparse
+import importlib
+import os
 import zipfile
 
 import pytest
@@ -63,3 +65,24 @@ def test_run_arguments_that_cannot_work_are_named(capsys, tmp_path):
     zipfile.ZipFile(tmp_path / "model.keras", "w").close()
     assert "Unknown config key 'data.bogus'" in _error(
         capsys, lambda: resolve_run(parser, parser.parse_args(["--run", str(tmp_path), "--set", "data.bogus=1"])))
+
+
+# Each command's output argument: its writes are local renames (kseg.atomic)
+OUTPUTS = [
+    ("training.fit", "--run-dir"), ("training.evaluate", "--out"), ("training.predict", "--out"),
+    ("training.tune_crf", "--out"), ("export.saved_model", "--out"), ("export.tflite", "--out"),
+    ("kseg.serving.onnx_cli", "--out"), ("export.client", "--out"), ("kseg.__main__", "--out"),
+]
+
+
+@pytest.mark.parametrize("module, option", OUTPUTS)
+def test_an_output_url_is_refused_before_anything_is_written(capsys, tmp_path, monkeypatch, module, option):
+    # They wrote gs://bucket/run as a local folder "gs:/bucket/run", or split a run between the
+    # two (the checkpoints through TensorFlow, the reports through Python).
+    monkeypatch.chdir(tmp_path)
+    main = importlib.import_module(module).main
+    error = _error(capsys, lambda: main([option, "gs://bucket/run"]))
+    assert error.endswith(f"error: argument {option}: gs://bucket/run is a gs:// URL, and this command writes local files "
+                          "only (it would make a local folder 'gs:'): write to a local path and copy it over, or mount the "
+                          "bucket; training.make_records --out writes to any filesystem TensorFlow reads")
+    assert os.listdir(tmp_path) == []
