@@ -3,6 +3,7 @@
 import glob
 import os
 
+from kseg.atomic import url_scheme
 from kseg.constants import IMAGE_SUFFIXES
 
 
@@ -11,6 +12,13 @@ class DataError(ValueError):
 
 
 def _check_dir(path, what):
+    scheme = url_scheme(path)
+    if scheme:  # Python's file functions would look for a local folder named "gs:"
+        raise DataError(
+            f"{what}: {path} is a {scheme}:// URL, and this format reads local files: copy the dataset to a local "
+            f"folder, or convert it once (python -m training.make_records --out {scheme}://...) and train with "
+            "data.format=records, which reads any filesystem TensorFlow reads"
+        )
     if not os.path.isdir(path):
         raise DataError(f"{what}: no such directory: {path}")
 

@@ -53,3 +53,13 @@ def test_folders_pair_images_of_any_suffix_with_png_masks(tmp_path):
         folder_pairs(str(tmp_path))
     with pytest.raises(DataError, match="images folder: no such directory"):
         folder_pairs(str(tmp_path / "elsewhere"))
+
+
+@pytest.mark.parametrize("pairs, what", [(voc_pairs, "VOC root"), (cityscapes_pairs, "Cityscapes train images"),
+                                         (folder_pairs, "images folder")])
+def test_a_url_root_is_named_as_one_with_the_way_to_read_it(tmp_path, monkeypatch, pairs, what):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match=rf"^{what}: gs://bucket/d.* is a gs:// URL, and this format reads local files: "
+                                        r".*python -m training.make_records --out gs://\.\.\.\) and train with data.format=records"):
+        pairs("gs://bucket/d")
+    assert os.listdir(tmp_path) == []
