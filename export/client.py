@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from kseg.atomic import local_path
+from kseg.output_paths import local_path
 from training.command import run_as_process
 
 

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from kseg.atomic import local_path
+from kseg.output_paths import output_folder
 from kseg.run_folder import MODEL_OPTIONS
 from training.command import run_as_process
 from training.quiet import start_tensorflow
@@ -65,7 +65,7 @@ def _run_name(parser, model):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m export.saved_model", description=__doc__.split("\n\n")[0])
     parser.add_argument(*MODEL_OPTIONS, dest="model", required=True, help="a training run folder or a .keras file")
-    parser.add_argument("--out", required=True, type=local_path, help="serving root folder (TF Serving's /models)")
+    parser.add_argument("--out", required=True, type=output_folder, help="serving root folder (TF Serving's /models)")
     parser.add_argument("--name", help="model name (REST path /v1/models/<name>; default: the run's export.name or name)")
     parser.add_argument("--version", type=int, help="version number (default: next integer)")
     add_crf_arguments(parser, "CRF refinement inside the graph")

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from kseg.atomic import local_path
+from kseg.output_paths import output_file
 from kseg.run_folder import MODEL_OPTIONS
 from training.command import run_as_process
 from training.quiet import start_tensorflow
@@ -36,7 +36,7 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(prog="python -m export.tflite", description=__doc__.split("\n\n")[0])
     parser.add_argument(*MODEL_OPTIONS, dest="model", required=True, help="a training run folder or a .keras file")
-    parser.add_argument("--out", required=True, type=local_path, help="output .tflite file")
+    parser.add_argument("--out", required=True, type=output_file, help="output .tflite file")
     parser.add_argument("--size", type=_size, default=(256, 256), help="the fixed input H,W (default 256,256)")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none", help="weight quantisation")
     parser.add_argument("--no-verify", action="store_true", help="skip the interpreter check")

@@ -14,7 +14,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from kseg.atomic import local_path
+from kseg.output_paths import output_folder
 from kseg.training import preset
 
 
@@ -36,7 +36,7 @@ def main(argv=None):
         "--model", default=preset.ARCHITECTURE, help=f"a registered segmentation network (default: {preset.ARCHITECTURE})",
     )
     parser.add_argument("--num-classes", type=int, default=21)
-    parser.add_argument("--out", default="kseg-demo", type=local_path, help="output folder (default: ./kseg-demo)")
+    parser.add_argument("--out", default="kseg-demo", type=output_folder, help="output folder (default: ./kseg-demo)")
     args = parser.parse_args(argv)
 
     import kseg  # imported here so --help is instant

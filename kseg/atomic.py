@@ -12,7 +12,6 @@ an extension where a writer insists on one, as Keras' `model.save` does), so
 staging of a writer that is still running.
 """
 
-import argparse
 import contextlib
 import json
 import os
@@ -21,28 +20,7 @@ import secrets
 import shutil
 import socket
 
-_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 _STAGING = re.compile(r"^\..*\.tmp-(?P<pid>[0-9]+)@(?P<host>[^-/]*)-[0-9a-f]+(\.[A-Za-z0-9]+)?$")
-
-
-def url_scheme(path):
-    """The scheme of `path` if it is a URL (`gs://b/x` -> "gs"), else None."""
-    url = _URL.match(path)
-    return url["scheme"] if url else None
-
-
-def local_path(text):
-    """`text` unchanged if it is a local path: the `type=` of a command's output argument.
-    These writes are local renames, so a URL (`gs://`, `s3://`, `ram://`) would be written as
-    a local folder named after its scheme; it is refused (`argparse.ArgumentTypeError`)."""
-    scheme = url_scheme(text)
-    if scheme:
-        raise argparse.ArgumentTypeError(
-            f"{text} is a {scheme}:// URL, and this command writes local files only (it would make a local folder "
-            f"'{scheme}:'): write to a local path and copy it over, or mount the bucket; training.make_records --out "
-            "writes to any filesystem TensorFlow reads"
-        )
-    return text
 
 
 def _host():

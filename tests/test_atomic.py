@@ -1,16 +1,13 @@
 """Atomic writes (kseg/atomic.py): a file or folder appears whole under its name or not at all,
-with ordinary permissions, and only dead writers' staging is cleared; the commands' outputs are
-local paths."""
+with ordinary permissions, and only dead writers' staging is cleared."""
 
-import argparse
 import os
-import re
 import subprocess
 import sys
 
 import pytest
 
-from kseg.atomic import atomic_path, local_path, remove_stale_staging, staging_name, write_json, write_text
+from kseg.atomic import atomic_path, remove_stale_staging, staging_name, write_json, write_text
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_litter(tmp_path):
@@ -53,13 +50,3 @@ def test_only_the_staging_of_writers_that_are_gone_is_removed(tmp_path):
     assert remove_stale_staging(str(tmp_path)) == [dead]
     assert sorted(os.listdir(tmp_path)) == sorted([os.path.basename(mine), "model.keras"])
 
-
-@pytest.mark.parametrize("path", ["runs/a", "/abs/b", "C:/x", "file.txt", "weird:name/x", "./gs://x"])
-def test_local_paths_pass(path):
-    assert local_path(path) == path
-
-
-@pytest.mark.parametrize("path, scheme", [("gs://b/x", "gs"), ("s3://b", "s3"), ("ram://x/y", "ram"), ("hdfs+x://n/p", "hdfs+x")])
-def test_urls_are_refused_naming_their_scheme(path, scheme):
-    with pytest.raises(argparse.ArgumentTypeError, match=f"^{re.escape(path)} is a {re.escape(scheme)}:// URL.*local folder '{re.escape(scheme)}:'"):
-        local_path(path)

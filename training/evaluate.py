@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 
-from kseg.atomic import local_path
+from kseg.output_paths import output_folder
 from kseg.run_folder import RunFolder
 from training.command import run_as_process
 from training.quiet import start_tensorflow
@@ -30,7 +30,7 @@ def main(argv=None):
     add_test_time_arguments(parser)
     parser.add_argument("--images", type=int, metavar="N", help="score the first N images of the split only")
     parser.add_argument("--save-predictions", type=int, default=8, metavar="N", help="colourise the first N images")
-    parser.add_argument("--out", type=local_path, help="output folder (default: <run>/eval or ./eval)")
+    parser.add_argument("--out", type=output_folder, help="output folder (default: <run>/eval or ./eval)")
     args = parser.parse_args(argv)
 
     if args.images is not None and args.images < 1:

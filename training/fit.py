@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-from kseg.atomic import local_path
+from kseg.output_paths import output_folder
 from training.command import TERMINATED, Terminated, exit_with, stop_on_sigterm
 from training.quiet import start_tensorflow
 
@@ -56,7 +56,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.fit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="YAML recipe (training/configs/*.yaml); default: the built-in preset")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    parser.add_argument("--run-dir", type=local_path, help="where checkpoints, logs, metrics and the model go (default: runs/<name>)")
+    parser.add_argument("--run-dir", type=output_folder, help="where checkpoints, logs, metrics and the model go (default: runs/<name>)")
     parser.add_argument(
         "--strategy",
         choices=STRATEGIES,

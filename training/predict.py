@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from kseg.atomic import local_path
+from kseg.output_paths import output_folder
 from kseg.run_folder import MODEL_OPTIONS
 from training.command import run_as_process
 from training.quiet import start_tensorflow
@@ -43,7 +43,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.predict", description=__doc__.split("\n\n")[0])
     parser.add_argument(*MODEL_OPTIONS, dest="model", required=True, help="a training run folder, a .keras file or a SavedModel folder")
     parser.add_argument("--images", required=True, help="a folder, a glob pattern (quoted) or one image file")
-    parser.add_argument("--out", required=True, type=local_path, help="output folder")
+    parser.add_argument("--out", required=True, type=output_folder, help="output folder")
     from kseg.data.labels import LABEL_ID_TABLES
 
     parser.add_argument("--label-ids", choices=sorted(LABEL_ID_TABLES),

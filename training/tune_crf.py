@@ -11,7 +11,8 @@ import argparse
 import json
 import sys
 
-from kseg.atomic import local_path, write_json
+from kseg.atomic import write_json
+from kseg.output_paths import output_file
 from kseg.run_folder import RunFolder
 from training.command import run_as_process
 from training.quiet import start_tensorflow
@@ -40,7 +41,7 @@ def main(argv=None):
     parser.add_argument("--theta-beta", type=_floats, default=None, help="e.g. 3,4,5,6")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=10)
-    parser.add_argument("--out", type=local_path, help="output JSON (default: crf_search.json beside the model, where evaluate, predict and the exports read it)")
+    parser.add_argument("--out", type=output_file, help="output JSON (default: crf_search.json beside the model, where evaluate, predict and the exports read it)")
     args = parser.parse_args(argv)
     for option in ("images", "rounds", "iterations"):
         if getattr(args, option) < 1:

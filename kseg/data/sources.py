@@ -3,7 +3,7 @@
 import glob
 import os
 
-from kseg.atomic import url_scheme
+from kseg.output_paths import url_scheme
 from kseg.constants import IMAGE_SUFFIXES
 
 

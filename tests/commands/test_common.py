@@ -67,16 +67,16 @@ def test_run_arguments_that_cannot_work_are_named(capsys, tmp_path):
         capsys, lambda: resolve_run(parser, parser.parse_args(["--run", str(tmp_path), "--set", "data.bogus=1"])))
 
 
-# Each command's output argument: its writes are local renames (kseg.atomic)
+# Each command's output argument and what it names (kseg.output_paths): their writes are local renames
 OUTPUTS = [
-    ("training.fit", "--run-dir"), ("training.evaluate", "--out"), ("training.predict", "--out"),
-    ("training.tune_crf", "--out"), ("export.saved_model", "--out"), ("export.tflite", "--out"),
-    ("kseg.serving.onnx_cli", "--out"), ("export.client", "--out"), ("kseg.__main__", "--out"),
+    ("training.fit", "--run-dir", "folder"), ("training.evaluate", "--out", "folder"), ("training.predict", "--out", "folder"),
+    ("training.tune_crf", "--out", "file"), ("export.saved_model", "--out", "folder"), ("export.tflite", "--out", "file"),
+    ("kseg.serving.onnx_cli", "--out", "file"), ("export.client", "--out", "either"), ("kseg.__main__", "--out", "folder"),
 ]
 
 
-@pytest.mark.parametrize("module, option", OUTPUTS)
-def test_an_output_url_is_refused_before_anything_is_written(capsys, tmp_path, monkeypatch, module, option):
+@pytest.mark.parametrize("module, option, kind", OUTPUTS)
+def test_an_output_url_is_refused_before_anything_is_written(capsys, tmp_path, monkeypatch, module, option, kind):
     # They wrote gs://bucket/run as a local folder "gs:/bucket/run", or split a run between the
     # two (the checkpoints through TensorFlow, the reports through Python).
     monkeypatch.chdir(tmp_path)
@@ -86,3 +86,18 @@ def test_an_output_url_is_refused_before_anything_is_written(capsys, tmp_path, m
                           "only (it would make a local folder 'gs:'): write to a local path and copy it over, or mount the "
                           "bucket; training.make_records --out writes to any filesystem TensorFlow reads")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("module, option, kind", [output for output in OUTPUTS if output[2] != "either"])
+def test_an_output_of_the_wrong_kind_is_refused_before_any_work(capsys, tmp_path, monkeypatch, module, option, kind):
+    # They failed with a traceback, the exports after converting the model (IsADirectoryError,
+    # NotADirectoryError, FileExistsError)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "adir").mkdir()
+    main = importlib.import_module(module).main
+    wrong, reason = ("afile", "afile is a file; give a folder") if kind == "folder" else ("adir", "adir is a folder; give the path of the file to write")
+    assert _error(capsys, lambda: main([option, wrong])).endswith(f"error: argument {option}: {reason}")
+    assert _error(capsys, lambda: main([option, "afile/x"])).endswith(
+        f"error: argument {option}: afile/x is under {tmp_path / 'afile'}, which is a file, not a folder")
+    assert sorted(os.listdir(tmp_path)) == ["adir", "afile"] and (tmp_path / "afile").read_text() == "x"
