@@ -89,21 +89,28 @@ class ConfusionMatrixMetric(keras.metrics.Metric):
         )
 
     def scores(self):
-        """Dict of NumPy values: mean_iou, per_class_iou (NaN for absent classes),
-        pixel_accuracy, mean_accuracy (over classes present in the labels), confusion."""
+        """Dict of NumPy values: mean_iou and per_class_iou (TP / (TP + FP + FN)), mean_dice and
+        per_class_dice (the F1 score, 2 TP / (2 TP + FP + FN), as mmsegmentation's mDice), each
+        NaN for a class neither labelled nor predicted and left out of its mean; pixel_accuracy;
+        mean_accuracy and per_class_accuracy (TP / labelled, over classes present in the
+        labels); confusion (labels x predictions)."""
         cm = np.asarray(keras.ops.convert_to_numpy(self.confusion), dtype=np.float64)
         tp = np.diag(cm)
         union = cm.sum(0) + cm.sum(1) - tp
         labelled = cm.sum(1)
         with np.errstate(invalid="ignore", divide="ignore"):
             iou = np.where(union > 0, tp / union, np.nan)
+            dice = np.where(union > 0, 2 * tp / (union + tp), np.nan)
             accuracy = np.where(labelled > 0, tp / labelled, np.nan)
         total = cm.sum()
         return {
             "mean_iou": float(np.nanmean(iou)) if np.any(union > 0) else 0.0,
             "per_class_iou": iou,
+            "mean_dice": float(np.nanmean(dice)) if np.any(union > 0) else 0.0,
+            "per_class_dice": dice,
             "pixel_accuracy": float(tp.sum() / total) if total else 0.0,
             "mean_accuracy": float(np.nanmean(accuracy)) if np.any(labelled > 0) else 0.0,
+            "per_class_accuracy": accuracy,
             "confusion": cm,
         }
 

@@ -40,6 +40,14 @@ def test_streaming_over_batches_equals_whole_dataset_numpy():
     assert float(metric.result()) == pytest.approx(miou, rel=1e-6)
     assert scores["pixel_accuracy"] == pytest.approx(pixel_acc)
     assert scores["mean_accuracy"] == pytest.approx(mean_acc)
+    # Dice from the label maps themselves: 2 |P & L| / (|P| + |L|) over the labelled pixels
+    labels, preds = np.concatenate(all_labels), np.concatenate(all_preds)
+    valid = labels != 255
+    dice = np.array([2 * np.sum((labels == c) & (preds == c) & valid) / (np.sum((labels == c) & valid) + np.sum((preds == c) & valid))
+                     for c in range(n)])
+    np.testing.assert_allclose(scores["per_class_dice"], dice, rtol=1e-12)
+    assert scores["mean_dice"] == pytest.approx(dice.mean())
+    np.testing.assert_allclose(scores["per_class_accuracy"], [np.sum((labels == c) & (preds == c)) / np.sum(labels == c) for c in range(n)])
     # A per-batch average of mIoU would differ: the metric must not be one.
     per_batch = []
     for labels, preds in zip(all_labels, all_preds):
@@ -58,6 +66,9 @@ def test_class_absent_everywhere_is_left_out_of_the_mean():
     assert scores["mean_iou"] == pytest.approx((1 / 2 + 2 / 3) / 2)
     assert scores["pixel_accuracy"] == pytest.approx(3 / 4)
     assert scores["mean_accuracy"] == pytest.approx((1 / 2 + 1) / 2)
+    assert np.isnan(scores["per_class_dice"][2]) and np.isnan(scores["per_class_accuracy"][2])
+    np.testing.assert_allclose(scores["per_class_dice"][:2], [2 / 3, 4 / 5])  # 2*1/(2+1), 2*2/(3+2)
+    assert scores["mean_dice"] == pytest.approx((2 / 3 + 4 / 5) / 2)
 
 
 def test_reset_and_config():

@@ -29,17 +29,21 @@ def evaluate_dataset(model, dataset, num_classes, ignore_label=IGNORE_LABEL, for
 
 
 def write_report(scores, class_names, out_dir, title="Evaluation", details=None):
-    """Write `metrics.json` (with `details`, e.g. the CRF parameters used, when given) and
-    `metrics.md` into `out_dir` (each atomically); returns their paths."""
+    """Write `metrics.json` (the means, per-class IoU, Dice and accuracy, the confusion matrix,
+    and `details`, e.g. the CRF parameters used, when given) and `metrics.md` (the means and a
+    table of the per-class scores) into `out_dir` (each atomically); returns their paths."""
     os.makedirs(out_dir, exist_ok=True)
-    per_class = {
-        name: (None if np.isnan(iou) else float(iou)) for name, iou in zip(class_names, scores["per_class_iou"])
-    }
+
+    def by_class(values):
+        return {name: (None if np.isnan(value) else float(value)) for name, value in zip(class_names, values)}
+
+    per_class = {key: by_class(scores[key]) for key in ("per_class_iou", "per_class_dice", "per_class_accuracy")}
     report = {
         "mean_iou": scores["mean_iou"],
+        "mean_dice": scores["mean_dice"],
         "pixel_accuracy": scores["pixel_accuracy"],
         "mean_accuracy": scores["mean_accuracy"],
-        "per_class_iou": per_class,
+        **per_class,
         "confusion_matrix": np.asarray(scores["confusion"]).astype(np.int64).tolist(),
         **(details or {}),
     }
@@ -47,13 +51,17 @@ def write_report(scores, class_names, out_dir, title="Evaluation", details=None)
     lines = [
         f"# {title}",
         "",
-        f"mIoU **{100 * scores['mean_iou']:.2f}%**, pixel accuracy {100 * scores['pixel_accuracy']:.2f}%, "
-        f"mean accuracy {100 * scores['mean_accuracy']:.2f}%",
+        f"mIoU **{100 * scores['mean_iou']:.2f}%**, mean Dice {100 * scores['mean_dice']:.2f}%, "
+        f"pixel accuracy {100 * scores['pixel_accuracy']:.2f}%, mean accuracy {100 * scores['mean_accuracy']:.2f}%",
         "",
-        "| class | IoU (%) |",
-        "|---|---|",
+        "| class | IoU (%) | Dice (%) | accuracy (%) |",
+        "|---|---|---|---|",
     ]
-    lines += [f"| {name} | {'-' if iou is None else f'{100 * iou:.2f}'} |" for name, iou in per_class.items()]
+
+    def percent(value):
+        return "-" if value is None else f"{100 * value:.2f}"
+
+    lines += [f"| {name} | " + " | ".join(percent(per_class[key][name]) for key in per_class) + " |" for name in class_names]
     md_path = write_text(os.path.join(out_dir, "metrics.md"), "\n".join(lines) + "\n")
     return json_path, md_path
 
@@ -171,6 +179,7 @@ def evaluate_split(
     confusion_png = write_confusion_figure(scores, splits.class_names, out_dir, config.name)
     return {
         "mean_iou": scores["mean_iou"],
+        "mean_dice": scores["mean_dice"],
         "pixel_accuracy": scores["pixel_accuracy"],
         "mean_accuracy": scores["mean_accuracy"],
         "json": json_path,

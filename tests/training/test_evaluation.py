@@ -6,6 +6,7 @@ import json
 import pathlib
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from kseg.training.evaluation import evaluate_dataset, write_report
@@ -33,8 +34,11 @@ def test_streamed_scores_equal_numpy_and_the_report_names_every_class(tmp_path):
         report = json.load(f)
     assert list(report["per_class_iou"]) == ["bg", "a", "b", "unseen"] and report["crf"] is None
     assert report["confusion_matrix"] == confusion.tolist()
+    dice = 2 * np.diag(confusion) / (confusion.sum(0) + confusion.sum(1))
+    assert report["per_class_dice"] == dict(zip(["bg", "a", "b", "unseen"], dice.tolist())) and report["mean_dice"] == pytest.approx(dice.mean())
     text = pathlib.Path(md_path).read_text()
-    assert text.startswith("# val\n") and "| unseen | 0.00 |" in text
+    assert text.startswith("# val\n") and "| unseen | 0.00 | 0.00 | - |" in text  # predicted, never labelled
+    assert f"mean Dice {100 * dice.mean():.2f}%" in text and "| class | IoU (%) | Dice (%) | accuracy (%) |" in text
     absent = dict(scores, per_class_iou=[*scores["per_class_iou"][:3], float("nan")])  # a class in neither
     json_path, md_path = write_report(absent, ["bg", "a", "b", "unseen"], str(tmp_path))
     assert json.loads(pathlib.Path(json_path).read_text())["per_class_iou"]["unseen"] is None
