@@ -23,11 +23,14 @@ def _widened(start, count, extent):
     return first, tf.minimum(start + count + JPEG_MARGIN, extent)
 
 
-def region_reader(data, size):
+def region_reader(data, size, orientation=None):
     """A function `(top, left, rows, cols) -> uint8 (rows, cols, 3)`: those rows and columns
-    of the image in the encoded bytes `data` (JPEG or PNG), whose (height, width) is `size`."""
+    of the image in the encoded bytes `data` (JPEG or PNG), whose (height, width) is `size`;
+    `orientation`: the EXIF orientation of `data` if the caller has read it, else None."""
     size = tf.cast(size, tf.int32)
-    as_stored = tf.logical_and(tf.io.is_jpeg(data), tf.equal(exif_orientation(data), 1))  # else decoded whole and turned
+    if orientation is None:
+        orientation = exif_orientation(data)
+    as_stored = tf.logical_and(tf.io.is_jpeg(data), tf.equal(orientation, 1))  # else decoded whole and turned
 
     def read(top, left, rows, cols):
         def jpeg():

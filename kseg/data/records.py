@@ -181,10 +181,12 @@ def read_record(record, num_classes):
     training crop samples, pixel-identical to `decode_record`'s. Checked as `decode_record`
     checks, the image's size read from its header."""
     from kseg.data.image_region import region_reader
+    from kseg.serving.exif import exif_orientation
     from kseg.serving.graph import encoded_image_shape
 
     example = tf.io.parse_single_example(record, FEATURES)
     data, mask = example["image/encoded"], decode_mask(example["mask/encoded"])
-    with tf.control_dependencies(_checks(example, encoded_image_shape(data, 0), mask, num_classes)):
+    orientation = exif_orientation(data)  # read once, for the size check and the reader
+    with tf.control_dependencies(_checks(example, encoded_image_shape(data, 0, orientation), mask, num_classes)):
         mask = tf.identity(mask)
-    return region_reader(data, tf.shape(mask)), mask
+    return region_reader(data, tf.shape(mask), orientation), mask

@@ -110,11 +110,12 @@ def _uint(data, start, count, big_endian):
     return tf.reduce_sum(raw * tf.constant([256**k for k in powers], tf.int64))
 
 
-def encoded_image_shape(data, index):
+def encoded_image_shape(data, index, orientation=None):
     """(height, width) int64 of encoded image bytes as displayed, read from the header without
     decoding the pixels (JPEG frame header, PNG IHDR, GIF screen, BMP header; swapped when a
-    JPEG's or PNG's EXIF orientation turns it a quarter, `kseg.serving.exif`).
-    Bytes of no supported format fail an assertion naming `images[index]`."""
+    JPEG's or PNG's EXIF orientation turns it a quarter, `kseg.serving.exif`; `orientation`:
+    that orientation if the caller has read it, else None). Bytes of no supported format fail
+    an assertion naming `images[index]`."""
     # PNG's and BMP's fields (a BMP's palette included) lie in the first bytes: read from a
     # copy of those, not of the file, with zeros after them so every read stays in range
     padded = tf.strings.join([tf.strings.substr(data, 0, HEADER_BYTES), tf.constant(b"\0" * 32)])
@@ -131,7 +132,7 @@ def encoded_image_shape(data, index):
             ],
             default=lambda: _bmp_shape(padded, index),
         )
-    return turned_shape(stored, exif_orientation(data))
+    return turned_shape(stored, exif_orientation(data) if orientation is None else orientation)
 
 
 def _bmp_shape(padded, index):
