@@ -21,7 +21,7 @@ import tensorflow as tf
 from kseg.serving.jpeg import STANDALONE
 
 ORIENTATION_TAG = 0x0112
-SHORT = 3  # the tag's TIFF type
+SHORT, LONG = 3, 4  # the tag's TIFF type: SHORT as the standard has it, LONG as some writers put it (Pillow reads both)
 HEAD_BYTES = 1 << 18  # the tag is looked for in the first 256 KiB (JPEG APPn segments are <= 64 KiB each)
 MAX_ENTRIES = 256  # IFD0 entries read (cameras write a few dozen)
 APP1, START_OF_SCAN = 0xE1, 0xDA
@@ -91,13 +91,17 @@ def _orientation_in_tiff(raw, tiff):
     valid = (tiff >= 0) & (big | _equal(header[0:2], b"II")) & tf.equal(_uint(header[2:4], big), 42)
     ifd = tiff + _uint(header[4:8], big)
     count = tf.minimum(_uint(_window(raw, ifd, 2), big), MAX_ENTRIES)
-    entries = _window(raw, ifd + 2 + 12 * tf.range(MAX_ENTRIES, dtype=tf.int64), 10)  # tag, type, count, value
+    entries = _window(raw, ifd + 2 + 12 * tf.range(MAX_ENTRIES, dtype=tf.int64), 12)  # tag, type, count, value
+    kinds = _uint(entries[:, 2:4], big)
     match = (
         (tf.range(MAX_ENTRIES, dtype=tf.int64) < count)
         & tf.equal(_uint(entries[:, 0:2], big), ORIENTATION_TAG)
-        & tf.equal(_uint(entries[:, 2:4], big), SHORT)
+        & (tf.equal(kinds, SHORT) | tf.equal(kinds, LONG))
     )
-    value = _uint(tf.gather(entries, tf.argmax(tf.cast(match, tf.int32)))[8:10], big)  # a SHORT fills the value's first 2 bytes
+    at = tf.argmax(tf.cast(match, tf.int32))
+    entry = tf.gather(entries, at)
+    # a SHORT fills the value field's first 2 bytes, a LONG all 4
+    value = tf.where(tf.equal(tf.gather(kinds, at), LONG), _uint(entry[8:12], big), _uint(entry[8:10], big))
     readable = valid & tf.reduce_any(match) & (value >= 1) & (value <= 8)
     return tf.where(readable, value, 1)
 

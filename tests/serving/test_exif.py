@@ -46,6 +46,23 @@ def test_every_orientation_is_read_and_turned_as_pillow_turns_it(fmt, endian):
             np.testing.assert_array_equal(np.asarray(pillow_displayed(opened).convert("RGB")), shown)
 
 
+def _as_long(data, endian):
+    """`data` with its Orientation entry rewritten from SHORT to LONG, as some writers store it."""
+    order = "little" if endian == "<" else "big"
+    tiff = data.index(b"Exif\0\0") + 6
+    at = data.index((0x0112).to_bytes(2, order) + (3).to_bytes(2, order), tiff)
+    value = int.from_bytes(data[at + 8 : at + 10], order)
+    return data[:at + 2] + (4).to_bytes(2, order) + data[at + 4 : at + 8] + value.to_bytes(4, order) + data[at + 12 :]
+
+
+@pytest.mark.parametrize("endian", ["<", ">"])
+def test_an_orientation_stored_as_long_is_read_as_pillow_reads_it(endian):
+    for orientation in (3, 6, 8):
+        data = _as_long(_with_orientation(orientation, "JPEG", endian), endian)
+        assert int(exif_orientation(tf.constant(data))) == orientation
+        np.testing.assert_array_equal(decode_pixels(tf.constant(data)).numpy(), _viewer(data))
+
+
 def _jpeg_segments(data):
     """(marker segments after the start of image, the rest from the first start of frame)."""
     at = data.index(b"\xff\xdb")  # the quantisation tables follow Pillow's APPn segments
