@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from kseg.output_paths import output_folder
+from kseg.output_paths import output_folder_or_url
 from kseg.run_folder import MODEL_OPTIONS
 from training.command import run_as_process
 from training.quiet import start_tensorflow
@@ -65,7 +65,10 @@ def _run_name(parser, model):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m export.saved_model", description=__doc__.split("\n\n")[0])
     parser.add_argument(*MODEL_OPTIONS, dest="model", required=True, help="a training run folder or a .keras file")
-    parser.add_argument("--out", required=True, type=output_folder, help="serving root folder (TF Serving's /models)")
+    parser.add_argument(
+        "--out", required=True, type=output_folder_or_url,
+        help="serving root folder (TF Serving's /models), local or a URL TensorFlow writes (gs://bucket/models)",
+    )
     parser.add_argument("--name", help="model name (REST path /v1/models/<name>; default: the run's export.name or name)")
     parser.add_argument("--version", type=int, help="version number (default: next integer)")
     add_crf_arguments(parser, "CRF refinement inside the graph")
@@ -84,7 +87,9 @@ def main(argv=None):
         help="the served graph computes in bfloat16 (outputs stay float32 probabilities, int32 labels)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
-    parser.add_argument("--serving-root", default="/models", help="where the server sees --out (models.config)")
+    parser.add_argument(
+        "--serving-root", help="where the server sees --out, for models.config (default: /models, or --out if a URL)",
+    )
     args = parser.parse_args(argv)
     crf = resolve_crf(parser, args, args.model)
     name = args.name or _run_name(parser, args.model)

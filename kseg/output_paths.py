@@ -24,7 +24,7 @@ def local_path(text):
         raise argparse.ArgumentTypeError(
             f"{text} is a {scheme}:// URL, and this command writes local files only (it would make a local folder "
             f"'{scheme}:'): write to a local path and copy it over, or mount the bucket; training.make_records --out "
-            "writes to any filesystem TensorFlow reads"
+            "and export.saved_model --out write to any filesystem TensorFlow writes"
         )
     return text
 
@@ -45,6 +45,12 @@ def output_folder(text):
         raise argparse.ArgumentTypeError(f"{text} is a file; give a folder")
     _check_parents(text)
     return text
+
+
+def output_folder_or_url(text):
+    """`text` if it is a URL (a filesystem TensorFlow writes: the command writes through
+    `tf.io.gfile`) or a local folder as `output_folder` takes it."""
+    return text if url_scheme(text) else output_folder(text)
 
 
 def output_file(text):

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from kseg.output_paths import local_path, output_file, output_folder
+from kseg.output_paths import local_path, output_file, output_folder, output_folder_or_url
 
 
 @pytest.mark.parametrize("path", ["runs/a", "/abs/b", "C:/x", "file.txt", "weird:name/x", "./gs://x"])
@@ -42,3 +42,11 @@ def test_a_file_argument_takes_a_new_or_existing_file_and_refuses_a_folder(tmp_p
     with pytest.raises(argparse.ArgumentTypeError, match=r"afile/m.onnx is under .*afile, which is a file, not a folder$"):
         output_file(str(tmp_path / "afile" / "m.onnx"))
     assert sorted(os.listdir(tmp_path)) == ["adir", "afile"]  # checking makes nothing
+
+
+def test_the_export_folder_may_also_be_a_url(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    assert output_folder_or_url("gs://bucket/models") == "gs://bucket/models"
+    assert output_folder_or_url(str(tmp_path / "models")) == str(tmp_path / "models")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"afile is a file; give a folder$"):
+        output_folder_or_url(str(tmp_path / "afile"))

@@ -2,16 +2,20 @@
 
 import os
 import re
+import secrets
 import shutil
+import tempfile
 
 import tensorflow as tf
 
 from kseg.atomic import atomic_path, remove_stale_staging, write_json, write_text
 from kseg.constants import SERVING_SIGNATURE, TENSOR_SIGNATURE
 from kseg.layers.crf import build_crf_for
+from kseg.output_paths import url_scheme
 from kseg.serving.archive import SignatureArchive
 from kseg.serving.labels import SAVED_MODEL_LABELS
 from kseg.serving.graph import MAX_PIXELS, MAX_SIDE, Segmenter, make_crf, segment_encoded, segment_tensor
+from kseg.serving.upload import upload_version
 
 _VERSION = re.compile(r"^[0-9]+$")
 EXPORT_METADATA = "export.json"  # assets.extra/export.json: how the graph was exported (its CRF parameters)
@@ -21,11 +25,32 @@ class ExportError(Exception):
     """The export cannot proceed (existing version, bad arguments, bad destination)."""
 
 
+def _join(out, *parts):
+    """`out`/`parts`: a URL joined with "/", a local path with the OS's separator."""
+    return "/".join([out.rstrip("/"), *parts]) if url_scheme(out) else os.path.join(out, *parts)
+
+
 def existing_versions(model_dir):
-    """Integer versions present in `<out>/<name>` (the folders TF Serving would load)."""
-    if not os.path.isdir(model_dir):
+    """Integer versions present in `<out>/<name>` (the folders TF Serving would load; local
+    or any filesystem `tf.io.gfile` reads)."""
+    if not tf.io.gfile.isdir(model_dir):
         return []
-    return sorted(int(n) for n in os.listdir(model_dir) if _VERSION.match(n) and os.path.isdir(os.path.join(model_dir, n)))
+    names = [n.rstrip("/") for n in tf.io.gfile.listdir(model_dir)]
+    return sorted(int(n) for n in names if _VERSION.match(n) and tf.io.gfile.isdir(_join(model_dir, n)))
+
+
+def _version_folder(out, name, version, overwrite):
+    """(`<out>/<name>`, the version, its folder): `version` or the next integer, checked
+    positive, and refused if it exists without `overwrite`."""
+    model_dir = _join(out, name)
+    if version is None:
+        version = (existing_versions(model_dir) or [0])[-1] + 1
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ExportError(f"Expected a positive integer version. Received: version={version!r}")
+    final = _join(model_dir, str(version))
+    if tf.io.gfile.exists(final) and not overwrite:
+        raise ExportError(f"{final} already exists; choose another --version or pass --overwrite")
+    return model_dir, version, final
 
 
 def build_archive(
@@ -64,7 +89,7 @@ def export_saved_model(
     overwrite=False,
     crf_params=None,
     metadata=None,
-    serving_root="/models",
+    serving_root=None,
     max_side=MAX_SIDE,
     max_pixels=MAX_PIXELS,
     labels=None,
@@ -75,7 +100,9 @@ def export_saved_model(
     filesystem; TF Serving ignores names that are not integers) and renamed into place, so a
     server polling `<out>/<name>` never sees a partial version; staging folders left by an
     interrupted export are removed at the next export. Files get ordinary permissions
-    (the umask's), so a server running as another user can read them.
+    (the umask's), so a server running as another user can read them. An `out` URL (`gs://`,
+    any filesystem `tf.io.gfile` writes) gets the version exported locally, then uploaded
+    with its graph last (`kseg.serving.upload`), and models.config rewritten in place.
 
     Signatures (B >= 1; an empty batch is an `InvalidArgumentError`):
         `serving_default`: `images` tf.string `(B,)` encoded JPEG/PNG/GIF/BMP -> `labels`
@@ -100,8 +127,9 @@ def export_saved_model(
         include_probabilities: also return the per-class probabilities.
         overwrite: replace an existing version (otherwise an `ExportError`).
         metadata: None or a JSON-able dict for `assets.extra/export.json` (e.g. the CRF's parameters).
-        serving_root: the path at which the server sees `out` (written into models.config;
-            "/models" for the tensorflow/serving Docker image).
+        serving_root: the path at which the server sees `out` (written into models.config).
+            Defaults to "/models" (the tensorflow/serving Docker image's) for a local `out`,
+            and to `out` itself for a URL.
         max_side: int or None. Longest side the network sees (without `size`). Defaults to 2048.
         max_pixels: int or None. Largest image `serving_default` accepts. Defaults to 50,000,000.
 
@@ -109,14 +137,11 @@ def export_saved_model(
         The path of the version folder.
     """
     _check_destination(out, name)
-    model_dir = os.path.join(out, name)
-    if version is None:
-        version = (existing_versions(model_dir) or [0])[-1] + 1
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ExportError(f"Expected a positive integer version. Received: version={version!r}")
-    final = os.path.join(model_dir, str(version))
-    if os.path.exists(final) and not overwrite:
-        raise ExportError(f"{final} already exists; choose another --version or pass --overwrite")
+    model_dir, version, final = _version_folder(out, name, version, overwrite)
+    if url_scheme(out):
+        options = dict(crf=crf, size=size, include_probabilities=include_probabilities, crf_params=crf_params,
+                       metadata=metadata, max_side=max_side, max_pixels=max_pixels, labels=labels)
+        return _export_to_url(model, out, name, version, serving_root or out, options)
     os.makedirs(model_dir, exist_ok=True)
 
     _remove_litter(out, model_dir)
@@ -131,6 +156,16 @@ def export_saved_model(
             if contents is not None:
                 os.makedirs(extra, exist_ok=True)
                 write_json(os.path.join(extra, filename), contents)
+    write_models_config(out, name, serving_root or "/models")
+    return final
+
+
+def _export_to_url(model, out, name, version, serving_root, options):
+    """`export_saved_model` to a local temporary folder, uploaded to `<out>/<name>/<version>`
+    (`kseg.serving.upload`), then registered in `<out>/models.config`."""
+    final = _join(out, name, str(version))
+    with tempfile.TemporaryDirectory() as local:
+        upload_version(export_saved_model(model, local, name, version, **options), final)
     write_models_config(out, name, serving_root)
     return final
 
@@ -143,7 +178,7 @@ def _check_destination(out, name):
             f"Expected a model name of letters, digits, '_', '-' or '.', not starting with '.'. Received: name={name!r}"
         )
     try:
-        _parse_models_config(os.path.join(out, "models.config"))
+        _parse_models_config(_join(out, "models.config"))
     except ValueError as error:
         raise ExportError(str(error)) from None
 
@@ -169,11 +204,11 @@ def _parse_models_config(path):
     from tensorflow_serving.config import model_server_config_pb2
 
     config = model_server_config_pb2.ModelServerConfig()
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         return config
     try:
-        with open(path, encoding="utf-8") as f:
-            text_format.Parse(f.read(), config)
+        with tf.io.gfile.GFile(path, "rb") as f:
+            text_format.Parse(f.read().decode("utf-8"), config)
     except (text_format.ParseError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is not a TF Serving ModelServerConfig text proto ({error}); fix or remove it") from None
     if config.WhichOneof("config") == "custom_model_config":
@@ -190,13 +225,21 @@ def write_models_config(out, name, serving_root="/models"):
     """Add (or update) `name` in `<out>/models.config` (TF Serving's `--model_config_file`,
     a ModelServerConfig text proto), read and written as the protocol buffer: of this model's
     entry only `base_path` and `model_platform` are set, every other entry and field (a
-    `model_version_policy`, labels, logging) stays as it was; atomic rewrite."""
+    `model_version_policy`, labels, logging) stays as it was; atomic rewrite (at a URL:
+    written beside it, then renamed over it)."""
     from google.protobuf import text_format
 
-    path = os.path.join(out, "models.config")
+    path = _join(out, "models.config")
     config = _parse_models_config(path)
     entries = config.model_config_list.config
     entry = next((e for e in entries if e.name == name), None) or entries.add(name=name)
     entry.base_path = f"{serving_root.rstrip('/')}/{name}"
     entry.model_platform = "tensorflow"
-    return write_text(path, text_format.MessageToString(config))
+    text = text_format.MessageToString(config)
+    if not url_scheme(out):
+        return write_text(path, text)
+    staging = _join(out, f".models.config.tmp-{secrets.token_hex(4)}")
+    with tf.io.gfile.GFile(staging, "w") as f:
+        f.write(text)
+    tf.io.gfile.rename(staging, path, overwrite=True)  # on an object store: one object replaced by a copy of another
+    return path

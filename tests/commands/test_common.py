@@ -70,12 +70,12 @@ def test_run_arguments_that_cannot_work_are_named(capsys, tmp_path):
 # Each command's output argument and what it names (kseg.output_paths): their writes are local renames
 OUTPUTS = [
     ("training.fit", "--run-dir", "folder"), ("training.evaluate", "--out", "folder"), ("training.predict", "--out", "folder"),
-    ("training.tune_crf", "--out", "file"), ("export.saved_model", "--out", "folder"), ("export.tflite", "--out", "file"),
+    ("training.tune_crf", "--out", "file"), ("export.saved_model", "--out", "folder or URL"), ("export.tflite", "--out", "file"),
     ("kseg.serving.onnx_cli", "--out", "file"), ("export.client", "--out", "either"), ("kseg.__main__", "--out", "folder"),
 ]
 
 
-@pytest.mark.parametrize("module, option, kind", OUTPUTS)
+@pytest.mark.parametrize("module, option, kind", [output for output in OUTPUTS if output[2] != "folder or URL"])
 def test_an_output_url_is_refused_before_anything_is_written(capsys, tmp_path, monkeypatch, module, option, kind):
     # They wrote gs://bucket/run as a local folder "gs:/bucket/run", or split a run between the
     # two (the checkpoints through TensorFlow, the reports through Python).
@@ -84,7 +84,7 @@ def test_an_output_url_is_refused_before_anything_is_written(capsys, tmp_path, m
     error = _error(capsys, lambda: main([option, "gs://bucket/run"]))
     assert error.endswith(f"error: argument {option}: gs://bucket/run is a gs:// URL, and this command writes local files "
                           "only (it would make a local folder 'gs:'): write to a local path and copy it over, or mount the "
-                          "bucket; training.make_records --out writes to any filesystem TensorFlow reads")
+                          "bucket; training.make_records --out and export.saved_model --out write to any filesystem TensorFlow writes")
     assert os.listdir(tmp_path) == []
 
 
@@ -96,7 +96,7 @@ def test_an_output_of_the_wrong_kind_is_refused_before_any_work(capsys, tmp_path
     (tmp_path / "afile").write_text("x")
     (tmp_path / "adir").mkdir()
     main = importlib.import_module(module).main
-    wrong, reason = ("afile", "afile is a file; give a folder") if kind == "folder" else ("adir", "adir is a folder; give the path of the file to write")
+    wrong, reason = ("afile", "afile is a file; give a folder") if kind.startswith("folder") else ("adir", "adir is a folder; give the path of the file to write")
     assert _error(capsys, lambda: main([option, wrong])).endswith(f"error: argument {option}: {reason}")
     assert _error(capsys, lambda: main([option, "afile/x"])).endswith(
         f"error: argument {option}: afile/x is under {tmp_path / 'afile'}, which is a file, not a folder")

@@ -327,3 +327,29 @@ def test_a_request_cannot_pad_to_more_pixels_than_one_image_may_have(small_net, 
     out = serve(images=tf.constant([_strip(3, 200), _strip(150, 2)]))
     assert out["labels"].shape == (2, 150, 200) and out["image_shape"].numpy().tolist() == [[3, 200], [150, 2]]
     assert (out["labels"].numpy()[0, 3:] == 255).all() and (out["labels"].numpy()[1, :, 2:] == 255).all()
+
+
+def test_an_export_to_a_url_uploads_the_graph_last_and_serves_like_a_local_one(small_net, tmp_path, monkeypatch):
+    # A TF Serving that polls a bucket: object stores have no folder rename, so the version is
+    # uploaded under a hidden prefix, then copied in with saved_model.pb last (kseg.serving.upload)
+    out = f"ram://{tmp_path.name}/models"
+    copied, copy = [], tf.io.gfile.copy
+    monkeypatch.setattr(tf.io.gfile, "copy", lambda source, target, overwrite=False: (
+        copied.append(target), copy(source, target, overwrite=overwrite))[1])
+    path = export_saved_model(small_net, out, "pan")
+    assert path == f"{out}/pan/1"
+    into_version = [target for target in copied if target.startswith(path + "/")]
+    assert into_version[-1] == f"{path}/saved_model.pb" and f"{path}/variables/variables.index" in into_version
+    assert len(into_version) == len(copied) / 2  # each file: to the staging prefix, then into the version
+    assert [name.rstrip("/") for name in tf.io.gfile.listdir(f"{out}/pan")] == ["1"]  # the staging prefix is gone
+    assert read_models_config(f"{out}/models.config") == {"pan": f"{out}/pan"}  # the server reads the bucket
+
+    local = export_saved_model(small_net, str(tmp_path), "pan")
+    images = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, 24, 20, 3)).astype("float32"))
+    remote_labels = tf.saved_model.load(path).signatures["predict_tensor"](images=images)["labels"]
+    np.testing.assert_array_equal(remote_labels, tf.saved_model.load(local).signatures["predict_tensor"](images=images)["labels"])
+
+    assert export_saved_model(small_net, out, "pan", serving_root="/srv/models") == f"{out}/pan/2"
+    assert read_models_config(f"{out}/models.config") == {"pan": "/srv/models/pan"}
+    with pytest.raises(ExportError, match=r"/pan/1 already exists; choose another --version or pass --overwrite"):
+        export_saved_model(small_net, out, "pan", version=1)
