@@ -3,8 +3,8 @@
 import glob
 import os
 
-from kseg.output_paths import url_scheme
 from kseg.constants import IMAGE_SUFFIXES
+from kseg.output_paths import url_scheme
 
 
 class DataError(ValueError):

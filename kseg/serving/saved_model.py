@@ -141,7 +141,7 @@ def export_saved_model(
     if url_scheme(out):
         options = dict(crf=crf, size=size, include_probabilities=include_probabilities, crf_params=crf_params,
                        metadata=metadata, max_side=max_side, max_pixels=max_pixels, labels=labels)
-        return _export_to_url(model, out, name, version, serving_root or out, options)
+        return _export_to_url(model, out, name, version, final, serving_root or out, options)
     os.makedirs(model_dir, exist_ok=True)
 
     _remove_litter(out, model_dir)
@@ -160,10 +160,9 @@ def export_saved_model(
     return final
 
 
-def _export_to_url(model, out, name, version, serving_root, options):
-    """`export_saved_model` to a local temporary folder, uploaded to `<out>/<name>/<version>`
-    (`kseg.serving.upload`), then registered in `<out>/models.config`."""
-    final = _join(out, name, str(version))
+def _export_to_url(model, out, name, version, final, serving_root, options):
+    """`export_saved_model` to a local temporary folder, uploaded to `final`
+    (`<out>/<name>/<version>`, `kseg.serving.upload`), then registered in `<out>/models.config`."""
     with tempfile.TemporaryDirectory() as local:
         upload_version(export_saved_model(model, local, name, version, **options), final)
     write_models_config(out, name, serving_root)
