@@ -23,8 +23,8 @@ def local_path(text):
     if scheme:
         raise argparse.ArgumentTypeError(
             f"{text} is a {scheme}:// URL, and this command writes local files only (it would make a local folder "
-            f"'{scheme}:'): write to a local path and copy it over, or mount the bucket; training.make_records --out "
-            "and export.saved_model --out write to any filesystem TensorFlow writes"
+            f"'{scheme}:'): write to a local path and copy it over, or mount the bucket; training.fit --run-dir, "
+            "training.make_records --out and export.saved_model --out write to any filesystem TensorFlow writes"
         )
     return text
 
@@ -49,8 +49,14 @@ def output_folder(text):
 
 def output_folder_or_url(text):
     """`text` if it is a URL (a filesystem TensorFlow writes: the command writes through
-    `tf.io.gfile`) or a local folder as `output_folder` takes it."""
-    return text if url_scheme(text) else output_folder(text)
+    `tf.io.gfile`) naming a folder (`gs://bucket/...`, no `.` or `..` in it), or a local
+    folder as `output_folder` takes it."""
+    if not url_scheme(text):
+        return output_folder(text)
+    parts = text.split("://", 1)[1].split("/")
+    if not parts[0] or any(part in (".", "..") for part in parts):
+        raise argparse.ArgumentTypeError(f"{text}: expected a folder URL like gs://bucket/path, without '.' or '..' in it")
+    return text
 
 
 def output_file(text):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 # The option naming a trained model in the commands that read one: a run folder or a model
 # file, spelt either way (`--run runs/x` as in evaluate, or `--model runs/x/model.keras`).
 MODEL_OPTIONS = ("--model", "--run")
+WORKER_FOLDERS = "worker-[0-9]*"  # `RunFolder.worker`'s names, as a glob
 
 
 @dataclass(frozen=True)

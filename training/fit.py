@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-from kseg.output_paths import output_folder
+from kseg.output_paths import output_folder_or_url, url_scheme
 from training.command import TERMINATED, Terminated, exit_with, stop_on_sigterm
 from training.quiet import start_tensorflow
 
@@ -56,7 +56,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.fit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="YAML recipe (training/configs/*.yaml); default: the built-in preset")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    parser.add_argument("--run-dir", type=output_folder, help="where checkpoints, logs, metrics and the model go (default: runs/<name>)")
+    parser.add_argument(
+        "--run-dir", type=output_folder_or_url,
+        help="where checkpoints, logs, metrics and the model go (default: runs/<name>); a URL (gs://...) trains in a "
+        "local working copy uploaded after every checkpoint (docs/training.md)",
+    )
     parser.add_argument(
         "--strategy",
         choices=STRATEGIES,
@@ -81,6 +85,7 @@ def main(argv=None):
         return fail(parser.prog, error, CONFIG_ERROR)
 
     from kseg.training.errors import RUN_ERRORS, storage_error  # TensorFlow is imported only once the arguments are fine
+    from kseg.training.run_mirror import working_copy
     from kseg.training.runner import run
 
     if args.dry_run:
@@ -97,7 +102,7 @@ def main(argv=None):
     except Terminated as error:
         return fail(parser.prog, f"{error}; rerun the same command to resume from the last checkpoint", TERMINATED)
     except Exception as error:  # a disk that refuses writes is one line; anything else stays a traceback
-        message = storage_error(error, run_dir)
+        message = storage_error(error, working_copy(run_dir) if url_scheme(run_dir) else run_dir)
         if message is None:
             raise
         return fail(parser.prog, message, RUN_FAILED)

@@ -2,7 +2,6 @@
 
 import os
 import re
-import secrets
 import shutil
 import tempfile
 
@@ -12,6 +11,7 @@ from kseg.atomic import atomic_path, remove_stale_staging, write_json, write_tex
 from kseg.constants import SERVING_SIGNATURE, TENSOR_SIGNATURE
 from kseg.layers.crf import build_crf_for
 from kseg.output_paths import url_scheme
+from kseg.remote_io import join, replace_text
 from kseg.serving.archive import SignatureArchive
 from kseg.serving.labels import SAVED_MODEL_LABELS
 from kseg.serving.graph import MAX_PIXELS, MAX_SIDE, Segmenter, make_crf, segment_encoded, segment_tensor
@@ -25,29 +25,24 @@ class ExportError(Exception):
     """The export cannot proceed (existing version, bad arguments, bad destination)."""
 
 
-def _join(out, *parts):
-    """`out`/`parts`: a URL joined with "/", a local path with the OS's separator."""
-    return "/".join([out.rstrip("/"), *parts]) if url_scheme(out) else os.path.join(out, *parts)
-
-
 def existing_versions(model_dir):
     """Integer versions present in `<out>/<name>` (the folders TF Serving would load; local
     or any filesystem `tf.io.gfile` reads)."""
     if not tf.io.gfile.isdir(model_dir):
         return []
     names = [n.rstrip("/") for n in tf.io.gfile.listdir(model_dir)]
-    return sorted(int(n) for n in names if _VERSION.match(n) and tf.io.gfile.isdir(_join(model_dir, n)))
+    return sorted(int(n) for n in names if _VERSION.match(n) and tf.io.gfile.isdir(join(model_dir, n)))
 
 
 def _version_folder(out, name, version, overwrite):
     """(`<out>/<name>`, the version, its folder): `version` or the next integer, checked
     positive, and refused if it exists without `overwrite`."""
-    model_dir = _join(out, name)
+    model_dir = join(out, name)
     if version is None:
         version = (existing_versions(model_dir) or [0])[-1] + 1
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ExportError(f"Expected a positive integer version. Received: version={version!r}")
-    final = _join(model_dir, str(version))
+    final = join(model_dir, str(version))
     if tf.io.gfile.exists(final) and not overwrite:
         raise ExportError(f"{final} already exists; choose another --version or pass --overwrite")
     return model_dir, version, final
@@ -177,7 +172,7 @@ def _check_destination(out, name):
             f"Expected a model name of letters, digits, '_', '-' or '.', not starting with '.'. Received: name={name!r}"
         )
     try:
-        _parse_models_config(_join(out, "models.config"))
+        _parse_models_config(join(out, "models.config"))
     except ValueError as error:
         raise ExportError(str(error)) from None
 
@@ -228,7 +223,7 @@ def write_models_config(out, name, serving_root="/models"):
     written beside it, then renamed over it)."""
     from google.protobuf import text_format
 
-    path = _join(out, "models.config")
+    path = join(out, "models.config")
     config = _parse_models_config(path)
     entries = config.model_config_list.config
     entry = next((e for e in entries if e.name == name), None) or entries.add(name=name)
@@ -237,8 +232,4 @@ def write_models_config(out, name, serving_root="/models"):
     text = text_format.MessageToString(config)
     if not url_scheme(out):
         return write_text(path, text)
-    staging = _join(out, f".models.config.tmp-{secrets.token_hex(4)}")
-    with tf.io.gfile.GFile(staging, "w") as f:
-        f.write(text)
-    tf.io.gfile.rename(staging, path, overwrite=True)  # on an object store: one object replaced by a copy of another
-    return path
+    return replace_text(path, text)

@@ -12,6 +12,8 @@ import secrets
 
 import tensorflow as tf
 
+from kseg.remote_io import copy_new
+
 GRAPH = "saved_model.pb"
 
 
@@ -24,11 +26,6 @@ def _files(folder):
     return sorted(found, key=lambda path: (path == GRAPH, path))
 
 
-def _copy(source, target):
-    tf.io.gfile.makedirs(target.rsplit("/", 1)[0])
-    tf.io.gfile.copy(source, target, overwrite=True)
-
-
 def upload_version(local, remote):
     """Copy the version folder `local` to `remote` (`<model dir URL>/<version>`), replacing
     what is there. Returns `remote`."""
@@ -37,11 +34,11 @@ def upload_version(local, remote):
     files = _files(local)
     try:
         for path in files:
-            _copy(os.path.join(local, *path.split("/")), f"{staging}/{path}")
+            copy_new(os.path.join(local, *path.split("/")), f"{staging}/{path}")
         if tf.io.gfile.exists(remote):
             tf.io.gfile.rmtree(remote)
         for path in files:
-            _copy(f"{staging}/{path}", f"{remote}/{path}")
+            copy_new(f"{staging}/{path}", f"{remote}/{path}")
     finally:
         if tf.io.gfile.exists(staging):
             tf.io.gfile.rmtree(staging)

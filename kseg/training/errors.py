@@ -8,8 +8,12 @@ from kseg.training.checkpoint import IncompleteCheckpointError
 from kseg.training.guards import TrainingDiverged
 from kseg.training.init_from import InitFromError
 from kseg.training.run_lock import RunLockedError
+from kseg.training.run_mirror import RemoteRunError
 
-RUN_ERRORS = (DataError, TrainingDiverged, RunLockedError, IncompleteCheckpointError, FileNotFoundError, InitFromError)
+RUN_ERRORS = (
+    DataError, TrainingDiverged, RunLockedError, IncompleteCheckpointError, FileNotFoundError, InitFromError,
+    RemoteRunError,
+)
 
 # errno -> (what TensorFlow's message says, what it means for the user)
 _STORAGE = {

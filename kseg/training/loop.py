@@ -21,6 +21,17 @@ class _LearningRateLogger(keras.callbacks.Callback):
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
+class _Sync(keras.callbacks.Callback):
+    """`sync()` at the end of every chunk, after its checkpoint and validation."""
+
+    def __init__(self, sync):
+        super().__init__()
+        self.sync = sync
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.sync()
+
+
 def chunk_plan(done, steps, every, also_every=None):
     """The `model.fit` calls that take a run from step `done` to `steps` in Keras "epochs"
     ending at multiples of `every` (each ends in a checkpoint) or at `steps`:
@@ -156,6 +167,8 @@ def fit(job, verbose):
     validation_every = config.train.eval_every
     if job.best is not None:
         callbacks.append(PeriodicValidation(job, validation_every, job.best))
+    if job.sync is not None:  # last: uploads what the others wrote
+        callbacks.append(_Sync(job.sync))
     iterations = model.optimizer.iterations
     history = None
     plan = chunk_plan(int(iterations.numpy()), job.steps, config.train.checkpoint_every, validation_every)

@@ -17,6 +17,8 @@ from kseg.run_folder import RunFolder
 
 # Keys whose change makes a run's checkpoints unusable.
 ARCHITECTURE_KEYS = ("model.", "data.num_classes")
+# What TensorFlow writes in checkpoints/ while it saves, renamed when the save is complete.
+CHECKPOINT_LITTER = ("ckpt-*_temp*", "checkpoint.tmp*")
 
 
 def flatten(config, prefix=""):
@@ -68,7 +70,7 @@ def remove_litter(out_dir):
     writing (`ckpt-*_temp`, `checkpoint.tmp*`) and staging files of atomic writes. Call
     only while holding the run's lock."""
     removed = remove_stale_staging(out_dir)
-    for pattern in ("ckpt-*_temp*", "checkpoint.tmp*"):
+    for pattern in CHECKPOINT_LITTER:
         for path in glob.glob(os.path.join(RunFolder(out_dir).checkpoints, pattern)):
             if os.path.isdir(path):
                 shutil.rmtree(path, ignore_errors=True)

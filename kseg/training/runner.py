@@ -12,6 +12,7 @@ import tensorflow as tf
 from kseg import data as kdata
 from kseg.atomic import copy_file, write_json, write_text
 from kseg.data.label_checks import refuse_foreground_ignored
+from kseg.output_paths import url_scheme
 from kseg.run_folder import RunFolder
 from kseg.training.artefacts import export_onnx_of_run, export_saved_model_of_run, release_memory, save_model_atomically
 from kseg.training.checkpoint import complete_checkpoint, restore_complete
@@ -26,6 +27,7 @@ from kseg.training.loop import fit
 from kseg.training.optimization import training_steps
 from kseg.training.run_dir import has_checkpoint, reconcile_with_run, remove_litter
 from kseg.training.run_lock import run_lock
+from kseg.training.run_mirror import remote_run_folder, working_copy
 from kseg.training.tasks import get_task, parameter_count
 from kseg.training.validation import BestModel, score_validation
 
@@ -47,6 +49,7 @@ class TrainingJob:
     manager: object = None
     initialised_from: dict = None
     best: object = None  # a `BestModel` when the run validates during training (train.eval_every)
+    sync: object = None  # called after every checkpoint and validation (a run folder in a bucket)
 
     def skipped_examples(self):
         """{split: {path: reason}} of the skipped files; prints one line per split."""
@@ -58,7 +61,7 @@ class TrainingJob:
         return report
 
 
-def train(config, run_dir, verbose=1, strategy=None):
+def train(config, run_dir, verbose=1, strategy=None, sync=None):
     """Train (or resume) the configured model in `run_dir`, evaluate it, save and export it.
 
     `config` is one stage (no `stages`; `run` handles those). With
@@ -69,7 +72,9 @@ def train(config, run_dir, verbose=1, strategy=None):
     BatchNormalization computes its statistics per replica, so only models without BN
     (DeepLab-LargeFOV) train exactly like one process with the same global batch; `sync`
     normalises over all replicas. `strategy` reuses one made by the caller
-    (a process can make a multi-worker strategy only once).
+    (a process can make a multi-worker strategy only once). `sync()` is called after every
+    checkpoint and validation and once the model is saved (`run` uploads a run folder in a
+    bucket with it; `run_dir` itself is local).
 
     Guarantees: one process per run directory (`run.lock`); resuming restores every
     variable of the model and optimizers, the step counter and the data stream position,
@@ -81,6 +86,8 @@ def train(config, run_dir, verbose=1, strategy=None):
     """
     if config.get("stages"):
         raise ConfigError("train() runs one stage; use run() for a config with stages")
+    if url_scheme(run_dir):
+        raise ValueError(f"train() writes a local run folder; run() takes a URL. Received: run_dir={run_dir!r}")
     task = get_task(config)
     task.check()
     if strategy is None:
@@ -88,9 +95,12 @@ def train(config, run_dir, verbose=1, strategy=None):
     out_dir = worker_dir(run_dir, strategy)
     with run_lock(out_dir):
         job = prepare(config, task, out_dir, strategy)
+        job.sync = sync
         with kdata.named_data_errors():
             history = fit(job, verbose)
         result = finalize(job, history)
+        if sync is not None:  # the model in the bucket before the ONNX export
+            sync()
         if config.export.onnx and is_chief(strategy):
             del job, history
             release_memory()
@@ -236,26 +246,38 @@ def run(config, run_dir, verbose=1):
     `model.keras` (layers matched by name, see `transfer_weights`) with a fresh optimizer and
     schedule. Every stage is evaluated; only the last one is exported.
 
+    `run_dir` may be a URL (`gs://bucket/runs/x`): the run trains in a local working copy
+    kept in step with it (`kseg.training.run_mirror`).
+
     Running it again resumes: finished stages (their `result.json` written) are skipped and
     the interrupted one continues from its last checkpoint. The last stage's model is copied
     to `<run_dir>/model.keras` and `<run_dir>/result.json` lists every stage's result, so a
     staged run folder is used like any other (`training.evaluate --run`, `export`).
     """
     stages = expand_stages(config)
-    if stages[0][0] is None:
-        return train(stages[0][1], run_dir, verbose)
     for _, stage in stages:  # every stage's task checks its config before the first trains
         get_task(stage).check()
     strategies = {stage.train.strategy for _, stage in stages}
     if len(strategies) > 1:
         raise ConfigError(f"Every stage must use the same train.strategy. Received: {sorted(strategies)}")
     strategy = make_strategy(strategies.pop())
+    if not url_scheme(run_dir):
+        return _run_stages(config, stages, run_dir, verbose, strategy)
+    with remote_run_folder(worker_dir(run_dir, strategy)) as mirror:
+        result = _run_stages(config, stages, working_copy(run_dir), verbose, strategy, sync=mirror.push)
+        return mirror.finish(result)
+
+
+def _run_stages(config, stages, run_dir, verbose, strategy, sync=None):
+    """`run` in the local folder `run_dir`."""
+    if stages[0][0] is None:
+        return train(stages[0][1], run_dir, verbose, strategy=strategy, sync=sync)
     out_dir = worker_dir(run_dir, strategy)
     folder = RunFolder(out_dir)
     with run_lock(out_dir):
         results, previous_model = [], None
         for index, (name, stage_config) in enumerate(stages, 1):
-            result = _run_stage(index, len(stages), name, stage_config, run_dir, previous_model, verbose, strategy)
+            result = _run_stage(index, len(stages), name, stage_config, run_dir, previous_model, verbose, strategy, sync)
             results.append({"stage": name, **result})
             previous_model = _stage_folder(run_dir, index, name, strategy).model
         write_text(folder.config, config_text(config))
@@ -273,7 +295,7 @@ def _stage_folder(run_dir, index, name, strategy):
     return RunFolder(worker_dir(RunFolder(run_dir).stage(index, name).path, strategy))
 
 
-def _run_stage(index, count, name, stage_config, run_dir, previous_model, verbose, strategy):
+def _run_stage(index, count, name, stage_config, run_dir, previous_model, verbose, strategy, sync):
     """One stage of `run`: its result.json if it finished before, else train it from the
     previous stage's model (exports only for the last stage)."""
     folder = RunFolder(run_dir).stage(index, name).path
@@ -287,4 +309,4 @@ def _run_stage(index, count, name, stage_config, run_dir, previous_model, verbos
         stage_config = stage_config.replace({"train.init_weights": previous_model})
     if index < count:  # only the final model is deployed
         stage_config = stage_config.replace({"export.saved_model": False, "export.onnx": False})
-    return train(stage_config, folder, verbose, strategy=strategy)
+    return train(stage_config, folder, verbose, strategy=strategy, sync=sync)

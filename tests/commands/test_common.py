@@ -67,9 +67,9 @@ def test_run_arguments_that_cannot_work_are_named(capsys, tmp_path):
         capsys, lambda: resolve_run(parser, parser.parse_args(["--run", str(tmp_path), "--set", "data.bogus=1"])))
 
 
-# Each command's output argument and what it names (kseg.output_paths): their writes are local renames
+# Each command's output argument and what it names (kseg.output_paths): local writes are renames
 OUTPUTS = [
-    ("training.fit", "--run-dir", "folder"), ("training.evaluate", "--out", "folder"), ("training.predict", "--out", "folder"),
+    ("training.fit", "--run-dir", "folder or URL"), ("training.evaluate", "--out", "folder"), ("training.predict", "--out", "folder"),
     ("training.tune_crf", "--out", "file"), ("export.saved_model", "--out", "folder or URL"), ("export.tflite", "--out", "file"),
     ("kseg.serving.onnx_cli", "--out", "file"), ("export.client", "--out", "either"), ("kseg.__main__", "--out", "folder"),
 ]
@@ -84,7 +84,8 @@ def test_an_output_url_is_refused_before_anything_is_written(capsys, tmp_path, m
     error = _error(capsys, lambda: main([option, "gs://bucket/run"]))
     assert error.endswith(f"error: argument {option}: gs://bucket/run is a gs:// URL, and this command writes local files "
                           "only (it would make a local folder 'gs:'): write to a local path and copy it over, or mount the "
-                          "bucket; training.make_records --out and export.saved_model --out write to any filesystem TensorFlow writes")
+                          "bucket; training.fit --run-dir, training.make_records --out and export.saved_model --out write to any "
+                          "filesystem TensorFlow writes")
     assert os.listdir(tmp_path) == []
 
 

@@ -250,3 +250,14 @@ def test_fit_cli_rejects_bad_overrides():
         [sys.executable, "-m", "training.fit", "--set", "train.bogus=1"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 2 and "Unknown config key 'train.bogus'" in result.stderr
+
+
+def test_a_run_folder_on_a_filesystem_tensorflow_lacks_is_one_line(capsys, monkeypatch, tmp_path):
+    from training.fit import main
+
+    monkeypatch.setenv("KSEG_WORK_DIR", str(tmp_path))
+    assert main(["--run-dir", "s3://bucket/runs/x", "--set", "data.root=unused"]) == 1
+    assert capsys.readouterr().err == (
+        "python -m training.fit: error: s3://bucket/runs/x: File system scheme 's3' not implemented "
+        "(file: 's3://bucket/runs/x/run.lock')\n")
+    assert os.listdir(tmp_path) == []  # no working copy made
