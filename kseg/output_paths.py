@@ -54,7 +54,7 @@ def output_folder_or_url(text):
     if not url_scheme(text):
         return output_folder(text)
     parts = text.split("://", 1)[1].split("/")
-    if not parts[0] or any(part in (".", "..") for part in parts):
+    if not any(parts) or any(part in (".", "..") for part in parts):
         raise argparse.ArgumentTypeError(f"{text}: expected a folder URL like gs://bucket/path, without '.' or '..' in it")
     return text
 

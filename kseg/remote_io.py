@@ -40,10 +40,11 @@ def upload(source, target):
 
 
 def replace_text(path, text):
-    """Write `text` to `path` beside it, then rename it over `path`: a reader sees the old
+    """Write `text` to `path` (making its folders) beside it, then rename it over `path`: a reader sees the old
     text or the new, never a mix (on an object store one object is replaced by a copy of
     another)."""
     staging = _staging(path)
+    tf.io.gfile.makedirs(path.rstrip("/").rsplit("/", 1)[0])
     with tf.io.gfile.GFile(staging, "w") as f:
         f.write(text)
     tf.io.gfile.rename(staging, path, overwrite=True)

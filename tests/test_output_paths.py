@@ -50,6 +50,7 @@ def test_the_export_folder_may_also_be_a_url(tmp_path):
     assert output_folder_or_url(str(tmp_path / "models")) == str(tmp_path / "models")
     with pytest.raises(argparse.ArgumentTypeError, match=r"afile is a file; give a folder$"):
         output_folder_or_url(str(tmp_path / "afile"))
-    for url in ("gs://", "gs:///runs", "gs://bucket/../other", "gs://bucket/./x"):
+    assert output_folder_or_url("file:///tmp/runs/x") == "file:///tmp/runs/x"
+    for url in ("gs://", "gs:///", "gs://bucket/../other", "gs://bucket/./x"):
         with pytest.raises(argparse.ArgumentTypeError, match=r"expected a folder URL like gs://bucket/path, without '.' or '..' in it$"):
             output_folder_or_url(url)

@@ -30,3 +30,11 @@ def test_replace_text_replaces_on_a_filesystem_whose_writes_append(tmp_path):
     assert read_text(path) == "two"
     assert [name for name in tf.io.gfile.listdir(f"ram://{tmp_path.name}-io")] == ["lease"]  # no staging left
     assert read_text(f"ram://{tmp_path.name}-io/missing") is None
+
+
+def test_every_write_makes_its_folders_where_a_filesystem_has_folders(tmp_path):
+    # file:// is the local filesystem through TensorFlow: a file cannot be made in a missing folder
+    replace_text(f"file://{tmp_path}/new/folder/lease", "x")
+    (tmp_path / "a").write_text("a")
+    upload(str(tmp_path / "a"), f"file://{tmp_path}/other/folder/a")
+    assert (tmp_path / "new" / "folder" / "lease").read_text() == "x" and (tmp_path / "other" / "folder" / "a").read_text() == "a"

@@ -167,7 +167,9 @@ def test_seggan_trains_alike_on_two_workers_two_replicas_and_one_process(tmp_pat
 
 def test_two_workers_read_their_own_record_shards(tmp_path, data_root):
     # Enough shards for both workers: each reads its own (sharded by file, issue 30 item 2),
-    # and the all-reduced updates still leave one model on both.
+    # and the all-reduced updates still leave one model on both. The run folder is a URL
+    # (file://, which both processes see, as they would a bucket): each worker trains in its own
+    # working copy and uploads its own folder (kseg/training/run_mirror.py).
     from kseg.data.records import read_dataset_file
     from kseg.data.records_writer import write_records
     from kseg.training.config import dataset_spec, load_config
@@ -177,12 +179,12 @@ def test_two_workers_read_their_own_record_shards(tmp_path, data_root):
     shards = read_dataset_file(records)["splits"]["train"]["shards"]
     assert len(shards) >= 3
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "OMP_NUM_THREADS": "1", "KSEG_WORK_DIR": str(tmp_path / "work")}
     run_dir = str(tmp_path / "run")
     processes = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        command = _command(run_dir, records, "multi_worker", DEEPLAB + ["data.format=records"])
+        command = _command(f"file://{run_dir}", records, "multi_worker", DEEPLAB + ["data.format=records"])
         processes.append(subprocess.Popen(command, cwd=ROOT, env={**env, "TF_CONFIG": json.dumps(tf_config)},
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     read = []
@@ -196,6 +198,10 @@ def test_two_workers_read_their_own_record_shards(tmp_path, data_root):
     mine = _weights(os.path.join(run_dir, "model.keras"))
     for a, b in zip(mine, _weights(os.path.join(run_dir, "worker-1", "model.keras"))):
         np.testing.assert_array_equal(a, b)
+    for folder in (run_dir, os.path.join(run_dir, "worker-1")):
+        assert os.path.isfile(os.path.join(folder, "checkpoints", "checkpoint")) and "run.lock" not in os.listdir(folder)
+    with open(os.path.join(run_dir, "result.json")) as f:
+        assert json.load(f)["model"] == f"file://{run_dir}/model.keras"
 
 
 @pytest.mark.parametrize(
