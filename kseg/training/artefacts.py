@@ -21,9 +21,11 @@ def save_model_atomically(model, path):
     return path
 
 
-def export_saved_model_of_run(model, config, run_dir, step):
+def export_saved_model_of_run(model, config, run_dir, step, mirror=None):
     """The SavedModel the config's `export` section asks for, at `<run>/serving/<name>/<step>/`
-    (the step is the version, so re-running a finished job rewrites the same version)."""
+    (the step is the version, so re-running a finished job rewrites the same version). In a
+    run folder in a bucket (`mirror`, a `RunMirror`), models.config's `base_path` is the bucket's
+    folder, which TF Serving reads directly; else `/models/<name>`."""
     from kseg.models.loading import with_precision
     from kseg.serving import export_saved_model
     from kseg.serving.labels import dataset_labels
@@ -37,6 +39,7 @@ def export_saved_model_of_run(model, config, run_dir, step):
         model, RunFolder(run_dir).serving, served_name(config), version=max(step, 1), crf=options.crf, overwrite=True,
         max_side=options.max_side, max_pixels=options.max_pixels,
         labels=dataset_labels(dataset_spec(config)),
+        serving_root=mirror.to_url(RunFolder(run_dir).serving) if mirror is not None else None,
     )
     return {"saved_model": path}
 

@@ -21,15 +21,16 @@ class _LearningRateLogger(keras.callbacks.Callback):
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
-class _Sync(keras.callbacks.Callback):
-    """`sync()` at the end of every chunk, after its checkpoint and validation."""
+class _Upload(keras.callbacks.Callback):
+    """Pushes the run folder to its bucket (`kseg.training.run_mirror.RunMirror`) at the end of
+    every chunk, after its checkpoint and validation."""
 
-    def __init__(self, sync):
+    def __init__(self, mirror):
         super().__init__()
-        self.sync = sync
+        self.mirror = mirror
 
     def on_epoch_end(self, epoch, logs=None):
-        self.sync()
+        self.mirror.push()
 
 
 def chunk_plan(done, steps, every, also_every=None):
@@ -167,8 +168,8 @@ def fit(job, verbose):
     validation_every = config.train.eval_every
     if job.best is not None:
         callbacks.append(PeriodicValidation(job, validation_every, job.best))
-    if job.sync is not None:  # last: uploads what the others wrote
-        callbacks.append(_Sync(job.sync))
+    if job.mirror is not None:  # last: uploads what the others wrote
+        callbacks.append(_Upload(job.mirror))
     iterations = model.optimizer.iterations
     history = None
     plan = chunk_plan(int(iterations.numpy()), job.steps, config.train.checkpoint_every, validation_every)

@@ -49,7 +49,7 @@ class TrainingJob:
     manager: object = None
     initialised_from: dict = None
     best: object = None  # a `BestModel` when the run validates during training (train.eval_every)
-    sync: object = None  # called after every checkpoint and validation (a run folder in a bucket)
+    mirror: object = None  # a `RunMirror` when the run folder is in a bucket: pushed after every checkpoint
 
     def skipped_examples(self):
         """{split: {path: reason}} of the skipped files; prints one line per split."""
@@ -61,7 +61,7 @@ class TrainingJob:
         return report
 
 
-def train(config, run_dir, verbose=1, strategy=None, sync=None):
+def train(config, run_dir, verbose=1, strategy=None, mirror=None):
     """Train (or resume) the configured model in `run_dir`, evaluate it, save and export it.
 
     `config` is one stage (no `stages`; `run` handles those). With
@@ -72,9 +72,10 @@ def train(config, run_dir, verbose=1, strategy=None, sync=None):
     BatchNormalization computes its statistics per replica, so only models without BN
     (DeepLab-LargeFOV) train exactly like one process with the same global batch; `sync`
     normalises over all replicas. `strategy` reuses one made by the caller
-    (a process can make a multi-worker strategy only once). `sync()` is called after every
-    checkpoint and validation and once the model is saved (`run` uploads a run folder in a
-    bucket with it; `run_dir` itself is local).
+    (a process can make a multi-worker strategy only once). `mirror` (a
+    `kseg.training.run_mirror.RunMirror` whose working copy holds `run_dir`, given by `run` for
+    a run folder in a bucket) is pushed after every checkpoint and validation and once the
+    model is saved, and its URLs name the SavedModel's `base_path` in models.config.
 
     Guarantees: one process per run directory (`run.lock`); resuming restores every
     variable of the model and optimizers, the step counter and the data stream position,
@@ -95,12 +96,12 @@ def train(config, run_dir, verbose=1, strategy=None, sync=None):
     out_dir = worker_dir(run_dir, strategy)
     with run_lock(out_dir):
         job = prepare(config, task, out_dir, strategy)
-        job.sync = sync
+        job.mirror = mirror
         with kdata.named_data_errors():
             history = fit(job, verbose)
         result = finalize(job, history)
-        if sync is not None:  # the model in the bucket before the ONNX export
-            sync()
+        if mirror is not None:  # the model in the bucket before the ONNX export
+            mirror.push()
         if config.export.onnx and is_chief(strategy):
             del job, history
             release_memory()
@@ -197,7 +198,7 @@ def finalize(job, history):
         confusion_png = write_confusion_figure(scores, job.splits.class_names, eval_dir, config.name)
         result.update(
             metrics={"json": json_path, "markdown": md_path, "confusion_matrix": confusion_png, "predictions": os.path.join(eval_dir, "predictions")},
-            exports=export_saved_model_of_run(exported, config, out_dir, step),
+            exports=export_saved_model_of_run(exported, config, out_dir, step, job.mirror),
             val_mean_iou=scores["mean_iou"],
             val_pixel_accuracy=scores["pixel_accuracy"],
         )
@@ -264,20 +265,20 @@ def run(config, run_dir, verbose=1):
     if not url_scheme(run_dir):
         return _run_stages(config, stages, run_dir, verbose, strategy)
     with remote_run_folder(worker_dir(run_dir, strategy)) as mirror:
-        result = _run_stages(config, stages, working_copy(run_dir), verbose, strategy, sync=mirror.push)
+        result = _run_stages(config, stages, working_copy(run_dir), verbose, strategy, mirror)
         return mirror.finish(result)
 
 
-def _run_stages(config, stages, run_dir, verbose, strategy, sync=None):
+def _run_stages(config, stages, run_dir, verbose, strategy, mirror=None):
     """`run` in the local folder `run_dir`."""
     if stages[0][0] is None:
-        return train(stages[0][1], run_dir, verbose, strategy=strategy, sync=sync)
+        return train(stages[0][1], run_dir, verbose, strategy=strategy, mirror=mirror)
     out_dir = worker_dir(run_dir, strategy)
     folder = RunFolder(out_dir)
     with run_lock(out_dir):
         results, previous_model = [], None
         for index, (name, stage_config) in enumerate(stages, 1):
-            result = _run_stage(index, len(stages), name, stage_config, run_dir, previous_model, verbose, strategy, sync)
+            result = _run_stage(index, len(stages), name, stage_config, run_dir, previous_model, verbose, strategy, mirror)
             results.append({"stage": name, **result})
             previous_model = _stage_folder(run_dir, index, name, strategy).model
         write_text(folder.config, config_text(config))
@@ -295,7 +296,7 @@ def _stage_folder(run_dir, index, name, strategy):
     return RunFolder(worker_dir(RunFolder(run_dir).stage(index, name).path, strategy))
 
 
-def _run_stage(index, count, name, stage_config, run_dir, previous_model, verbose, strategy, sync):
+def _run_stage(index, count, name, stage_config, run_dir, previous_model, verbose, strategy, mirror):
     """One stage of `run`: its result.json if it finished before, else train it from the
     previous stage's model (exports only for the last stage)."""
     folder = RunFolder(run_dir).stage(index, name).path
@@ -309,4 +310,4 @@ def _run_stage(index, count, name, stage_config, run_dir, previous_model, verbos
         stage_config = stage_config.replace({"train.init_weights": previous_model})
     if index < count:  # only the final model is deployed
         stage_config = stage_config.replace({"export.saved_model": False, "export.onnx": False})
-    return train(stage_config, folder, verbose, strategy=strategy, sync=sync)
+    return train(stage_config, folder, verbose, strategy=strategy, mirror=mirror)

@@ -139,17 +139,18 @@ def test_a_run_resumed_from_the_bucket_alone_trains_like_one_local_run(bucket, d
     from kseg.training.runner import run
     from tests.tiny import TINY
 
-    config = load_config(None, TINY + [f"data.root={data_root}", "train.steps=4", "train.checkpoint_every=2"])
-    sync = loop._Sync.on_epoch_end
+    config = load_config(None, TINY + [f"data.root={data_root}", "train.steps=4", "train.checkpoint_every=2",
+                                       "export.saved_model=true"])
+    sync = loop._Upload.on_epoch_end
 
     def preempted(self, epoch, logs=None):  # the machine goes once step 2's checkpoint is in the bucket
         sync(self, epoch, logs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(loop._Sync, "on_epoch_end", preempted)
+    monkeypatch.setattr(loop._Upload, "on_epoch_end", preempted)
     with pytest.raises(KeyboardInterrupt):
         run(config, bucket, verbose=0)
-    monkeypatch.setattr(loop._Sync, "on_epoch_end", sync)
+    monkeypatch.setattr(loop._Upload, "on_epoch_end", sync)
     assert "checkpoints/ckpt-2.index" in _tree(bucket) and "model.keras" not in _tree(bucket)
     os.rename(working_copy(bucket), str(tmp_path / "machine gone"))  # another machine: only the bucket is left
     capsys.readouterr()
@@ -161,8 +162,12 @@ def test_a_run_resumed_from_the_bucket_alone_trains_like_one_local_run(bucket, d
     assert {"checkpoints/ckpt-2.index", "checkpoints/ckpt-4.index", "eval/metrics.json", "model.keras"} <= set(_tree(bucket))
     assert not any(name.split("/")[-1].startswith(".") for name in _tree(bucket))  # no staging left
     assert not tf.io.gfile.exists(f"{bucket}/run.lock")
+    assert result["exports"]["saved_model"] == f"{bucket}/serving/{config.name}/4"
+    assert tf.io.gfile.exists(f"{bucket}/serving/{config.name}/4/saved_model.pb")
+    # TF Serving reads the bucket itself: models.config names it, not the local /models default
+    assert f'base_path: "{bucket}/serving/{config.name}"' in read_text(f"{bucket}/serving/models.config")
 
-    local = run(config, str(tmp_path / "local"), verbose=0)
+    local = run(config.replace({"export.saved_model": False}), str(tmp_path / "local"), verbose=0)
     with tf.io.gfile.GFile(f"{bucket}/model.keras", "rb") as f, open(tmp_path / "remote.keras", "wb") as g:
         g.write(f.read())
     remote = keras.saving.load_model(str(tmp_path / "remote.keras"), compile=False)
