@@ -16,7 +16,7 @@ import os
 import sys
 
 from kseg.output_paths import output_folder_or_url
-from kseg.run_folder import MODEL_OPTIONS
+from kseg.remote_inputs import add_model_argument
 from training.command import run_as_process
 from training.quiet import start_tensorflow
 
@@ -64,7 +64,7 @@ def _run_name(parser, model):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m export.saved_model", description=__doc__.split("\n\n")[0])
-    parser.add_argument(*MODEL_OPTIONS, dest="model", required=True, help="a training run folder or a .keras file")
+    add_model_argument(parser, "a training run folder or a .keras file")
     parser.add_argument(
         "--out", required=True, type=output_folder_or_url,
         help="serving root folder (TF Serving's /models), local or a URL TensorFlow writes (gs://bucket/models)",

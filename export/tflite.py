@@ -14,7 +14,7 @@ import json
 import sys
 
 from kseg.output_paths import output_file
-from kseg.run_folder import MODEL_OPTIONS
+from kseg.remote_inputs import add_model_argument
 from training.command import run_as_process
 from training.quiet import start_tensorflow
 
@@ -35,7 +35,7 @@ def main(argv=None):
     from kseg.serving.tflite import QUANTIZATIONS
 
     parser = argparse.ArgumentParser(prog="python -m export.tflite", description=__doc__.split("\n\n")[0])
-    parser.add_argument(*MODEL_OPTIONS, dest="model", required=True, help="a training run folder or a .keras file")
+    add_model_argument(parser, "a training run folder or a .keras file")
     parser.add_argument("--out", required=True, type=output_file, help="output .tflite file")
     parser.add_argument("--size", type=_size, default=(256, 256), help="the fixed input H,W (default 256,256)")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none", help="weight quantisation")

@@ -1,10 +1,12 @@
-"""Arguments shared by the commands that read a trained run (evaluate, tune_crf)."""
+"""Arguments shared by the commands that read a trained run (evaluate, tune_crf), local or at a URL
+(`kseg.remote_inputs`)."""
 
 import os
 import sys
 
 from kseg.constants import CRF_NAMES, INFERENCE_PRECISIONS, TTA_FUSIONS
 from kseg.models.loading import ModelFileError, check_keras_file
+from kseg.remote_inputs import model_input
 from kseg.run_folder import RunFolder
 from kseg.training.config import ConfigError, load_config
 
@@ -68,9 +70,9 @@ def test_time_options(parser, args):
 
 
 def add_run_arguments(parser):
-    parser.add_argument("--run", help="a training run folder (uses its model.keras and config.yaml)")
-    parser.add_argument("--model", help="a .keras model (default: <run>/model.keras)")
-    parser.add_argument("--config", help="recipe YAML (default: <run>/config.yaml)")
+    parser.add_argument("--run", type=model_input, help="a training run folder, local or a URL (uses its model.keras and config.yaml)")
+    parser.add_argument("--model", type=model_input, help="a .keras model (default: <run>/model.keras)")
+    parser.add_argument("--config", type=model_input, help="recipe YAML (default: <run>/config.yaml)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     parser.add_argument("--split", help="split to use (default: the config's data.val_split)")
 

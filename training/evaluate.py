@@ -15,6 +15,7 @@ import json
 import sys
 
 from kseg.output_paths import output_folder
+from kseg.remote_inputs import fetched_from
 from kseg.run_folder import RunFolder
 from training.command import run_as_process
 from training.quiet import start_tensorflow
@@ -30,7 +31,7 @@ def main(argv=None):
     add_test_time_arguments(parser)
     parser.add_argument("--images", type=int, metavar="N", help="score the first N images of the split only")
     parser.add_argument("--save-predictions", type=int, default=8, metavar="N", help="colourise the first N images")
-    parser.add_argument("--out", type=output_folder, help="output folder (default: <run>/eval or ./eval)")
+    parser.add_argument("--out", type=output_folder, help="output folder (default: <run>/eval, or ./eval for a model file or a run at a URL)")
     args = parser.parse_args(argv)
 
     if args.images is not None and args.images < 1:
@@ -47,7 +48,7 @@ def main(argv=None):
     if crf is not None:
         options["crf"] = make_crf(crf["crf"], **crf["params"])
 
-    out = args.out or RunFolder(args.run or ".").eval
+    out = args.out or RunFolder(args.run if args.run and not fetched_from(args.run) else ".").eval
     try:
         result = evaluate_split(
             model_path,

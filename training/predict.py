@@ -16,7 +16,7 @@ import os
 import sys
 
 from kseg.output_paths import output_folder
-from kseg.run_folder import MODEL_OPTIONS
+from kseg.remote_inputs import add_model_argument
 from training.command import run_as_process
 from training.quiet import start_tensorflow
 
@@ -41,7 +41,7 @@ def _label_id_table(parser, name, model):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.predict", description=__doc__.split("\n\n")[0])
-    parser.add_argument(*MODEL_OPTIONS, dest="model", required=True, help="a training run folder, a .keras file or a SavedModel folder")
+    add_model_argument(parser, "a training run folder, a .keras file or a SavedModel folder")
     parser.add_argument("--images", required=True, help="a folder, a glob pattern (quoted) or one image file")
     parser.add_argument("--out", required=True, type=output_folder, help="output folder")
     from kseg.data.labels import LABEL_ID_TABLES

@@ -13,6 +13,7 @@ import sys
 
 from kseg.atomic import write_json
 from kseg.output_paths import output_file
+from kseg.remote_inputs import fetched_from
 from kseg.run_folder import RunFolder
 from training.command import run_as_process
 from training.quiet import start_tensorflow
@@ -41,7 +42,8 @@ def main(argv=None):
     parser.add_argument("--theta-beta", type=_floats, default=None, help="e.g. 3,4,5,6")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=10)
-    parser.add_argument("--out", type=output_file, help="output JSON (default: crf_search.json beside the model, where evaluate, predict and the exports read it)")
+    parser.add_argument("--out", type=output_file, help="output JSON (default: crf_search.json beside the model, where evaluate, predict and the exports read it; "
+                        "in the bucket for a model at a URL)")
     args = parser.parse_args(argv)
     for option in ("images", "rounds", "iterations"):
         if getattr(args, option) < 1:
@@ -83,6 +85,11 @@ def main(argv=None):
     out = args.out or RunFolder.of(model_path).crf_search
     write_json(out, {"images": len(samples), "num_iterations": args.iterations, "without_crf_mean_iou": baseline,
                      "best": best, "results": results})
+    if not args.out and fetched_from(out):  # a model at a URL: its search beside it there
+        from kseg.remote_io import upload
+
+        upload(out, fetched_from(out))
+        out = fetched_from(out)
     print(f"\nbest: {json.dumps(best)} -- all settings in {out}")
     return 0
 

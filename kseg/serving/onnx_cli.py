@@ -16,12 +16,12 @@ import sys
 
 from kseg.constants import CRF_NAMES
 from kseg.output_paths import output_file
-from kseg.run_folder import MODEL_OPTIONS
+from kseg.remote_inputs import add_model_argument
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m export.onnx", description=__doc__.split("\n\n")[0])
-    parser.add_argument(*MODEL_OPTIONS, dest="model", required=True, help="a training run folder or a .keras file")
+    add_model_argument(parser, "a training run folder or a .keras file")
     parser.add_argument("--out", required=True, type=output_file, help="output .onnx file")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     parser.add_argument("--crf", choices=CRF_NAMES, help="append a CRF (DenseCRF uses gather ops)")

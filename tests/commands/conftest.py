@@ -25,6 +25,18 @@ def saved_run(tmp_path_factory, data_root):
 
 
 @pytest.fixture
+def saved_run_url(saved_run, tmp_path):
+    """`saved_run`'s model.keras and config.yaml in a run folder on TensorFlow's `ram://`, its URL."""
+    import tensorflow as tf
+
+    url = f"ram://{tmp_path.name}/runs/x"
+    tf.io.gfile.makedirs(url)
+    for name in ("model.keras", "config.yaml"):
+        tf.io.gfile.copy(os.path.join(saved_run[0], name), f"{url}/{name}")
+    return url
+
+
+@pytest.fixture
 def broken_voc(tmp_path):
     """A VOC-layout folder whose split `val` lists one good picture, then one that is not a JPEG."""
     root = tmp_path / "broken-voc"

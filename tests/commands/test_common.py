@@ -102,3 +102,13 @@ def test_an_output_of_the_wrong_kind_is_refused_before_any_work(capsys, tmp_path
     assert _error(capsys, lambda: main([option, "afile/x"])).endswith(
         f"error: argument {option}: afile/x is under {tmp_path / 'afile'}, which is a file, not a folder")
     assert sorted(os.listdir(tmp_path)) == ["adir", "afile"] and (tmp_path / "afile").read_text() == "x"
+
+
+@pytest.mark.parametrize("module", ["training.evaluate", "training.tune_crf", "training.predict", "export.saved_model",
+                                    "export.tflite", "kseg.serving.onnx_cli"])
+def test_every_command_reading_a_model_takes_a_url_and_names_one_it_cannot_read(capsys, tmp_path, module):
+    # It said "no such file: gs://b/run/model.keras" without looking (kseg/remote_inputs.py)
+    main = importlib.import_module(module).main
+    option, named = ("--run", "--run") if module in ("training.evaluate", "training.tune_crf") else ("--model", "--model/--run")
+    error = _error(capsys, lambda: main([option, f"ram://{tmp_path.name}/none"]))
+    assert error.endswith(f"error: argument {named}: no such file or folder: ram://{tmp_path.name}/none"), error

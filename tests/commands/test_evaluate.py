@@ -98,3 +98,12 @@ def test_a_new_evaluation_replaces_the_pictures_and_a_failed_one_keeps_the_last_
     assert {name: open(os.path.join(out, name), "rb").read() for name in before} == before
     assert sorted(os.listdir(out)) == ["confusion_matrix.png", "metrics.json", "metrics.md", "predictions"]  # no staging left
     assert len(os.listdir(os.path.join(out, "predictions"))) == 3
+
+
+def test_a_run_at_a_url_is_scored_like_its_local_copy_with_the_report_here(saved_run, saved_run_url, tmp_path, monkeypatch):
+    run, _ = saved_run
+    monkeypatch.chdir(tmp_path)
+    assert main(["--run", saved_run_url, "--save-predictions", "0"]) == 0
+    assert main(["--run", run, "--save-predictions", "0", "--out", str(tmp_path / "local")]) == 0
+    with open(tmp_path / "eval" / "metrics.json") as f, open(tmp_path / "local" / "metrics.json") as g:
+        assert json.load(f)["mean_iou"] == json.load(g)["mean_iou"]

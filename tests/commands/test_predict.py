@@ -120,3 +120,16 @@ def test_label_ids_of_a_benchmark_whose_classes_the_model_lacks_are_refused(save
     assert (f"--label-ids cityscapes maps the 19 cityscapes train ids (road, sidewalk, building, ...); {run} has 5 classes"
             in capsys.readouterr().err)
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_a_model_at_a_url_segments_like_its_local_file(tiny_model, tmp_path):
+    import tensorflow as tf
+
+    url = f"ram://{tmp_path.name}/models/pan.keras"
+    tf.io.gfile.makedirs(url.rsplit("/", 1)[0])
+    tf.io.gfile.copy(tiny_model[1], url)
+    _images(tmp_path / "in")
+    for model, out in ((url, "remote"), (tiny_model[1], "local")):
+        assert main(["--model", model, "--images", str(tmp_path / "in"), "--out", str(tmp_path / out)]) == 0
+    for name in ("a.png", "b.png"):
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "remote" / name)), np.asarray(Image.open(tmp_path / "local" / name)))

@@ -65,3 +65,13 @@ def test_without_out_the_search_goes_where_the_commands_read_it(saved_run, tmp_p
     assert os.listdir(tmp_path) == ["models"] and (folder / "crf_search.json").exists()
     params, source = tuned_crf_params(str(folder / "model.keras"))
     assert source == str(folder / "crf_search.json") and set(params) >= {"bilateral_weight", "theta_alpha", "theta_beta"}
+
+
+def test_a_run_at_a_url_is_read_there_and_gets_its_search_beside_its_model(saved_run_url, tmp_path, monkeypatch):
+    from kseg.remote_io import read_text
+
+    url = saved_run_url
+    monkeypatch.chdir(tmp_path)
+    assert main(["--run", url, *SEARCH]) == 0
+    assert os.listdir(tmp_path) == []  # nothing written here: evaluate, predict and the exports read it there
+    assert set(json.loads(read_text(f"{url}/crf_search.json"))["best"]) >= {"bilateral_weight", "theta_alpha", "theta_beta"}
