@@ -66,6 +66,8 @@ def fetch(url):
         else:
             os.makedirs(target)
             models = [name for name in tf.io.gfile.listdir(url) if name.endswith(".keras")]
+            if not models:
+                raise FileNotFoundError(f"{url} holds no .keras model and no SavedModel (is it a finished training run?)")
             _copy_beside(url, target, models + list(BESIDE_A_MODEL))
         _SOURCES[target] = url
     elif tf.io.gfile.exists(url):

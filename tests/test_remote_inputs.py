@@ -52,5 +52,9 @@ def test_local_paths_pass_and_a_url_that_cannot_be_read_is_named(tmp_path):
     assert model_input("runs/x") == "runs/x"
     with pytest.raises(argparse.ArgumentTypeError, match=rf"^no such file or folder: ram://{tmp_path.name}/none$"):
         model_input(f"ram://{tmp_path.name}/none")
+    _put(f"ram://{tmp_path.name}/unfinished", {"config.yaml": "c", "checkpoints/checkpoint": "c"})
+    with pytest.raises(argparse.ArgumentTypeError, match=(
+            rf"^ram://{tmp_path.name}/unfinished holds no .keras model and no SavedModel \(is it a finished training run\?\)$")):
+        model_input(f"ram://{tmp_path.name}/unfinished")
     with pytest.raises(argparse.ArgumentTypeError, match=r"^s3://b/run: File system scheme 's3' not implemented"):
         model_input("s3://b/run")
