@@ -28,10 +28,13 @@ def evaluate_dataset(model, dataset, num_classes, ignore_label=IGNORE_LABEL, for
     return metric.scores()
 
 
-def write_report(scores, class_names, out_dir, title="Evaluation", details=None):
+def write_report(scores, class_names, out_dir, title="Evaluation", details=None, compute_dtype="float32"):
     """Write `metrics.json` (the means, per-class IoU, Dice and accuracy, the confusion matrix,
-    and `details`, e.g. the CRF parameters used, when given) and `metrics.md` (the means and a
-    table of the per-class scores) into `out_dir` (each atomically); returns their paths."""
+    the dtype the model computed in, and `details`, e.g. the CRF parameters used, when given)
+    and `metrics.md` (the means and a table of the per-class scores) into `out_dir` (each
+    atomically); returns their paths. (A run's own evaluation computes in its training
+    precision, bfloat16 under `train.precision: auto` on CPUs with bf16 units; `training.evaluate`
+    and the exports in float32 unless told otherwise: the scores differ in the last digits.)"""
     os.makedirs(out_dir, exist_ok=True)
 
     def by_class(values):
@@ -45,6 +48,7 @@ def write_report(scores, class_names, out_dir, title="Evaluation", details=None)
         "mean_accuracy": scores["mean_accuracy"],
         **per_class,
         "confusion_matrix": np.asarray(scores["confusion"]).astype(np.int64).tolist(),
+        "compute_dtype": compute_dtype,
         **(details or {}),
     }
     json_path = write_json(os.path.join(out_dir, "metrics.json"), report)
@@ -52,7 +56,8 @@ def write_report(scores, class_names, out_dir, title="Evaluation", details=None)
         f"# {title}",
         "",
         f"mIoU **{100 * scores['mean_iou']:.2f}%**, mean Dice {100 * scores['mean_dice']:.2f}%, "
-        f"pixel accuracy {100 * scores['pixel_accuracy']:.2f}%, mean accuracy {100 * scores['mean_accuracy']:.2f}%",
+        f"pixel accuracy {100 * scores['pixel_accuracy']:.2f}%, mean accuracy {100 * scores['mean_accuracy']:.2f}% "
+        f"(computed in {compute_dtype})",
         "",
         "| class | IoU (%) | Dice (%) | accuracy (%) |",
         "|---|---|---|---|",
@@ -175,7 +180,9 @@ def evaluate_split(
         _scoring_callback(pictures, count, progress) as on_batch,
     ):
         scores = evaluate_dataset(model, dataset, data.num_classes, forward=forward, on_batch=on_batch)
-    json_path, md_path = write_report(scores, splits.class_names, out_dir, title=config.name, details=details)
+    json_path, md_path = write_report(
+        scores, splits.class_names, out_dir, title=config.name, details=details, compute_dtype=precision,
+    )
     confusion_png = write_confusion_figure(scores, splits.class_names, out_dir, config.name)
     return {
         "mean_iou": scores["mean_iou"],

@@ -194,7 +194,9 @@ def finalize(job, history):
             result["best"] = dict(job.best.result or {})
             if config.export.model == "best" and job.best.result is not None:
                 exported = keras.saving.load_model(job.best.path, compile=False)
-        json_path, md_path = write_report(scores, job.splits.class_names, eval_dir, title=config.name)
+        json_path, md_path = write_report(
+            scores, job.splits.class_names, eval_dir, title=config.name, compute_dtype=segmenter.dtype_policy.compute_dtype,
+        )
         confusion_png = write_confusion_figure(scores, job.splits.class_names, eval_dir, config.name)
         result.update(
             metrics={"json": json_path, "markdown": md_path, "confusion_matrix": confusion_png, "predictions": os.path.join(eval_dir, "predictions")},

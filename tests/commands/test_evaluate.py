@@ -20,7 +20,7 @@ def test_evaluate_plain_matches_direct_computation(saved_run):
     model = keras.saving.load_model(os.path.join(run, "model.keras"))
     pairs = kseg.data.voc_pairs(config["data"]["root"], "val")[:6]
     expected = evaluate_dataset(model, kseg.data.segmentation_dataset(pairs, 5, training=False), 5)
-    assert report["mean_iou"] == pytest.approx(expected["mean_iou"], abs=1e-6)
+    assert report["mean_iou"] == pytest.approx(expected["mean_iou"], abs=1e-6) and report["compute_dtype"] == "float32"
     assert np.asarray(report["confusion_matrix"]).sum() == 6 * SIZE * SIZE
     width, height = Image.open(os.path.join(run, "plain", "confusion_matrix.png")).size
     assert width > 5 * 40 and height > 5 * 40  # cells of 40 px with names beside and above
@@ -103,7 +103,8 @@ def test_a_new_evaluation_replaces_the_pictures_and_a_failed_one_keeps_the_last_
 def test_a_run_at_a_url_is_scored_like_its_local_copy_with_the_report_here(saved_run, saved_run_url, tmp_path, monkeypatch):
     run, _ = saved_run
     monkeypatch.chdir(tmp_path)
-    assert main(["--run", saved_run_url, "--save-predictions", "0"]) == 0
-    assert main(["--run", run, "--save-predictions", "0", "--out", str(tmp_path / "local")]) == 0
+    assert main(["--run", saved_run_url, "--save-predictions", "0", "--precision", "bfloat16"]) == 0
+    assert main(["--run", run, "--save-predictions", "0", "--out", str(tmp_path / "local"), "--precision", "bfloat16"]) == 0
     with open(tmp_path / "eval" / "metrics.json") as f, open(tmp_path / "local" / "metrics.json") as g:
-        assert json.load(f)["mean_iou"] == json.load(g)["mean_iou"]
+        remote, local = json.load(f), json.load(g)
+    assert remote["mean_iou"] == local["mean_iou"] and remote["compute_dtype"] == "bfloat16"

@@ -33,6 +33,7 @@ def test_streamed_scores_equal_numpy_and_the_report_names_every_class(tmp_path):
     with open(json_path) as f:
         report = json.load(f)
     assert list(report["per_class_iou"]) == ["bg", "a", "b", "unseen"] and report["crf"] is None
+    assert report["compute_dtype"] == "float32"
     assert report["confusion_matrix"] == confusion.tolist()
     dice = 2 * np.diag(confusion) / (confusion.sum(0) + confusion.sum(1))
     assert report["per_class_dice"] == dict(zip(["bg", "a", "b", "unseen"], dice.tolist())) and report["mean_dice"] == pytest.approx(dice.mean())
@@ -40,6 +41,8 @@ def test_streamed_scores_equal_numpy_and_the_report_names_every_class(tmp_path):
     assert text.startswith("# val\n") and "| unseen | 0.00 | 0.00 | - |" in text  # predicted, never labelled
     assert f"mean Dice {100 * dice.mean():.2f}%" in text and "| class | IoU (%) | Dice (%) | accuracy (%) |" in text
     absent = dict(scores, per_class_iou=[*scores["per_class_iou"][:3], float("nan")])  # a class in neither
-    json_path, md_path = write_report(absent, ["bg", "a", "b", "unseen"], str(tmp_path))
+    json_path, md_path = write_report(absent, ["bg", "a", "b", "unseen"], str(tmp_path), compute_dtype="bfloat16")
     assert json.loads(pathlib.Path(json_path).read_text())["per_class_iou"]["unseen"] is None
+    assert json.loads(pathlib.Path(json_path).read_text())["compute_dtype"] == "bfloat16"
+    assert "% (computed in bfloat16)\n" in pathlib.Path(md_path).read_text()  # a run's own, under train.precision: auto
     assert "| unseen | - |" in pathlib.Path(md_path).read_text()
