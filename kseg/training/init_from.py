@@ -4,12 +4,15 @@ initialisation (a classifier for another class list, the parts another architect
 
 The source is a run folder (its `model.keras`; a run still in progress: its newest
 checkpoint, restored into the model its `config.yaml` builds), a `.keras` file, or one
-checkpoint of a run (`<run>/checkpoints/ckpt-N`).
+checkpoint of a run (`<run>/checkpoints/ckpt-N`), local or at a URL (`gs://...`: a model is
+fetched, `kseg.remote_inputs`; a checkpoint is read where it is).
 """
 
 import collections
+import contextlib
 import os
 
+from kseg.output_paths import url_scheme
 from kseg.run_folder import RunFolder
 
 
@@ -18,45 +21,76 @@ class InitFromError(ValueError):
 
 
 def _from_checkpoint(run_dir, prefix):
+    import tensorflow as tf
+
     from kseg.training.checkpoint import complete_checkpoint
     from kseg.training.config import load_config
     from kseg.training.tasks import get_task
 
     config_path = RunFolder(run_dir).config
-    if not os.path.isfile(config_path):
+    if not tf.io.gfile.exists(config_path):
         raise InitFromError(f"train.init_from: {prefix} is a checkpoint without its run's config.yaml ({config_path})")
+    if url_scheme(config_path):
+        from kseg.remote_inputs import fetch
+
+        config_path = fetch(config_path)
     model = get_task(load_config(config_path, ["model.backbone_weights=null"])).build_model()
     complete_checkpoint(model=model).restore(prefix).expect_partial()
     return model
 
 
 def load_source(spec):
-    """The model `spec` (a run folder, a `.keras` file or a checkpoint prefix) names."""
+    """The model `spec` (a run folder, a `.keras` file or a checkpoint prefix, local or a URL) names."""
     import tensorflow as tf
 
-    if os.path.isdir(spec):
-        folder = RunFolder(spec)
-        if os.path.isfile(folder.model):
-            return load_model_for("train.init_from", folder.model)
-        latest = tf.train.latest_checkpoint(folder.checkpoints)
-        if latest is None:
-            raise InitFromError(f"train.init_from: {spec} holds neither a model.keras nor checkpoints/")
-        return _from_checkpoint(spec, latest)
-    if os.path.isfile(spec) and spec.endswith(".keras"):
-        return load_model_for("train.init_from", spec)
-    if os.path.isfile(spec + ".index"):
-        return _from_checkpoint(os.path.dirname(os.path.dirname(os.path.abspath(spec))), spec)
+    if url_scheme(spec):
+        spec = spec.rstrip("/")
+    with _named_read_errors("train.init_from", spec):
+        if tf.io.gfile.exists(spec + ".index"):
+            run = spec.rsplit("/", 2)[0] if url_scheme(spec) else os.path.dirname(os.path.dirname(os.path.abspath(spec)))
+            return _from_checkpoint(run, spec)
+        if tf.io.gfile.isdir(spec):
+            folder = RunFolder(spec)
+            if tf.io.gfile.exists(folder.model):
+                return load_model_for("train.init_from", folder.model)
+            latest = tf.train.latest_checkpoint(folder.checkpoints)
+            if latest is None:
+                raise InitFromError(f"train.init_from: {spec} holds neither a model.keras nor checkpoints/")
+            return _from_checkpoint(spec, latest)
+        if spec.endswith(".keras") and tf.io.gfile.exists(spec):
+            return load_model_for("train.init_from", spec)
     raise InitFromError(f"train.init_from: {spec} is not a run folder, a .keras file or a checkpoint (<run>/checkpoints/ckpt-N)")
 
 
-def load_model_for(key, path):
-    """The `.keras` model at `path` for config key `key`; a file that is not one is an InitFromError."""
-    from kseg.models.loading import ModelFileError, load_keras_file
+@contextlib.contextmanager
+def _named_read_errors(key, spec):
+    """TensorFlow's filesystem errors on `spec` (a bucket refusing) as one `InitFromError` line."""
+    import tensorflow as tf
 
     try:
-        return load_keras_file(path)
+        yield
+    except tf.errors.OpError as error:
+        raise InitFromError(f"{key}: {spec}: {error.message.splitlines()[0]}") from None
+
+
+def load_model_for(key, path):
+    """The `.keras` model at `path` (local, or a URL: fetched) for config key `key`; a file that
+    is not one is an InitFromError, a missing one a FileNotFoundError, each naming `path`."""
+    from kseg.models.loading import ModelFileError, load_keras_file
+
+    local = path
+    if url_scheme(path):
+        from kseg.remote_inputs import fetch
+
+        with _named_read_errors(key, path):
+            try:
+                local = fetch(path)
+            except FileNotFoundError:
+                raise FileNotFoundError(f"{key}: no such model: {path}") from None
+    try:
+        return load_keras_file(local)
     except ModelFileError as error:
-        raise InitFromError(f"{key}: {error}") from None
+        raise InitFromError(f"{key}: {str(error).replace(local, path)}") from None
 
 
 def copy_matching(source, target):

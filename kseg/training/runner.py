@@ -215,7 +215,7 @@ def finalize(job, history):
 
 def _initialise_from(model, path):
     """Copy weights from the model saved at `path` into `model` (layers matched by name)."""
-    if not os.path.isfile(path):
+    if not url_scheme(path) and not os.path.isfile(path):  # a URL is looked for as it is fetched
         raise FileNotFoundError(f"train.init_weights: no such model: {path}")
     source = load_model_for("train.init_weights", path)
     report = transfer_weights(source, model)

@@ -93,9 +93,9 @@ class OptimizerSection:
 class TrainSection:
     steps: int = entry(1800, optional(integer(low=1)), "optimizer steps, or null with epochs")
     epochs: float = entry(None, optional(positive), "passes over the training split, converted to steps")
-    init_weights: str = entry(None, optional(text), "a .keras model of the same architecture to start from (layers matched by name, shapes must agree)")
+    init_weights: str = entry(None, optional(text), "a .keras model of the same architecture to start from (layers matched by name, shapes must agree), local or a URL")
     init_from: str = entry(
-        None, optional(text), "fine-tune from a run folder, .keras file or checkpoint: every array whose path and shape match (other classes, other heads)"
+        None, optional(text), "fine-tune from a run folder, .keras file or checkpoint, local or a URL: every array whose path and shape match (other classes, other heads)"
     )
     checkpoint_every: int = entry(300, integer(low=1), "steps between checkpoints")
     eval_every: int = entry(

@@ -68,6 +68,37 @@ def test_a_run_in_progress_is_read_from_its_checkpoint(tmp_path):
         assert report["loaded"] == report["total"] and _same(fresh, trained)
 
 
+def test_a_run_a_checkpoint_and_a_model_at_a_url_are_read_there(tmp_path):
+    from kseg.remote_io import replace_text
+    from kseg.training.checkpoint import complete_checkpoint
+    from kseg.training.runner import _initialise_from
+    from kseg.training.tasks import get_task
+
+    config = load_config(overrides=["data.num_classes=5", options_override(decoder_filters=16, backbone_options=TINY_RESNET),
+                                    "model.backbone=resnet50"])
+    run = f"ram://{tmp_path.name}/runs/in-progress"
+    replace_text(f"{run}/config.yaml", config_text(config))
+    trained = get_task(config).build_model()
+    prefix = tf.train.CheckpointManager(complete_checkpoint(model=trained), f"{run}/checkpoints", max_to_keep=1).save(7)
+    for spec in (run, prefix):
+        fresh = get_task(config).build_model()
+        assert initialise_from(fresh, spec, num_classes=5)["loaded"] > 0 and _same(fresh, trained)
+    local = str(tmp_path / "trained.keras")
+    trained.save(local)
+    tf.io.gfile.copy(local, f"{run}/model.keras")
+    for load in (lambda model: initialise_from(model, f"{run}/", 5), lambda model: _initialise_from(model, f"{run}/model.keras")):
+        fresh = get_task(config).build_model()
+        load(fresh)
+        assert _same(fresh, trained)
+    replace_text(f"{run}/junk.keras", "half a zip")
+    with pytest.raises(InitFromError, match=rf"^train.init_weights: {run}/junk.keras is not a .keras file \(not a zip archive"):
+        _initialise_from(_pan(3), f"{run}/junk.keras")
+    with pytest.raises(FileNotFoundError, match=rf"^train.init_weights: no such model: {run}/none.keras$"):
+        _initialise_from(_pan(3), f"{run}/none.keras")
+    with pytest.raises(InitFromError, match=r"^train.init_from: s3://b/run: File system scheme 's3' not implemented"):
+        initialise_from(_pan(3), "s3://b/run", 3)
+
+
 def test_sources_that_cannot_serve_are_named(tmp_path):
     target = _pan(3)
     with pytest.raises(InitFromError, match=r"train.init_from: .*nothing is not a run folder, a .keras file or a checkpoint"):
