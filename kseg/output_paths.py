@@ -49,13 +49,16 @@ def output_folder(text):
 
 def output_folder_or_url(text):
     """`text` if it is a URL (a filesystem TensorFlow writes: the command writes through
-    `tf.io.gfile`) naming a folder (`gs://bucket/...`, no `.` or `..` in it), or a local
-    folder as `output_folder` takes it."""
+    `tf.io.gfile`) naming a folder (`gs://bucket/...`, no `.`, `..` or empty segment in it:
+    an object store keeps `gs://b//x` apart from `gs://b/x`), or a local folder as
+    `output_folder` takes it."""
     if not url_scheme(text):
         return output_folder(text)
-    parts = text.split("://", 1)[1].split("/")
-    if not any(parts) or any(part in (".", "..") for part in parts):
-        raise argparse.ArgumentTypeError(f"{text}: expected a folder URL like gs://bucket/path, without '.' or '..' in it")
+    parts = text.split("://", 1)[1].rstrip("/").split("/")
+    if not any(parts) or any(part in (".", "..") for part in parts) or "" in parts[1:]:
+        raise argparse.ArgumentTypeError(
+            f"{text}: expected a folder URL like gs://bucket/path, without '.', '..' or '//' in its path"
+        )
     return text
 
 

@@ -51,6 +51,7 @@ def test_the_export_folder_may_also_be_a_url(tmp_path):
     with pytest.raises(argparse.ArgumentTypeError, match=r"afile is a file; give a folder$"):
         output_folder_or_url(str(tmp_path / "afile"))
     assert output_folder_or_url("file:///tmp/runs/x") == "file:///tmp/runs/x"
-    for url in ("gs://", "gs:///", "gs://bucket/../other", "gs://bucket/./x"):
-        with pytest.raises(argparse.ArgumentTypeError, match=r"expected a folder URL like gs://bucket/path, without '.' or '..' in it$"):
+    assert output_folder_or_url("gs://bucket/runs/x/") == "gs://bucket/runs/x/"
+    for url in ("gs://", "gs:///", "gs://bucket/../other", "gs://bucket/./x", "gs://bucket//x"):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"expected a folder URL like gs://bucket/path, without '.', '..' or '//' in its path$"):
             output_folder_or_url(url)
