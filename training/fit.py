@@ -4,6 +4,7 @@
     python -m training.fit --config training/configs/pan_voc.yaml --set data.root=/data/VOCdevkit/VOC2012
     python -m training.fit --config ... --set train.steps=1000 --set data.batch_size=4
     python -m training.fit --config training/configs/deeplab_v2_voc.yaml --dry-run   # check a recipe, build its model
+    python -m training.fit --config ... --run-dir gs://bucket/runs/pan   # a run folder in a bucket: resumes on any machine
     TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}}' \
         python -m training.fit --strategy multi_worker   # on each machine, index 0, 1, ...
 
