@@ -41,7 +41,7 @@ def _copy_tree(url, target):
     for folder, _, names in tf.io.gfile.walk(url):
         relative = folder[len(url):].strip("/")
         for name in names:
-            _copy(f"{folder.rstrip('/')}/{name}", os.path.join(target, *relative.split("/"), name) if relative else os.path.join(target, name))
+            _copy(f"{folder.rstrip('/')}/{name}", os.path.join(target, *(relative.split("/") if relative else []), name))
 
 
 def _copy_beside(folder_url, target_folder, names):
@@ -58,7 +58,7 @@ def fetch(url):
     import tensorflow as tf
 
     url = url.rstrip("/")
-    folder = os.path.join(_root(), str(len(_SOURCES)))
+    folder = tempfile.mkdtemp(dir=_root())
     target = os.path.join(folder, url.rsplit("/", 1)[-1])
     if tf.io.gfile.isdir(url):
         if tf.io.gfile.exists(f"{url}/saved_model.pb"):
