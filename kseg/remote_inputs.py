@@ -84,14 +84,13 @@ def model_input(text):
     cannot be read is a parser error naming it."""
     if not url_scheme(text):
         return text
-    import tensorflow as tf
+    from kseg.remote_io import filesystem_errors_as
 
-    try:
-        return fetch(text)
-    except FileNotFoundError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    except tf.errors.OpError as error:
-        raise argparse.ArgumentTypeError(f"{text}: {error.message.splitlines()[0]}") from None
+    with filesystem_errors_as(argparse.ArgumentTypeError, text):
+        try:
+            return fetch(text)
+        except FileNotFoundError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def fetched_from(path):

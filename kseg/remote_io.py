@@ -2,12 +2,23 @@
 kseg's uploads need, each safe on an object store, where a file appears whole when its
 upload ends but a folder cannot be renamed and an open-for-write may append (`ram://`)."""
 
+import contextlib
 import os
 import secrets
 
 import tensorflow as tf
 
 from kseg.output_paths import url_scheme
+
+
+@contextlib.contextmanager
+def filesystem_errors_as(error_type, prefix):
+    """TensorFlow's filesystem errors in the block (a bucket refusing, a scheme TensorFlow
+    lacks) raised as one line, `error_type(f"{prefix}: <the first line of its message>")`."""
+    try:
+        yield
+    except tf.errors.OpError as error:
+        raise error_type(f"{prefix}: {error.message.splitlines()[0]}") from None
 
 
 def join(base, *parts):

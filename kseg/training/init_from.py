@@ -9,7 +9,6 @@ fetched, `kseg.remote_inputs`; a checkpoint is read where it is).
 """
 
 import collections
-import contextlib
 import os
 
 from kseg.output_paths import url_scheme
@@ -62,15 +61,11 @@ def load_source(spec):
     raise InitFromError(f"train.init_from: {spec} is not a run folder, a .keras file or a checkpoint (<run>/checkpoints/ckpt-N)")
 
 
-@contextlib.contextmanager
 def _named_read_errors(key, spec):
     """TensorFlow's filesystem errors on `spec` (a bucket refusing) as one `InitFromError` line."""
-    import tensorflow as tf
+    from kseg.remote_io import filesystem_errors_as
 
-    try:
-        yield
-    except tf.errors.OpError as error:
-        raise InitFromError(f"{key}: {spec}: {error.message.splitlines()[0]}") from None
+    return filesystem_errors_as(InitFromError, f"{key}: {spec}")
 
 
 def load_model_for(key, path):

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from kseg.atomic import write_json
 from kseg.output_paths import url_scheme
-from kseg.remote_io import join, upload
+from kseg.remote_io import filesystem_errors_as, join, upload
 from kseg.run_folder import WORKER_FOLDERS, RunFolder
 from kseg.training.remote_lease import RemoteLease
 from kseg.training.run_dir import CHECKPOINT_LITTER
@@ -68,13 +68,9 @@ def _upload_order(relative):
     return (name in MARKERS, MARKERS.index(name) if name in MARKERS else 0, -relative.count("/"), relative)
 
 
-@contextlib.contextmanager
 def remote_errors(url):
     """TensorFlow's filesystem errors on `url` as one `RemoteRunError` line."""
-    try:
-        yield
-    except tf.errors.OpError as error:
-        raise RemoteRunError(f"{url}: {error.message.splitlines()[0]}") from None
+    return filesystem_errors_as(RemoteRunError, url)
 
 
 class RunMirror:
