@@ -5,8 +5,8 @@ held-out set of benchmarks/heldout_dataset.py instead (its generation not counte
 
 One JSON line: CPU model, oneDNN setting, date, wall seconds, val mIoU, steps.
 
-    python benchmarks/first_run.py                      # this CPU as TensorFlow sets it up
-    TF_ENABLE_ONEDNN_OPTS=0 python benchmarks/first_run.py   # Eigen kernels, as on AVX2-only CPUs
+    python benchmarks/first_run.py                      # this CPU as training.fit sets it up
+    TF_ENABLE_ONEDNN_OPTS=0 python benchmarks/first_run.py   # Eigen kernels, TensorFlow's default on AVX2-only CPUs
     python benchmarks/first_run.py --heldout /tmp/heldout
     python benchmarks/first_run.py --set train.steps=1650    # a candidate preset
 """
@@ -27,8 +27,10 @@ from benchmarks.heldout_dataset import write as write_heldout  # noqa: E402
 from benchmarks.onednn import _cpu_model  # noqa: E402
 
 
-def _onednn_setting():
+def _onednn_setting(stdout):
     value = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    if value is None and "oneDNN on (" in stdout:  # training.fit's choice (kseg.platform.prefer_onednn_for_training)
+        return "on (training.fit's choice)"
     return {"0": "off", "1": "on"}.get(value, "tensorflow default")
 
 
@@ -56,7 +58,7 @@ def main(argv=None):
         with open(os.path.join(scratch, "run", "result.json")) as f:
             result = json.load(f)
     print(json.dumps({
-        "case": "heldout" if args.heldout else "first_run", "cpu": _cpu_model(), "onednn": _onednn_setting(),
+        "case": "heldout" if args.heldout else "first_run", "cpu": _cpu_model(), "onednn": _onednn_setting(done.stdout),
         "date": time.strftime("%Y-%m-%d"), "wall_seconds": round(seconds, 1), "val_mean_iou": round(result["val_mean_iou"], 4),
         "steps": result["steps"], "settings": args.set,
     }))

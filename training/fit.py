@@ -23,7 +23,9 @@ import sys
 from kseg.output_paths import output_folder_or_url, url_scheme
 from training.command import TERMINATED, Terminated, exit_with, stop_on_sigterm
 from training.quiet import start_tensorflow
+from kseg.platform import prefer_onednn_for_training
 
+ONEDNN_NOTE = prefer_onednn_for_training()  # before TensorFlow loads, which reads the setting once (kseg/platform.py)
 start_tensorflow()  # before anything imports TensorFlow: its start-up log lines held back (training/quiet.py)
 
 from kseg.constants import STRATEGIES  # noqa: E402
@@ -93,6 +95,8 @@ def main(argv=None):
         return _dry_run(parser, config)
 
     stop_on_sigterm()  # so the run unwinds and its lock is released
+    if ONEDNN_NOTE:
+        print(ONEDNN_NOTE, flush=True)
     run_dir = args.run_dir or os.path.join("runs", config["name"])
     try:
         result = run(config, run_dir, verbose=0 if args.quiet else 1)

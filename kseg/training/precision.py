@@ -18,17 +18,13 @@ def native_bfloat16():
     """True when the device TensorFlow trains on computes bfloat16 natively."""
     import tensorflow as tf
 
-    from kseg.platform import onednn_enabled
+    from kseg.platform import cpu_info, onednn_enabled
 
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") or (0, 0)
         return tuple(capability) >= MIN_GPU_CAPABILITY
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return False
+    _, flags = cpu_info()
     return any(flag in flags for flag in CPU_BFLOAT16_FLAGS) and onednn_enabled()
 
 

@@ -91,7 +91,7 @@ class OptimizerSection:
 
 @dataclasses.dataclass
 class TrainSection:
-    steps: int = entry(1800, optional(integer(low=1)), "optimizer steps, or null with epochs")
+    steps: int = entry(2400, optional(integer(low=1)), "optimizer steps, or null with epochs")
     epochs: float = entry(None, optional(positive), "passes over the training split, converted to steps")
     init_weights: str = entry(None, optional(text), "a .keras model of the same architecture to start from (layers matched by name, shapes must agree), local or a URL")
     init_from: str = entry(

@@ -32,12 +32,12 @@ def test_replace_and_copies_leave_the_loaded_config_as_it_was():
     config = load_config()
     changed = config.replace({"train.steps": 7, "data.crop": [32, 32]})
     assert changed.train.steps == 7 and changed.data.crop == [32, 32] and isinstance(changed, FrozenDict)
-    assert config.train.steps == 1800 and config.data.crop == [96, 96]
+    assert config.train.steps == 2400 and config.data.crop == [96, 96]
     with pytest.raises(KeyError, match="the config has no key 'train.stepz'"):
         config.replace({"train.stepz": 1})
     mutable = copy.deepcopy(config)
     mutable["train"]["steps"] = 5
-    assert type(mutable) is dict and type(mutable["data"]["crop"]) is list and config.train.steps == 1800
+    assert type(mutable) is dict and type(mutable["data"]["crop"]) is list and config.train.steps == 2400
 
 
 def test_it_serialises_as_the_dicts_and_lists_it_holds():
