@@ -40,7 +40,6 @@ def test_the_answer_is_asked_once(fresh_probe, monkeypatch):
     assert platform.onednn_enabled() is first
 
 
-
 def _cpuinfo(tmp_path, text):
     path = tmp_path / "cpuinfo"
     path.write_text(text)
