@@ -1,4 +1,5 @@
 import fcntl
+import gc
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -51,6 +52,16 @@ LONG_RUNNING = (
     "tests/serving/test_onnx.py::test_crf_in_the_onnx_graph",
     "tests/training/test_distribute.py::test_two_workers",
 )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    # What is alive once the tests are collected (TensorFlow, Keras, kseg, the test modules)
+    # lives as long as the process: frozen, Python's full collections stop rescanning it.
+    # 224 tests (tests/layers, tests/losses, tests/models/pan, tests/serving/test_graph.py) in
+    # one process, 2026-12-07, AVX2-only AMD EPYC: full collections 7.7 s -> 3.5 s of ~150 s.
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from kseg.training.config import ConfigError, dataset_spec, load_config
+from tests.cli import run_main
 from tests.serving.run_export_checks import check_run_exports
 from tests import REPO
 from tests.tiny import CONFIGS, TINY, TINY_VGG, options_override
@@ -246,9 +247,11 @@ def test_kill_and_resume(tmp_path, data_root, preset):
 
 
 def test_fit_cli_rejects_bad_overrides():
-    result = subprocess.run(
-        [sys.executable, "-m", "training.fit", "--set", "train.bogus=1"], cwd=ROOT, capture_output=True, text=True
-    )
+    # main() in this process (tests/cli.py): the run stops before any data is read; every
+    # subprocess run in this file goes through `python -m training.fit`'s own exit
+    from training.fit import main
+
+    result = run_main(main, ["--set", "train.bogus=1"])
     assert result.returncode == 2 and "Unknown config key 'train.bogus'" in result.stderr
 
 
